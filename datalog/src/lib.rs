@@ -1,0 +1,1 @@
+//! Datalog saturation engine. Placeholder while the engine lands.

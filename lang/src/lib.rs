@@ -1,0 +1,1 @@
+//! SX: the language. Placeholder while the core lands.
