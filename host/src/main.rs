@@ -1,26 +1,137 @@
-//! The `sx` command.
-use clap::{Parser, Subcommand};
+//! The `sx` command: run SX programs, evaluate expressions, a REPL, and Datalog.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use lang::Interp;
+use sx::{format_error, with_big_stack, Host};
 
 mod datalog_cmd;
+mod repl;
+
+/// The demo run by `sx` with no arguments.
+const DEMO: &str = include_str!("../../examples/demo.sx");
 
 #[derive(Parser, Debug)]
-#[command(name = "sx", version, about = "SX: a Datalog saturation engine and the language that hosts it")]
+#[command(
+    name = "sx",
+    version,
+    about = "SX: a Datalog saturation engine and the small language that hosts it",
+    long_about = "SX: a Datalog saturation engine and the small language that hosts it.\n\nWith no command, runs a short built-in demo."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// Which evaluator runs SX code.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Tier {
+    /// The CEK interpreter (the reference).
+    #[default]
+    Cek,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct EvalOpts {
+    /// The evaluator tier.
+    #[arg(long, value_enum, default_value_t = Tier::Cek)]
+    tier: Tier,
+    /// Files run first, in order, with the same IO handling as the program.
+    #[arg(long = "boot", value_name = "FILE")]
+    boot: Vec<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run an SX program; prints only what it prints.
+    Run {
+        /// The program.
+        file: PathBuf,
+        #[command(flatten)]
+        opts: EvalOpts,
+    },
+    /// Evaluate SX source and print the value of its last form.
+    Eval {
+        /// The source text.
+        expr: String,
+        #[command(flatten)]
+        opts: EvalOpts,
+    },
+    /// An interactive session with line editing, history and multi-line input.
+    Repl {
+        #[command(flatten)]
+        opts: EvalOpts,
+    },
     /// Run a Datalog program (Soufflé-compatible subset).
     Datalog(datalog_cmd::DatalogArgs),
 }
 
-fn main() {
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SX_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let code = match cli.command {
+        None => run_source(
+            DEMO.to_string(),
+            "<demo>".into(),
+            EvalOpts {
+                tier: Tier::Cek,
+                boot: vec![],
+            },
+            false,
+        ),
+        Some(Command::Run { file, opts }) => match std::fs::read_to_string(&file) {
+            Ok(src) => run_source(src, file.display().to_string(), opts, false),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                1
+            }
+        },
+        Some(Command::Eval { expr, opts }) => run_source(expr, "<eval>".into(), opts, true),
+        Some(Command::Repl { opts }) => with_big_stack(move || repl::run(new_host(&opts.boot))),
         Some(Command::Datalog(args)) => datalog_cmd::run(&args),
-        None => 0,
     };
-    std::process::exit(code);
+    ExitCode::from(code as u8)
+}
+
+/// A host with the boot files loaded (through the same driver as everything else).
+fn new_host(boot: &[PathBuf]) -> Result<Host, String> {
+    let mut host = Host::new(Interp::new());
+    for file in boot {
+        let src = std::fs::read_to_string(file)
+            .map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+        host.run_source(&src, &file.display().to_string())
+            .map_err(|e| format_error(&e))?;
+    }
+    Ok(host)
+}
+
+fn run_source(src: String, file: String, opts: EvalOpts, print_value: bool) -> i32 {
+    let Tier::Cek = opts.tier;
+    with_big_stack(move || {
+        let mut host = match new_host(&opts.boot) {
+            Ok(h) => h,
+            Err(msg) => {
+                eprintln!("{msg}");
+                return 1;
+            }
+        };
+        let result = host.run_source(&src, &file);
+        host.interp.flush();
+        match result {
+            Ok(v) => {
+                if print_value {
+                    println!("{}", lang::printer::repr(&v));
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("{}", format_error(&e));
+                1
+            }
+        }
+    })
 }

@@ -1,0 +1,145 @@
+//! The host driver: runs SX programs and answers their `perform` requests.
+//!
+//! Every piece of code (boot files, preludes, the main program, calls from Rust)
+//! goes through [`Host::drive`], so IO is served the same way everywhere: code run
+//! at start-up never silently gets nil because no handler was installed yet.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lang::{Interp, Outcome, SxError, Value};
+
+use crate::kv::KvStore;
+
+/// An interpreter together with the services its `perform`s reach.
+pub struct Host {
+    /// The interpreter.
+    pub interp: Interp,
+    /// The key-value store behind `kv-*`.
+    pub kv: KvStore,
+    /// How many requests have been answered.
+    pub performs: u64,
+}
+
+impl Host {
+    /// A host around `interp` with an empty store.
+    pub fn new(interp: Interp) -> Host {
+        Host {
+            interp,
+            kv: KvStore::default(),
+            performs: 0,
+        }
+    }
+
+    /// Runs the program in `src` to completion, answering its requests.
+    pub fn run_source(&mut self, src: &str, file: &str) -> Result<Value, SxError> {
+        let outcome = self.interp.run_source(src, file);
+        self.drive(outcome)
+    }
+
+    /// Calls `f` with `args` to completion, answering its requests.
+    pub fn call(&mut self, f: &Value, args: Vec<Value>) -> Result<Value, SxError> {
+        let outcome = self.interp.call(f, args);
+        self.drive(outcome)
+    }
+
+    /// Answers requests until the program finishes.
+    pub fn drive(&mut self, mut outcome: Outcome) -> Result<Value, SxError> {
+        loop {
+            match outcome {
+                Outcome::Done(v) => return Ok(v),
+                Outcome::Error(e) => return Err(e),
+                Outcome::Perform(request, mut k) => {
+                    self.performs += 1;
+                    outcome = match self.handle(&request) {
+                        Ok(answer) => k.resume(&mut self.interp, answer),
+                        Err(message) => {
+                            k.resume_error(&mut self.interp, SxError::new(message, None))
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Answers one request, or says why it cannot.
+    pub fn handle(&mut self, request: &Value) -> Result<Value, String> {
+        let Value::Dict(d) = request else {
+            return Err(format!(
+                "perform: expected a request dict with :op, got {}",
+                request.kind()
+            ));
+        };
+        let field = |name: &str| d.get(&Value::keyword(name));
+        let op = match field("op") {
+            Some(Value::Str(s)) => s.to_string(),
+            Some(Value::Keyword(k)) | Some(Value::Sym(k)) => k.name().to_string(),
+            Some(other) => {
+                return Err(format!(
+                    "perform: :op must be a string, got {}",
+                    other.kind()
+                ))
+            }
+            None => return Err("perform: request has no :op".into()),
+        };
+        let key = |what: &str| match field(what) {
+            Some(Value::Str(s)) => Ok(s.to_string()),
+            Some(other) => Err(format!(
+                "perform {op}: :{what} must be a string, got {}",
+                other.kind()
+            )),
+            None => Err(format!("perform {op}: request has no :{what}")),
+        };
+        tracing::trace!(op = %op, "perform");
+        match op.as_str() {
+            "kv-get" => Ok(self.kv.get(&key("key")?).cloned().unwrap_or(Value::Nil)),
+            "kv-put" => {
+                let k = key("key")?;
+                let v = field("value").cloned().unwrap_or(Value::Nil);
+                self.kv.put(&k, v);
+                Ok(Value::Bool(true))
+            }
+            "kv-delete" => {
+                self.kv.delete(&key("key")?);
+                Ok(Value::Bool(true))
+            }
+            "kv-scan" => {
+                let prefix = key("prefix")?;
+                Ok(Value::list(
+                    self.kv
+                        .scan(&prefix)
+                        .into_iter()
+                        .map(|(k, v)| Value::list(vec![Value::str(&k), v]))
+                        .collect(),
+                ))
+            }
+            "now" => {
+                let ms = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                Ok(Value::Int(ms))
+            }
+            other => Err(format!("perform: no handler for op \"{other}\"")),
+        }
+    }
+}
+
+/// Formats an uncaught error the way `sx run` prints it.
+pub fn format_error(e: &SxError) -> String {
+    match &e.span {
+        Some(s) => format!("error: {}\n  at {s}", e.message()),
+        None => format!("error: {}", e.message()),
+    }
+}
+
+/// Runs `f` on a thread with a large stack (deeply nested data is printed, compared
+/// and dropped recursively), returning its result.
+pub fn with_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .name("sx-eval".into())
+        .stack_size(1 << 30)
+        .spawn(f)
+        .expect("spawn the evaluation thread")
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}

@@ -1,0 +1,8 @@
+//! The SX host: the driver that answers `perform` requests, its in-memory store, and
+//! the pieces of the `sx` command.
+#![warn(missing_docs)]
+
+pub mod driver;
+pub mod kv;
+
+pub use driver::{format_error, with_big_stack, Host};

@@ -1,0 +1,745 @@
+//! The CEK machine: the reference evaluator.
+//!
+//! Control is a [`Node`] (or a value being returned), the environment an [`Env`],
+//! and the continuation a `Vec` of [`Frame`]s on the heap, never the Rust stack. So
+//! recursion depth is bounded by memory, every call in tail position is a proper
+//! tail call, and `perform` can hand the whole machine to the host and later resume
+//! it exactly where it stopped. Higher-order primitives are frames too: a `perform`
+//! inside a `map` callback suspends the map loop with everything else.
+
+use std::rc::Rc;
+
+use smallvec::SmallVec;
+
+use crate::analyze::Analyzer;
+use crate::ast::*;
+use crate::closure::{Closure, Env};
+use crate::interp::{Interp, SxError};
+use crate::prims::{arity_message, higher_args, Higher, PrimCtx, PrimError, PrimImpl};
+use crate::reader::{Form, FormKind};
+use crate::span::Span;
+use crate::value::{total_cmp, List, Value};
+
+/// What the machine does next.
+pub(crate) enum Mode {
+    /// Evaluate a node in an environment.
+    Eval(Node, Rc<Env>),
+    /// Hand a value to the top frame.
+    Return(Value),
+    /// Unwind to the nearest `guard` with a raised value (and where it was raised).
+    Raise(Value, Option<Span>),
+    /// Suspend: hand a request to the host.
+    Perform(Value),
+}
+
+/// A continuation frame: what to do with the value of the expression under
+/// evaluation.
+pub(crate) enum Frame {
+    If(Rc<If>, Rc<Env>),
+    Seq(Rc<[Node]>, usize, Rc<Env>),
+    SetLocal(Rc<SetLocal>, Rc<Env>),
+    SetGlobal(Rc<SetGlobal>),
+    Call(Rc<Call>, Rc<Env>, Vec<Value>),
+    And(Rc<[Node]>, usize, Rc<Env>),
+    Or(Rc<[Node]>, usize, Rc<Env>),
+    Case(Rc<Case>, Rc<Env>),
+    Guard(Rc<Guard>, Rc<Env>),
+    Perform(Span),
+    BuildList(Box<BuildState<QuasiPart>>),
+    BuildDict(Box<BuildState<Node>>),
+    Higher(Box<HigherLoop>),
+    TopLevel(Rc<[Form]>, usize),
+}
+
+/// A quasiquote or dict literal being built, part by part.
+pub(crate) struct BuildState<P> {
+    parts: Rc<[P]>,
+    idx: usize,
+    env: Rc<Env>,
+    acc: Vec<Value>,
+}
+
+/// A higher-order primitive's loop: which element comes next and what has been
+/// gathered so far.
+pub(crate) struct HigherLoop {
+    op: Higher,
+    f: Value,
+    items: List,
+    idx: usize,
+    acc: Vec<Value>,
+    span: Span,
+}
+
+/// What [`Machine::run`] stopped on.
+pub(crate) enum Stop {
+    Done(Value),
+    Perform(Value),
+    Error(SxError),
+}
+
+enum Simple {
+    Value(Value),
+    Raise(Value, Span),
+    No,
+}
+
+/// A CEK machine: the continuation and what to do next.
+pub(crate) struct Machine {
+    kont: Vec<Frame>,
+    mode: Mode,
+    awaiting_resume: bool,
+    perform_span: Option<Span>,
+}
+
+impl Machine {
+    /// A machine that will evaluate `node` in a fresh top-level frame of `frame_size`.
+    pub(crate) fn for_node(node: Node, frame_size: u32) -> Machine {
+        Machine {
+            kont: Vec::new(),
+            mode: Mode::Eval(node, Env::new(frame_size as usize, None)),
+            awaiting_resume: false,
+            perform_span: None,
+        }
+    }
+
+    /// A machine that analyses and runs `forms` one after the other, like a file.
+    pub(crate) fn for_forms(forms: Vec<Form>) -> Machine {
+        Machine {
+            kont: vec![Frame::TopLevel(forms.into(), 0)],
+            mode: Mode::Return(Value::Nil),
+            awaiting_resume: false,
+            perform_span: None,
+        }
+    }
+
+    /// A machine that applies `f` to `args`.
+    pub(crate) fn for_call(f: Value, args: Vec<Value>, span: &Span) -> Machine {
+        let mut m = Machine {
+            kont: Vec::new(),
+            mode: Mode::Return(Value::Nil),
+            awaiting_resume: false,
+            perform_span: None,
+        };
+        let mode = m.apply_with(f, args, span);
+        m.mode = mode;
+        m
+    }
+
+    /// Continue after a `perform` with the host's answer.
+    pub(crate) fn resume(&mut self, v: Value) {
+        debug_assert!(self.awaiting_resume, "resume only after a perform");
+        self.awaiting_resume = false;
+        self.mode = Mode::Return(v);
+    }
+
+    /// Continue after a `perform` by raising `err` at the `perform`.
+    pub(crate) fn resume_raise(&mut self, err: Value, span: Option<Span>) {
+        self.awaiting_resume = false;
+        let span = span.or_else(|| self.perform_span.clone());
+        let err = match err {
+            Value::Error(mut e) => {
+                if let Some(inner) = Rc::get_mut(&mut e) {
+                    if inner.span.is_none() {
+                        inner.span = span.clone();
+                    }
+                }
+                Value::Error(e)
+            }
+            other => other,
+        };
+        self.mode = Mode::Raise(err, span);
+    }
+
+    /// Whether the machine is suspended at a `perform`.
+    pub(crate) fn is_suspended(&self) -> bool {
+        self.awaiting_resume
+    }
+
+    /// Runs until the program finishes, performs, or raises an uncaught error.
+    pub(crate) fn run(&mut self, interp: &mut Interp) -> Stop {
+        let mut mode = std::mem::replace(&mut self.mode, Mode::Return(Value::Nil));
+        loop {
+            mode = match mode {
+                Mode::Eval(node, env) => self.eval(node, env, interp),
+                Mode::Return(v) => match self.kont.pop() {
+                    None => return Stop::Done(v),
+                    Some(frame) => self.resume_frame(frame, v, interp),
+                },
+                Mode::Raise(v, span) => match self.unwind() {
+                    Some((guard, env)) => {
+                        env.set(guard.slot, v);
+                        Mode::Eval(guard.handler.clone(), env)
+                    }
+                    None => {
+                        let span = match &v {
+                            Value::Error(e) if e.span.is_some() => e.span.clone(),
+                            _ => span,
+                        };
+                        return Stop::Error(SxError { value: v, span });
+                    }
+                },
+                Mode::Perform(req) => {
+                    self.awaiting_resume = true;
+                    return Stop::Perform(req);
+                }
+            }
+        }
+    }
+
+    /// Pops frames up to and including the nearest `guard`.
+    fn unwind(&mut self) -> Option<(Rc<Guard>, Rc<Env>)> {
+        while let Some(frame) = self.kont.pop() {
+            if let Frame::Guard(g, env) = frame {
+                return Some((g, env));
+            }
+        }
+        None
+    }
+
+    fn eval(&mut self, node: Node, env: Rc<Env>, interp: &mut Interp) -> Mode {
+        match node {
+            Node::Const(v) => Mode::Return(v),
+            Node::Local(i) => Mode::Return(env.get(i)),
+            Node::Outer(d, i) => Mode::Return(env.ancestor(d).get(i)),
+            Node::Global(g) => match interp.global_value(g.sym) {
+                Some(v) => Mode::Return(v),
+                None => raise_msg(format!("undefined symbol: {}", g.sym), &g.span),
+            },
+            Node::SetLocal(s) => {
+                let value = s.value.clone();
+                self.kont.push(Frame::SetLocal(s, env.clone()));
+                Mode::Eval(value, env)
+            }
+            Node::SetGlobal(s) => {
+                let value = s.value.clone();
+                self.kont.push(Frame::SetGlobal(s));
+                Mode::Eval(value, env)
+            }
+            Node::If(i) => match simple(&i.test, &env, interp) {
+                Simple::Value(v) => {
+                    let next = if v.truthy() {
+                        i.then.clone()
+                    } else {
+                        i.els.clone()
+                    };
+                    Mode::Eval(next, env)
+                }
+                Simple::Raise(v, span) => Mode::Raise(v, Some(span)),
+                Simple::No => {
+                    let test = i.test.clone();
+                    self.kont.push(Frame::If(i, env.clone()));
+                    Mode::Eval(test, env)
+                }
+            },
+            Node::Seq(items) => {
+                let first = items[0].clone();
+                self.kont.push(Frame::Seq(items, 1, env.clone()));
+                Mode::Eval(first, env)
+            }
+            Node::Lambda(info) => Mode::Return(Value::Lambda(Rc::new(Closure {
+                info,
+                env: Some(env),
+            }))),
+            Node::Call(c) => self.continue_call(c, env, Vec::new(), interp),
+            Node::And(items) => {
+                let first = items[0].clone();
+                self.kont.push(Frame::And(items, 1, env.clone()));
+                Mode::Eval(first, env)
+            }
+            Node::Or(items) => {
+                let first = items[0].clone();
+                self.kont.push(Frame::Or(items, 1, env.clone()));
+                Mode::Eval(first, env)
+            }
+            Node::Case(c) => {
+                let key = c.key.clone();
+                self.kont.push(Frame::Case(c, env.clone()));
+                Mode::Eval(key, env)
+            }
+            Node::Guard(g) => {
+                let body = g.body.clone();
+                self.kont.push(Frame::Guard(g, env.clone()));
+                Mode::Eval(body, env)
+            }
+            Node::Reraise(slot) => Mode::Raise(env.get(slot), None),
+            Node::Perform(p) => {
+                let request = p.request.clone();
+                self.kont.push(Frame::Perform(p.span.clone()));
+                Mode::Eval(request, env)
+            }
+            Node::BuildList(parts) => self.continue_build_list(BuildState {
+                parts,
+                idx: 0,
+                env,
+                acc: Vec::new(),
+            }),
+            Node::BuildDict(parts) => self.continue_build_dict(BuildState {
+                parts,
+                idx: 0,
+                env,
+                acc: Vec::new(),
+            }),
+        }
+    }
+
+    /// Evaluates the remaining operator/operands of a call (`vals` holds those done,
+    /// operator first), then applies.
+    fn continue_call(
+        &mut self,
+        c: Rc<Call>,
+        env: Rc<Env>,
+        mut vals: Vec<Value>,
+        interp: &mut Interp,
+    ) -> Mode {
+        if vals.is_empty() && c.simple_args {
+            if let Node::Global(_) = c.f {
+                match simple_call(&c, &env, interp) {
+                    Simple::Value(v) => return Mode::Return(v),
+                    Simple::Raise(v, span) => return Mode::Raise(v, Some(span)),
+                    Simple::No => {}
+                }
+            }
+        }
+        let total = c.args.len() + 1;
+        if vals.capacity() == 0 {
+            vals.reserve_exact(total);
+        }
+        while vals.len() < total {
+            let i = vals.len();
+            let node = if i == 0 { &c.f } else { &c.args[i - 1] };
+            match simple(node, &env, interp) {
+                Simple::Value(v) => vals.push(v),
+                Simple::Raise(v, span) => return Mode::Raise(v, Some(span)),
+                Simple::No => {
+                    let node = node.clone();
+                    self.kont.push(Frame::Call(c, env.clone(), vals));
+                    return Mode::Eval(node, env);
+                }
+            }
+        }
+        let f = vals.remove(0);
+        self.apply(f, vals, &c.span, interp)
+    }
+
+    /// Applies `f` to `args`; the call's position is `span`.
+    pub(crate) fn apply(
+        &mut self,
+        f: Value,
+        args: Vec<Value>,
+        span: &Span,
+        interp: &mut Interp,
+    ) -> Mode {
+        match f {
+            Value::Lambda(c) => {
+                let info = &c.info;
+                let n = args.len();
+                let np = info.nparams as usize;
+                if n != np && !(info.rest && n >= np) {
+                    let max = if info.rest { None } else { Some(np) };
+                    return raise_msg(arity_message(&info.display_name(), np, max, n), span);
+                }
+                if self.kont.len() >= interp.max_depth {
+                    return raise_msg(
+                        format!(
+                            "recursion depth exceeded: more than {} frames",
+                            interp.max_depth
+                        ),
+                        span,
+                    );
+                }
+                let mut slots = args;
+                if info.rest {
+                    let extra = slots.split_off(np);
+                    slots.push(Value::list(extra));
+                }
+                slots.resize(info.frame_size as usize, Value::Nil);
+                let env = Rc::new(Env {
+                    slots: std::cell::RefCell::new(slots),
+                    parent: c.env.clone(),
+                });
+                Mode::Eval(info.body.clone(), env)
+            }
+            Value::Prim(p) => {
+                if let Err(m) = p.check_arity(args.len()) {
+                    return raise_msg(m, span);
+                }
+                match &p.imp {
+                    PrimImpl::Plain(func) => {
+                        let mut ctx = PrimCtx {
+                            out: &mut *interp.out,
+                            gensym: &mut interp.gensym,
+                        };
+                        match func(&args, &mut ctx) {
+                            Ok(v) => Mode::Return(v),
+                            Err(e) => prim_raise(e, span),
+                        }
+                    }
+                    PrimImpl::Higher(op) => match higher_args(*op, p.name, &args) {
+                        Err(e) => prim_raise(e, span),
+                        Ok(h) => self.start_higher(*op, h.f, h.init, h.items, span, interp),
+                    },
+                }
+            }
+            other => raise_msg(
+                format!("not a function: {}", crate::printer::repr(&other)),
+                span,
+            ),
+        }
+    }
+
+    /// Like [`Machine::apply`] for machines being built (no interpreter needed for
+    /// the first step of a lambda or higher-order call).
+    fn apply_with(&mut self, f: Value, args: Vec<Value>, span: &Span) -> Mode {
+        // Build the first step lazily: run() will do the work with the interpreter.
+        let call = Rc::new(Call {
+            f: Node::Const(f),
+            args: args.into_iter().map(Node::Const).collect(),
+            simple_args: false,
+            span: span.clone(),
+        });
+        Mode::Eval(Node::Call(call), Env::new(0, None))
+    }
+
+    fn start_higher(
+        &mut self,
+        op: Higher,
+        f: Value,
+        init: Value,
+        items: List,
+        span: &Span,
+        interp: &mut Interp,
+    ) -> Mode {
+        if op == Higher::Apply {
+            return self.apply(f, items.to_vec(), span, interp);
+        }
+        if items.is_empty() {
+            return Mode::Return(match op {
+                Higher::Map | Higher::Filter | Higher::SortBy => Value::empty_list(),
+                Higher::Reduce => init,
+                Higher::Every => Value::Bool(true),
+                _ => Value::Nil,
+            });
+        }
+        let first = items.as_slice()[0].clone();
+        let args = if op == Higher::Reduce {
+            vec![init, first]
+        } else {
+            vec![first]
+        };
+        let cap = if matches!(op, Higher::Map | Higher::SortBy) {
+            items.len()
+        } else {
+            0
+        };
+        self.kont.push(Frame::Higher(Box::new(HigherLoop {
+            op,
+            f: f.clone(),
+            items,
+            idx: 0,
+            acc: Vec::with_capacity(cap),
+            span: span.clone(),
+        })));
+        self.apply(f, args, span, interp)
+    }
+
+    /// One element of a higher-order loop has produced `v`.
+    fn step_higher(&mut self, mut h: Box<HigherLoop>, v: Value, interp: &mut Interp) -> Mode {
+        let item = &h.items.as_slice()[h.idx];
+        match h.op {
+            Higher::Map | Higher::SortBy => h.acc.push(v),
+            Higher::Filter => {
+                if v.truthy() {
+                    h.acc.push(item.clone())
+                }
+            }
+            Higher::Some => {
+                if v.truthy() {
+                    return Mode::Return(v);
+                }
+            }
+            Higher::Every => {
+                if !v.truthy() {
+                    return Mode::Return(Value::Bool(false));
+                }
+            }
+            Higher::Reduce => {
+                h.acc.clear();
+                h.acc.push(v);
+            }
+            Higher::ForEach | Higher::Apply => {}
+        }
+        h.idx += 1;
+        if h.idx == h.items.len() {
+            return Mode::Return(finish_higher(*h));
+        }
+        let next = h.items.as_slice()[h.idx].clone();
+        let args = if h.op == Higher::Reduce {
+            vec![h.acc.pop().expect("accumulator"), next]
+        } else {
+            vec![next]
+        };
+        let f = h.f.clone();
+        let span = h.span.clone();
+        self.kont.push(Frame::Higher(h));
+        self.apply(f, args, &span, interp)
+    }
+
+    fn continue_build_list(&mut self, mut b: BuildState<QuasiPart>) -> Mode {
+        while b.idx < b.parts.len() {
+            let node = match &b.parts[b.idx] {
+                QuasiPart::Item(Node::Const(v)) => {
+                    b.acc.push(v.clone());
+                    b.idx += 1;
+                    continue;
+                }
+                QuasiPart::Item(n) | QuasiPart::Splice(n, _) => n.clone(),
+            };
+            let env = b.env.clone();
+            self.kont.push(Frame::BuildList(Box::new(b)));
+            return Mode::Eval(node, env);
+        }
+        Mode::Return(Value::list(b.acc))
+    }
+
+    fn continue_build_dict(&mut self, b: BuildState<Node>) -> Mode {
+        if b.idx < b.parts.len() {
+            let node = b.parts[b.idx].clone();
+            let env = b.env.clone();
+            self.kont.push(Frame::BuildDict(Box::new(b)));
+            return Mode::Eval(node, env);
+        }
+        let mut d = crate::value::Dict::with_capacity(b.acc.len() / 2);
+        let mut it = b.acc.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            d.insert(k, v);
+        }
+        Mode::Return(Value::dict(d))
+    }
+
+    fn resume_frame(&mut self, frame: Frame, v: Value, interp: &mut Interp) -> Mode {
+        match frame {
+            Frame::If(i, env) => {
+                let next = if v.truthy() {
+                    i.then.clone()
+                } else {
+                    i.els.clone()
+                };
+                Mode::Eval(next, env)
+            }
+            Frame::Seq(items, idx, env) => {
+                let node = items[idx].clone();
+                if idx + 1 < items.len() {
+                    self.kont.push(Frame::Seq(items, idx + 1, env.clone()));
+                }
+                Mode::Eval(node, env)
+            }
+            Frame::SetLocal(s, env) => {
+                env.ancestor(s.depth).set(s.idx, v);
+                Mode::Return(Value::Nil)
+            }
+            Frame::SetGlobal(s) => {
+                if !s.define && interp.global_value_ref(s.sym).is_none() {
+                    return raise_msg(format!("set!: undefined symbol: {}", s.sym), &s.span);
+                }
+                interp.set_global(s.sym, v);
+                Mode::Return(Value::Nil)
+            }
+            Frame::Call(c, env, mut vals) => {
+                vals.push(v);
+                self.continue_call(c, env, vals, interp)
+            }
+            Frame::And(items, idx, env) => {
+                if !v.truthy() {
+                    return Mode::Return(v);
+                }
+                let node = items[idx].clone();
+                if idx + 1 < items.len() {
+                    self.kont.push(Frame::And(items, idx + 1, env.clone()));
+                }
+                Mode::Eval(node, env)
+            }
+            Frame::Or(items, idx, env) => {
+                if v.truthy() {
+                    return Mode::Return(v);
+                }
+                let node = items[idx].clone();
+                if idx + 1 < items.len() {
+                    self.kont.push(Frame::Or(items, idx + 1, env.clone()));
+                }
+                Mode::Eval(node, env)
+            }
+            Frame::Case(c, env) => {
+                let branch = c
+                    .clauses
+                    .iter()
+                    .find(|(datums, _)| datums.iter().any(|d| crate::value::equal(d, &v)))
+                    .map_or_else(|| c.default.clone(), |(_, body)| body.clone());
+                Mode::Eval(branch, env)
+            }
+            Frame::Guard(..) => Mode::Return(v),
+            Frame::Perform(span) => {
+                self.perform_span = Some(span);
+                Mode::Perform(v)
+            }
+            Frame::BuildList(mut b) => {
+                match &b.parts[b.idx] {
+                    QuasiPart::Item(_) => b.acc.push(v),
+                    QuasiPart::Splice(_, span) => match &v {
+                        Value::List(l) => b.acc.extend_from_slice(l.as_slice()),
+                        Value::Nil => {}
+                        other => {
+                            return raise_msg(
+                                format!("unquote-splicing: expected a list, got {}", other.kind()),
+                                span,
+                            )
+                        }
+                    },
+                }
+                b.idx += 1;
+                self.continue_build_list(*b)
+            }
+            Frame::BuildDict(mut b) => {
+                b.acc.push(v);
+                b.idx += 1;
+                self.continue_build_dict(*b)
+            }
+            Frame::Higher(h) => self.step_higher(h, v, interp),
+            Frame::TopLevel(forms, idx) => self.next_toplevel(forms, idx, v, interp),
+        }
+    }
+
+    /// Runs top-level form `idx` (analysing it only now, after the forms before it
+    /// ran, so their macros and definitions are in place). A top-level `do` is
+    /// spliced so that its `defmacro`s take effect for the forms after them.
+    fn next_toplevel(
+        &mut self,
+        forms: Rc<[Form]>,
+        idx: usize,
+        last: Value,
+        interp: &mut Interp,
+    ) -> Mode {
+        let Some(form) = forms.get(idx) else {
+            return Mode::Return(last);
+        };
+        let form = form.clone();
+        self.kont.push(Frame::TopLevel(forms, idx + 1));
+        if let FormKind::List(items) = &form.kind {
+            let is_do = items
+                .first()
+                .and_then(Form::as_sym)
+                .is_some_and(|s| matches!(&*s.name(), "do" | "begin"));
+            if is_do {
+                self.kont
+                    .push(Frame::TopLevel(items[1..].to_vec().into(), 0));
+                return Mode::Return(Value::Nil);
+            }
+        }
+        match Analyzer::new(interp).toplevel(&form) {
+            Ok(top) => Mode::Eval(top.node, Env::new(top.frame_size as usize, None)),
+            Err(e) => raise_msg(e.message, &e.span),
+        }
+    }
+}
+
+fn finish_higher(h: HigherLoop) -> Value {
+    match h.op {
+        Higher::Map | Higher::Filter => Value::list(h.acc),
+        Higher::SortBy => {
+            let items = h.items.as_slice();
+            let mut order: Vec<usize> = (0..items.len()).collect();
+            order.sort_by(|&a, &b| total_cmp(&h.acc[a], &h.acc[b]));
+            Value::list(order.into_iter().map(|i| items[i].clone()).collect())
+        }
+        Higher::Reduce => h.acc.into_iter().next().unwrap_or(Value::Nil),
+        Higher::Every => Value::Bool(true),
+        Higher::Some | Higher::ForEach | Higher::Apply => Value::Nil,
+    }
+}
+
+/// Raise an error value with `message` at `span`.
+fn raise_msg(message: String, span: &Span) -> Mode {
+    Mode::Raise(
+        Value::error(message, Some(span.clone())),
+        Some(span.clone()),
+    )
+}
+
+/// Turns a primitive's failure into a raise at `span`.
+fn prim_raise(e: PrimError, span: &Span) -> Mode {
+    let (v, s) = prim_error_value(e, span);
+    Mode::Raise(v, Some(s))
+}
+
+fn prim_error_value(e: PrimError, span: &Span) -> (Value, Span) {
+    match e {
+        PrimError::Msg(m) => (Value::error(m, Some(span.clone())), span.clone()),
+        PrimError::Raise(Value::Error(mut err)) => {
+            if let Some(inner) = Rc::get_mut(&mut err) {
+                if inner.span.is_none() {
+                    inner.span = Some(span.clone());
+                }
+            }
+            (Value::Error(err), span.clone())
+        }
+        PrimError::Raise(v) => (v, span.clone()),
+    }
+}
+
+/// Evaluates constants, variables and pure primitive calls on simple operands
+/// without touching the continuation.
+#[inline]
+fn simple(node: &Node, env: &Rc<Env>, interp: &mut Interp) -> Simple {
+    match node {
+        Node::Const(v) => Simple::Value(v.clone()),
+        Node::Local(i) => Simple::Value(env.get(*i)),
+        Node::Outer(d, i) => Simple::Value(env.ancestor(*d).get(*i)),
+        Node::Global(g) => match interp.global_value(g.sym) {
+            Some(v) => Simple::Value(v),
+            None => Simple::Raise(
+                Value::error(format!("undefined symbol: {}", g.sym), Some(g.span.clone())),
+                g.span.clone(),
+            ),
+        },
+        Node::Call(c) if c.simple_args && matches!(c.f, Node::Global(_)) => {
+            simple_call(c, env, interp)
+        }
+        _ => Simple::No,
+    }
+}
+
+/// A call whose operator is a global and whose operands are simple: evaluated
+/// directly when the global is a pure plain primitive. Operands are pure, so giving
+/// up part-way (`Simple::No`) repeats no effect.
+fn simple_call(c: &Call, env: &Rc<Env>, interp: &mut Interp) -> Simple {
+    let Node::Global(g) = &c.f else {
+        return Simple::No;
+    };
+    let p = match interp.global_value_ref(g.sym) {
+        Some(Value::Prim(p)) if p.pure => *p,
+        _ => return Simple::No,
+    };
+    let PrimImpl::Plain(func) = &p.imp else {
+        return Simple::No;
+    };
+    let mut args: SmallVec<[Value; 4]> = SmallVec::with_capacity(c.args.len());
+    for a in c.args.iter() {
+        match simple(a, env, interp) {
+            Simple::Value(v) => args.push(v),
+            other => return other,
+        }
+    }
+    if let Err(m) = p.check_arity(args.len()) {
+        return Simple::Raise(Value::error(m, Some(c.span.clone())), c.span.clone());
+    }
+    let mut ctx = PrimCtx {
+        out: &mut *interp.out,
+        gensym: &mut interp.gensym,
+    };
+    match func(&args, &mut ctx) {
+        Ok(v) => Simple::Value(v),
+        Err(e) => {
+            let (v, s) = prim_error_value(e, &c.span);
+            Simple::Raise(v, s)
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The interpreter's public face: global state, loading programs, and the
+//! suspend/resume protocol of `perform`.
+//!
+//! `lang` never does IO itself (besides `print`/`println` into the output sink it is
+//! given): a `perform` stops evaluation with an [`Outcome::Perform`] carrying the
+//! request and a [`Suspended`] continuation, and the host answers by resuming it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::rc::Rc;
+
+use crate::analyze::Analyzer;
+use crate::ast::Node;
+use crate::cek::{Machine, Stop};
+use crate::printer::display;
+use crate::reader::{read_all, ReadError};
+use crate::span::Span;
+use crate::symbol::Sym;
+use crate::value::Value;
+
+/// The default cap on continuation frames: deeper recursion is an error, not a crash.
+pub const DEFAULT_MAX_DEPTH: usize = 10_000_000;
+
+/// An uncaught SX error: the raised value and where it was raised.
+#[derive(Clone, Debug)]
+pub struct SxError {
+    /// The raised value (an error value, or whatever was passed to `raise`).
+    pub value: Value,
+    /// Where it was raised, when known.
+    pub span: Option<Span>,
+}
+
+impl SxError {
+    /// The message: an error value's message, or the display form of another value.
+    pub fn message(&self) -> String {
+        match &self.value {
+            Value::Error(e) => e.message.clone(),
+            other => display(other),
+        }
+    }
+
+    /// An error with `message` at `span`.
+    pub fn new(message: impl Into<String>, span: Option<Span>) -> SxError {
+        SxError {
+            value: Value::error(message, span.clone()),
+            span,
+        }
+    }
+}
+
+impl std::fmt::Display for SxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.span {
+            Some(s) => write!(f, "{} (at {s})", self.message()),
+            None => f.write_str(&self.message()),
+        }
+    }
+}
+
+impl From<ReadError> for SxError {
+    fn from(e: ReadError) -> SxError {
+        SxError::new(e.message, Some(e.span))
+    }
+}
+
+/// How a run stopped.
+pub enum Outcome {
+    /// The program finished with this value.
+    Done(Value),
+    /// The program performed `request` and waits for an answer.
+    Perform(Value, Suspended),
+    /// An error was raised and not caught.
+    Error(SxError),
+}
+
+/// A program stopped at a `perform`. Resume it once with the answer; a second
+/// resume is an error.
+pub struct Suspended {
+    machine: Option<Box<Machine>>,
+}
+
+impl Suspended {
+    /// Continues the program as if `perform` had returned `answer`.
+    pub fn resume(&mut self, interp: &mut Interp, answer: Value) -> Outcome {
+        match self.machine.take() {
+            Some(mut m) if m.is_suspended() => {
+                m.resume(answer);
+                interp.run_machine(m)
+            }
+            _ => Outcome::Error(SxError::new(
+                "resume: this continuation was already resumed (continuations are one-shot)",
+                None,
+            )),
+        }
+    }
+
+    /// Continues the program by raising `error` at the `perform` (a host that could
+    /// not serve the request).
+    pub fn resume_error(&mut self, interp: &mut Interp, error: SxError) -> Outcome {
+        match self.machine.take() {
+            Some(mut m) if m.is_suspended() => {
+                m.resume_raise(error.value, error.span);
+                interp.run_machine(m)
+            }
+            _ => Outcome::Error(SxError::new(
+                "resume: this continuation was already resumed (continuations are one-shot)",
+                None,
+            )),
+        }
+    }
+
+    /// Whether this continuation can still be resumed.
+    pub fn is_live(&self) -> bool {
+        self.machine.is_some()
+    }
+}
+
+/// A shared in-memory output sink (what tests use to capture `println`).
+#[derive(Clone, Default)]
+pub struct OutputBuffer(pub Rc<RefCell<Vec<u8>>>);
+
+impl OutputBuffer {
+    /// Everything written so far, as text.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.borrow()).into_owned()
+    }
+
+    /// Empties the buffer and returns what it held.
+    pub fn take(&self) -> String {
+        let s = self.contents();
+        self.0.borrow_mut().clear();
+        s
+    }
+}
+
+impl Write for OutputBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The interpreter: globals, macros and the output sink. Programs are loaded into
+/// it and run on the CEK machine.
+pub struct Interp {
+    globals: Vec<Option<Value>>,
+    macros: HashMap<Sym, Value>,
+    pub(crate) out: Box<dyn Write>,
+    pub(crate) gensym: u64,
+    /// Most continuation frames before a call raises `recursion depth exceeded`.
+    pub max_depth: usize,
+}
+
+impl Default for Interp {
+    fn default() -> Self {
+        Interp::new()
+    }
+}
+
+impl Interp {
+    /// An interpreter with every primitive defined, printing to stdout.
+    pub fn new() -> Interp {
+        Interp::with_output(Box::new(std::io::stdout()))
+    }
+
+    /// An interpreter printing to `out`.
+    pub fn with_output(out: Box<dyn Write>) -> Interp {
+        let mut i = Interp {
+            globals: Vec::new(),
+            macros: HashMap::new(),
+            out,
+            gensym: 0,
+            max_depth: DEFAULT_MAX_DEPTH,
+        };
+        for p in crate::prims::all() {
+            i.set_global(Sym::new(p.name), Value::Prim(p));
+        }
+        i
+    }
+
+    /// The value of global `sym`, if defined.
+    #[inline]
+    pub fn global_value(&self, sym: Sym) -> Option<Value> {
+        self.globals.get(sym.index()).and_then(|v| v.clone())
+    }
+
+    /// The value of global `sym` by reference, if defined.
+    #[inline]
+    pub(crate) fn global_value_ref(&self, sym: Sym) -> Option<&Value> {
+        self.globals.get(sym.index()).and_then(|v| v.as_ref())
+    }
+
+    /// The value of the global named `name`, if defined.
+    pub fn global(&self, name: &str) -> Option<Value> {
+        self.global_value(Sym::new(name))
+    }
+
+    /// Defines (or redefines) a global.
+    pub fn set_global(&mut self, sym: Sym, v: Value) {
+        let i = sym.index();
+        if i >= self.globals.len() {
+            self.globals.resize(i + 1, None);
+        }
+        self.globals[i] = Some(v);
+    }
+
+    /// Defines the global `name`.
+    pub fn define(&mut self, name: &str, v: Value) {
+        self.set_global(Sym::new(name), v);
+    }
+
+    pub(crate) fn macro_named(&self, sym: Sym) -> Option<Value> {
+        self.macros.get(&sym).cloned()
+    }
+
+    pub(crate) fn define_macro(&mut self, sym: Sym, f: Value) {
+        self.macros.insert(sym, f);
+    }
+
+    /// Flushes the output sink.
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    /// Reads `src` and starts running it as a program (top-level forms in order,
+    /// each analysed after the previous one ran). Returns how it stopped.
+    pub fn run_source(&mut self, src: &str, file: &str) -> Outcome {
+        match read_all(src, file) {
+            Ok(forms) => self.run_machine(Box::new(Machine::for_forms(forms))),
+            Err(e) => Outcome::Error(e.into()),
+        }
+    }
+
+    /// Starts applying `f` to `args` (a host calling into SX).
+    pub fn call(&mut self, f: &Value, args: Vec<Value>) -> Outcome {
+        let span = Span::new(Rc::from("<host>"), 0, 0);
+        self.run_machine(Box::new(Machine::for_call(f.clone(), args, &span)))
+    }
+
+    pub(crate) fn run_machine(&mut self, mut m: Box<Machine>) -> Outcome {
+        match m.run(self) {
+            Stop::Done(v) => Outcome::Done(v),
+            Stop::Error(e) => Outcome::Error(e),
+            Stop::Perform(req) => Outcome::Perform(req, Suspended { machine: Some(m) }),
+        }
+    }
+
+    /// Runs `f` on `args` to completion inside analysis (macro expansion); a
+    /// `perform` there is an error.
+    pub(crate) fn call_nested(
+        &mut self,
+        f: &Value,
+        args: Vec<Value>,
+        span: &Span,
+    ) -> Result<Value, SxError> {
+        let m = Box::new(Machine::for_call(f.clone(), args, span));
+        self.finish_nested(m, span)
+    }
+
+    /// Evaluates an analysed node to completion inside analysis.
+    pub(crate) fn eval_node_nested(
+        &mut self,
+        node: Node,
+        frame_size: u32,
+        span: &Span,
+    ) -> Result<Value, SxError> {
+        self.finish_nested(Box::new(Machine::for_node(node, frame_size)), span)
+    }
+
+    fn finish_nested(&mut self, m: Box<Machine>, span: &Span) -> Result<Value, SxError> {
+        match self.run_machine(m) {
+            Outcome::Done(v) => Ok(v),
+            Outcome::Error(e) => Err(e),
+            Outcome::Perform(..) => Err(SxError::new(
+                "perform is not allowed during macro expansion",
+                Some(span.clone()),
+            )),
+        }
+    }
+
+    /// Analyses one expression (for tools): the node and its top-level frame size.
+    pub fn analyze(&mut self, src: &str, file: &str) -> Result<(Node, u32), SxError> {
+        let form = crate::reader::read_one(src, file)?;
+        let top = Analyzer::new(self)
+            .toplevel(&form)
+            .map_err(|e| SxError::new(e.message, Some(e.span)))?;
+        Ok((top.node, top.frame_size))
+    }
+}

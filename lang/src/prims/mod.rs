@@ -1,0 +1,276 @@
+//! Primitive functions. Each module holds one area; [`ALL`] lists every primitive.
+//!
+//! Plain primitives are Rust functions over their arguments. Higher-order ones
+//! (`map`, `filter`, …) are not Rust loops: they name a [`Higher`] operation that
+//! each evaluator runs as resumable machine state, so a `perform` inside a callback
+//! suspends the loop with everything else.
+
+mod dicts;
+mod io;
+mod lists;
+mod numbers;
+mod strings;
+mod types;
+
+use std::io::Write;
+
+use crate::value::Value;
+
+/// A primitive's implementation.
+pub enum PrimImpl {
+    /// A function of the already-evaluated arguments.
+    Plain(fn(&[Value], &mut PrimCtx) -> Result<Value, PrimError>),
+    /// A higher-order operation driven by the evaluator.
+    Higher(Higher),
+}
+
+/// The higher-order primitives, run by the evaluator as resumable loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Higher {
+    /// `(map f xs)`
+    Map,
+    /// `(filter f xs)`
+    Filter,
+    /// `(reduce f init xs)`
+    Reduce,
+    /// `(for-each f xs)`
+    ForEach,
+    /// `(some f xs)`
+    Some,
+    /// `(every? f xs)`
+    Every,
+    /// `(sort-by f xs)`
+    SortBy,
+    /// `(apply f args)` / `(apply f a b args)`
+    Apply,
+}
+
+/// A primitive function.
+pub struct Prim {
+    /// Its global name.
+    pub name: &'static str,
+    /// Fewest arguments.
+    pub min: usize,
+    /// Most arguments (`None`: variadic).
+    pub max: Option<usize>,
+    /// What it does.
+    pub imp: PrimImpl,
+    /// No effect beyond its result: safe to evaluate without continuation frames.
+    pub pure: bool,
+}
+
+impl std::fmt::Debug for Prim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#<prim {}>", self.name)
+    }
+}
+
+/// How a primitive fails.
+#[derive(Debug)]
+pub enum PrimError {
+    /// An error with this message (the evaluator adds the position).
+    Msg(String),
+    /// `raise` of an arbitrary value.
+    Raise(Value),
+}
+
+/// What primitives may touch besides their arguments.
+pub struct PrimCtx<'a> {
+    /// Where `print`/`println` write.
+    pub out: &'a mut dyn Write,
+    /// Counter for `gensym`.
+    pub gensym: &'a mut u64,
+}
+
+/// `NAME: expected (SIG), got (KINDS)`.
+pub fn type_error(name: &str, expected: &str, args: &[Value]) -> PrimError {
+    let kinds: Vec<&str> = args.iter().map(Value::kind).collect();
+    PrimError::Msg(format!(
+        "{name}: expected ({expected}), got ({})",
+        kinds.join(" ")
+    ))
+}
+
+/// `NAME: expected N arguments, got M` (with "at least" / "at most" / ranges).
+pub fn arity_message(name: &str, min: usize, max: Option<usize>, got: usize) -> String {
+    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+    match max {
+        Some(m) if m == min => format!("{name}: expected {min} {}, got {got}", plural(min)),
+        Some(m) => format!("{name}: expected {min} to {m} arguments, got {got}"),
+        None => format!("{name}: expected at least {min} {}, got {got}", plural(min)),
+    }
+}
+
+impl Prim {
+    /// Checks the argument count, giving the arity error message when it is wrong.
+    #[inline]
+    pub fn check_arity(&self, got: usize) -> Result<(), String> {
+        if got < self.min || self.max.is_some_and(|m| got > m) {
+            Err(arity_message(self.name, self.min, self.max, got))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+macro_rules! plain {
+    ($name:expr, $min:expr, $max:expr, $f:expr) => {
+        $crate::prims::Prim {
+            name: $name,
+            min: $min,
+            max: $max,
+            imp: $crate::prims::PrimImpl::Plain($f),
+            pure: true,
+        }
+    };
+}
+pub(crate) use plain;
+
+macro_rules! effect {
+    ($name:expr, $min:expr, $max:expr, $f:expr) => {
+        $crate::prims::Prim {
+            name: $name,
+            min: $min,
+            max: $max,
+            imp: $crate::prims::PrimImpl::Plain($f),
+            pure: false,
+        }
+    };
+}
+pub(crate) use effect;
+
+/// Every primitive, in no particular order.
+pub fn all() -> impl Iterator<Item = &'static Prim> {
+    numbers::PRIMS
+        .iter()
+        .chain(types::PRIMS)
+        .chain(lists::PRIMS)
+        .chain(strings::PRIMS)
+        .chain(dicts::PRIMS)
+        .chain(io::PRIMS)
+        .chain(HIGHER.iter())
+}
+
+static HIGHER: &[Prim] = &[
+    Prim {
+        name: "map",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::Map),
+        pure: false,
+    },
+    Prim {
+        name: "filter",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::Filter),
+        pure: false,
+    },
+    Prim {
+        name: "reduce",
+        min: 3,
+        max: Some(3),
+        imp: PrimImpl::Higher(Higher::Reduce),
+        pure: false,
+    },
+    Prim {
+        name: "for-each",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::ForEach),
+        pure: false,
+    },
+    Prim {
+        name: "some",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::Some),
+        pure: false,
+    },
+    Prim {
+        name: "every?",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::Every),
+        pure: false,
+    },
+    Prim {
+        name: "sort-by",
+        min: 2,
+        max: Some(2),
+        imp: PrimImpl::Higher(Higher::SortBy),
+        pure: false,
+    },
+    Prim {
+        name: "apply",
+        min: 2,
+        max: None,
+        imp: PrimImpl::Higher(Higher::Apply),
+        pure: false,
+    },
+];
+
+/// Looks a primitive up by name.
+pub fn lookup(name: &str) -> Option<&'static Prim> {
+    all().find(|p| p.name == name)
+}
+
+/// Validates the arguments of a higher-order primitive and returns the function, the
+/// list it walks, and (for `reduce`) the initial accumulator. Shared by every tier so
+/// that they raise identical messages.
+pub fn higher_args(op: Higher, name: &str, args: &[Value]) -> Result<HigherArgs, PrimError> {
+    match op {
+        Higher::Reduce => match args {
+            [f, init, Value::List(xs)] if f.is_fn() => Ok(HigherArgs {
+                f: f.clone(),
+                init: init.clone(),
+                items: xs.clone(),
+            }),
+            [f, init, Value::Nil] if f.is_fn() => Ok(HigherArgs {
+                f: f.clone(),
+                init: init.clone(),
+                items: crate::value::List::empty(),
+            }),
+            _ => Err(type_error(name, "fn any list", args)),
+        },
+        Higher::Apply => {
+            let (f, rest) = args.split_first().expect("arity checked");
+            let (last, middle) = rest.split_last().expect("arity checked");
+            match (f.is_fn(), last) {
+                (true, Value::List(xs)) => {
+                    let mut all = middle.to_vec();
+                    all.extend_from_slice(xs.as_slice());
+                    Ok(HigherArgs {
+                        f: f.clone(),
+                        init: Value::Nil,
+                        items: crate::value::List::from_vec(all),
+                    })
+                }
+                _ => Err(type_error(name, "fn any... list", args)),
+            }
+        }
+        _ => match args {
+            [f, Value::List(xs)] if f.is_fn() => Ok(HigherArgs {
+                f: f.clone(),
+                init: Value::Nil,
+                items: xs.clone(),
+            }),
+            [f, Value::Nil] if f.is_fn() => Ok(HigherArgs {
+                f: f.clone(),
+                init: Value::Nil,
+                items: crate::value::List::empty(),
+            }),
+            _ => Err(type_error(name, "fn list", args)),
+        },
+    }
+}
+
+/// The validated arguments of a higher-order primitive.
+pub struct HigherArgs {
+    /// The function argument.
+    pub f: Value,
+    /// The accumulator (`reduce`), else nil.
+    pub init: Value,
+    /// The list walked (for `apply`: the full argument list).
+    pub items: crate::value::List,
+}
