@@ -1,0 +1,355 @@
+//! The program AST shared by both front ends (Soufflé text and SX forms).
+//!
+//! Invariant: an AST is what the user wrote, desugared only as far as both front ends
+//! agree (aggregates appear as their own literal kind). Checks live in `check`.
+
+use std::fmt;
+
+/// A source position: 1-based line and column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub col: u32,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// The type of one column: numbers are `i64`, symbols are interned strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    /// A signed 64-bit integer.
+    Number,
+    /// An interned string.
+    Symbol,
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnType::Number => "number",
+            ColumnType::Symbol => "symbol",
+        })
+    }
+}
+
+/// A relation declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelationDecl {
+    /// The relation's name.
+    pub name: String,
+    /// Column names and types, in order.
+    pub columns: Vec<(String, ColumnType)>,
+    /// Where it was declared.
+    pub span: Span,
+}
+
+/// Binary arithmetic operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (truncating)
+    Div,
+    /// `%` (remainder, sign of the dividend)
+    Rem,
+}
+
+impl ArithOp {
+    /// The operator's source text.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Rem => "%",
+        }
+    }
+
+    /// Applies the operator; `None` on overflow or division by zero.
+    pub fn apply(self, a: i64, b: i64) -> Option<i64> {
+        match self {
+            ArithOp::Add => a.checked_add(b),
+            ArithOp::Sub => a.checked_sub(b),
+            ArithOp::Mul => a.checked_mul(b),
+            ArithOp::Div => a.checked_div(b),
+            ArithOp::Rem => a.checked_rem(b),
+        }
+    }
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    /// The operator's source text.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    /// Whether the operator only makes sense on numbers.
+    pub fn is_ordering(self) -> bool {
+        !matches!(self, CmpOp::Eq | CmpOp::Ne)
+    }
+
+    /// Evaluates the comparison.
+    pub fn eval(self, a: i64, b: i64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+/// A term: a variable, a constant or an arithmetic expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    /// A named variable.
+    Var(String),
+    /// `_`: a fresh variable at each occurrence.
+    Wildcard,
+    /// A number constant.
+    Number(i64),
+    /// A symbol (string) constant.
+    Symbol(String),
+    /// `lhs op rhs`.
+    Binary(ArithOp, Box<Term>, Box<Term>),
+}
+
+impl Term {
+    /// Calls `f` on every variable name in the term.
+    pub fn for_each_var(&self, f: &mut impl FnMut(&str)) {
+        match self {
+            Term::Var(v) => f(v),
+            Term::Binary(_, a, b) => {
+                a.for_each_var(f);
+                b.for_each_var(f);
+            }
+            Term::Wildcard | Term::Number(_) | Term::Symbol(_) => {}
+        }
+    }
+
+    /// Whether the term contains no variables or wildcards.
+    pub fn is_ground(&self) -> bool {
+        match self {
+            Term::Var(_) | Term::Wildcard => false,
+            Term::Number(_) | Term::Symbol(_) => true,
+            Term::Binary(_, a, b) => a.is_ground() && b.is_ground(),
+        }
+    }
+}
+
+/// `relation(args…)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Atom {
+    /// The relation's name.
+    pub relation: String,
+    /// One term per column.
+    pub args: Vec<Term>,
+    /// Where the atom starts.
+    pub span: Span,
+}
+
+/// Aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// Number of distinct goal tuples.
+    Count,
+    /// Sum of the target over distinct goal tuples.
+    Sum,
+    /// Least target value.
+    Min,
+    /// Greatest target value.
+    Max,
+}
+
+impl AggFunc {
+    /// The function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+}
+
+/// One body literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    /// A positive atom.
+    Positive(Atom),
+    /// A negated atom; variables occurring nowhere else in the rule are local to it.
+    Negative(Atom),
+    /// A comparison; `X = expr` with `X` otherwise unbound binds `X`.
+    Compare {
+        /// The operator.
+        op: CmpOp,
+        /// Left side.
+        lhs: Term,
+        /// Right side.
+        rhs: Term,
+        /// Where the comparison starts.
+        span: Span,
+    },
+    /// `result = func target : { goal }`.
+    Aggregate {
+        /// The variable receiving the aggregate's value.
+        result: String,
+        /// The function.
+        func: AggFunc,
+        /// What is summed / minimised / maximised (absent for count).
+        target: Option<Term>,
+        /// The goal: positive atoms, negations and comparisons.
+        goal: Vec<Literal>,
+        /// Where the aggregate starts.
+        span: Span,
+    },
+}
+
+impl Literal {
+    /// Where the literal starts.
+    pub fn span(&self) -> Span {
+        match self {
+            Literal::Positive(a) | Literal::Negative(a) => a.span,
+            Literal::Compare { span, .. } | Literal::Aggregate { span, .. } => *span,
+        }
+    }
+}
+
+/// `head :- body.`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// The derived atom.
+    pub head: Atom,
+    /// The conjunction of literals.
+    pub body: Vec<Literal>,
+    /// Where the rule starts.
+    pub span: Span,
+}
+
+/// A whole program.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Program {
+    /// Declared relations, in order.
+    pub decls: Vec<RelationDecl>,
+    /// Rules with a non-empty body.
+    pub rules: Vec<Rule>,
+    /// Ground facts written inline.
+    pub facts: Vec<Atom>,
+    /// `.input` relations.
+    pub inputs: Vec<(String, Span)>,
+    /// `.output` relations.
+    pub outputs: Vec<(String, Span)>,
+    /// `.printsize` relations.
+    pub printsizes: Vec<(String, Span)>,
+}
+
+fn write_args(f: &mut fmt::Formatter<'_>, args: &[Term]) -> fmt::Result {
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{a}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Term::Var(v) => f.write_str(v),
+            Term::Wildcard => f.write_str("_"),
+            Term::Number(n) => write!(f, "{n}"),
+            Term::Symbol(s) => write!(f, "{s:?}"),
+            Term::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
+        }
+    }
+}
+
+impl fmt::Display for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.relation)?;
+        write_args(f, &self.args)?;
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Positive(a) => write!(f, "{a}"),
+            Literal::Negative(a) => write!(f, "!{a}"),
+            Literal::Compare { op, lhs, rhs, .. } => write!(f, "{lhs} {} {rhs}", op.symbol()),
+            Literal::Aggregate {
+                result,
+                func,
+                target,
+                goal,
+                ..
+            } => {
+                write!(f, "{result} = {}", func.name())?;
+                if let Some(t) = target {
+                    write!(f, " {t}")?;
+                }
+                f.write_str(" : { ")?;
+                for (i, l) in goal.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{l}")?;
+                }
+                f.write_str(" }")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} :- ", self.head)?;
+        for (i, l) in self.body.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{l}")?;
+        }
+        f.write_str(".")
+    }
+}

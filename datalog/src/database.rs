@@ -1,0 +1,575 @@
+//! The library API: a [`Database`] holds a program, its asserted facts and the derived
+//! relations, saturated on demand, incrementally when only facts were added.
+//!
+//! What is incremental: adding facts continues semi-naive from the new tuples through
+//! every stratum that reads them positively. A stratum that reads a changed relation
+//! through negation or aggregation, or reads a recomputed relation, is recomputed from
+//! its facts (and so is everything downstream of it). Adding rules or retracting facts
+//! recomputes everything.
+
+use crate::ast::*;
+use crate::check::{check_program, VarTypes};
+use crate::error::{CheckError, DatalogError, Loc};
+use crate::eval::{run_stratum, Counters, Mode, RuleStats, Store};
+use crate::intern::Interner;
+use crate::parser::parse_program;
+use crate::plan::Plan;
+use crate::planner::{plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
+use crate::relation::{Relation, Repr};
+use crate::stratify::{stratify, Stratum};
+use crate::tuples::TupleRel;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A Datalog database: program, facts, derived relations.
+#[derive(Debug)]
+pub struct Database {
+    program: Program,
+    file: Arc<str>,
+    var_types: Vec<VarTypes>,
+    strata: Vec<Stratum>,
+    rel_index: HashMap<String, usize>,
+    interner: Interner,
+    /// Asserted facts per relation.
+    edb: Vec<TupleRel>,
+    plan: Option<Plan>,
+    store: Store,
+    /// Rules changed, a fact was retracted, or a representation no longer fits.
+    stale: bool,
+    /// Facts were added since the last saturation.
+    pending: bool,
+    stats: Vec<RuleStats>,
+    last_work: Counters,
+    options: PlanOptions,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Database {
+    /// An empty database.
+    pub fn new() -> Self {
+        Database {
+            program: Program::default(),
+            file: Arc::from("<program>"),
+            var_types: Vec::new(),
+            strata: Vec::new(),
+            rel_index: HashMap::new(),
+            interner: Interner::default(),
+            edb: Vec::new(),
+            plan: None,
+            store: Store::default(),
+            stale: true,
+            pending: false,
+            stats: Vec::new(),
+            last_work: Counters::default(),
+            options: PlanOptions::default(),
+        }
+    }
+
+    /// Switches planner passes (call before the first saturation).
+    pub fn set_plan_options(&mut self, options: PlanOptions) {
+        self.options = options;
+        self.stale = true;
+    }
+
+    /// Parses Soufflé-subset text and adds its declarations, rules and facts.
+    pub fn add_rules(&mut self, src: &str, file: &str) -> Result<(), DatalogError> {
+        let prog = parse_program(src, file)?;
+        self.file = Arc::from(file);
+        self.add_program(prog)
+    }
+
+    /// Adds a parsed program (declarations, rules, inline facts, I/O directives).
+    /// The combined program is checked and stratified; on error nothing changes.
+    pub fn add_program(&mut self, prog: Program) -> Result<(), DatalogError> {
+        let mut combined = self.program.clone();
+        combined.decls.extend(prog.decls);
+        let new_rules = !prog.rules.is_empty();
+        combined.rules.extend(prog.rules);
+        combined.inputs.extend(prog.inputs);
+        combined.outputs.extend(prog.outputs);
+        combined.printsizes.extend(prog.printsizes);
+        let facts = prog.facts;
+        let probe = Program {
+            facts: facts.clone(),
+            ..combined.clone()
+        };
+        let var_types = check_program(&probe, &self.file)?;
+        let strata = stratify(&combined, &self.file)?;
+        let old_len = self.program.decls.len();
+        self.program = combined;
+        self.var_types = var_types;
+        self.strata = strata;
+        for (i, d) in self.program.decls.iter().enumerate().skip(old_len) {
+            self.rel_index.insert(d.name.clone(), i);
+            self.edb.push(TupleRel::new(d.columns.len()));
+        }
+        if new_rules || self.program.decls.len() != old_len {
+            self.stale = true;
+        }
+        for f in &facts {
+            let vals: Vec<Value> = f
+                .args
+                .iter()
+                .map(ground_value)
+                .collect::<Result<_, _>>()
+                .map_err(|m| {
+                    DatalogError::Check(CheckError::Other {
+                        loc: Loc::new(&self.file, f.span),
+                        message: m,
+                    })
+                })?;
+            self.add_fact(&f.relation, &vals)?;
+        }
+        self.program.facts.extend(facts);
+        Ok(())
+    }
+
+    /// The program as accumulated so far.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Column types of a relation, if declared.
+    pub fn relation_types(&self, name: &str) -> Option<Vec<ColumnType>> {
+        let &i = self.rel_index.get(name)?;
+        Some(self.program.decls[i].columns.iter().map(|c| c.1).collect())
+    }
+
+    /// Names of all relations, in declaration order.
+    pub fn relation_names(&self) -> Vec<&str> {
+        self.program.decls.iter().map(|d| d.name.as_str()).collect()
+    }
+
+    fn rel_id(&self, name: &str) -> Result<usize, DatalogError> {
+        self.rel_index
+            .get(name)
+            .copied()
+            .ok_or_else(|| DatalogError::Usage(format!("relation `{name}` is not declared")))
+    }
+
+    fn encode(&mut self, rel: usize, vals: &[Value]) -> Result<Vec<i64>, DatalogError> {
+        let d = &self.program.decls[rel];
+        if vals.len() != d.columns.len() {
+            return Err(DatalogError::Usage(format!(
+                "`{}` has arity {}, fact has {} values",
+                d.name,
+                d.columns.len(),
+                vals.len()
+            )));
+        }
+        for (v, (_, ty)) in vals.iter().zip(&d.columns) {
+            if v.column_type() != *ty {
+                return Err(DatalogError::Usage(format!(
+                    "type mismatch in `{}`: `{v}` is not a {ty}",
+                    d.name
+                )));
+            }
+        }
+        Ok(vals.iter().map(|v| v.encode(&mut self.interner)).collect())
+    }
+
+    /// Adds one fact; returns whether it was new. Saturate to see its consequences.
+    pub fn add_fact(&mut self, relation: &str, values: &[Value]) -> Result<bool, DatalogError> {
+        let rel = self.rel_id(relation)?;
+        let t = self.encode(rel, values)?;
+        Ok(self.add_encoded(rel, &t))
+    }
+
+    /// Adds many facts to one relation; returns how many were new.
+    pub fn add_facts<I>(&mut self, relation: &str, rows: I) -> Result<usize, DatalogError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[Value]>,
+    {
+        let rel = self.rel_id(relation)?;
+        let mut n = 0;
+        for row in rows {
+            let t = self.encode(rel, row.as_ref())?;
+            n += self.add_encoded(rel, &t) as usize;
+        }
+        Ok(n)
+    }
+
+    /// Adds an already-encoded fact (numbers as is, symbols as interned ids).
+    pub(crate) fn add_encoded(&mut self, rel: usize, t: &[i64]) -> bool {
+        if !self.edb[rel].insert(t) {
+            return false;
+        }
+        if self.stale {
+            return true;
+        }
+        let Some(plan) = &self.plan else {
+            return true;
+        };
+        if let Repr::Rows(_) = plan.relations[rel].repr {
+            if t.iter().any(|&v| !(0..=MAX_ROW_VALUE).contains(&v)) {
+                self.stale = true;
+                return true;
+            }
+        }
+        if self.store.full[rel].insert(t) {
+            self.store.delta[rel].insert(t);
+            self.pending = true;
+        }
+        true
+    }
+
+    /// Interns a string for encoded loading.
+    pub(crate) fn interner_mut(&mut self) -> &mut Interner {
+        &mut self.interner
+    }
+
+    /// Removes an asserted fact; returns whether it was there. The next saturation
+    /// recomputes everything.
+    pub fn retract_fact(&mut self, relation: &str, values: &[Value]) -> Result<bool, DatalogError> {
+        let rel = self.rel_id(relation)?;
+        let Some(t) = values
+            .iter()
+            .map(|v| v.lookup(&self.interner))
+            .collect::<Option<Vec<i64>>>()
+        else {
+            return Ok(false);
+        };
+        if !self.edb[rel].contains(&t) {
+            return Ok(false);
+        }
+        let mut kept = TupleRel::new(t.len());
+        self.edb[rel].for_each(|u| {
+            if u != t.as_slice() {
+                kept.insert(u);
+            }
+        });
+        self.edb[rel] = kept;
+        self.stale = true;
+        Ok(true)
+    }
+
+    fn stats_of_edb(&self) -> Vec<RelStats> {
+        self.edb
+            .iter()
+            .map(|r| {
+                let mut s = RelStats {
+                    len: r.len(),
+                    ..Default::default()
+                };
+                let mut keys = hashbrown::HashSet::new();
+                let mut max = None::<i64>;
+                r.for_each(|t| {
+                    if let Some(&k) = t.first() {
+                        keys.insert(k);
+                    }
+                    for &v in t {
+                        if v < 0 {
+                            s.has_negative = true;
+                        }
+                        max = Some(max.map_or(v, |m| m.max(v)));
+                    }
+                });
+                s.keys = keys.len();
+                s.max_value = max;
+                s
+            })
+            .collect()
+    }
+
+    /// Derives everything that follows; returns the work done.
+    pub fn saturate(&mut self) -> Result<Counters, DatalogError> {
+        let before = self.total_work();
+        if self.stale || self.plan.is_none() {
+            self.full_recompute();
+        } else if self.pending {
+            self.incremental();
+        }
+        self.pending = false;
+        let after = self.total_work();
+        self.last_work = Counters {
+            derived: after.derived - before.derived,
+            probes: after.probes - before.probes,
+        };
+        Ok(self.last_work)
+    }
+
+    fn total_work(&self) -> Counters {
+        let mut c = Counters::default();
+        for s in &self.stats {
+            c += s.work;
+        }
+        c
+    }
+
+    fn full_recompute(&mut self) {
+        let stats = self.stats_of_edb();
+        let plan = plan_program(
+            &self.program,
+            &self.var_types,
+            &self.strata,
+            &stats,
+            &mut self.interner,
+            self.options,
+        );
+        tracing::debug!("plan:\n{plan}");
+        let n = plan.relations.len();
+        let mut store = Store::default();
+        for (r, info) in plan.relations.iter().enumerate() {
+            let mut full = Relation::new(info.repr, info.types.len());
+            self.edb[r].for_each(|t| {
+                full.insert(t);
+            });
+            store.full.push(full);
+            store.delta.push(Relation::new(info.repr, info.types.len()));
+            store.new.push(Relation::new(info.repr, info.types.len()));
+        }
+        if self.stats.len() != self.program.rules.len() {
+            let mut stats: Vec<RuleStats> = self
+                .program
+                .rules
+                .iter()
+                .map(|r| RuleStats {
+                    text: r.to_string(),
+                    ..Default::default()
+                })
+                .collect();
+            for (s, old) in stats.iter_mut().zip(&self.stats) {
+                *s = old.clone();
+            }
+            self.stats = stats;
+        }
+        for s in &plan.strata {
+            run_stratum(&plan, s, &mut store, Mode::Full, &mut self.stats);
+        }
+        for r in 0..n {
+            store.delta[r].clear();
+        }
+        self.store = store;
+        self.plan = Some(plan);
+        self.stale = false;
+    }
+
+    fn incremental(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        let n = plan.relations.len();
+        let mut reset = vec![false; n];
+        for s in &plan.strata {
+            let reads: Vec<usize> = s
+                .rules
+                .iter()
+                .flat_map(|rp| rp.versions.iter().filter_map(|v| v.delta_rel))
+                .chain(
+                    s.rules
+                        .iter()
+                        .flat_map(|rp| rp.nonmonotone_reads.iter().copied()),
+                )
+                .collect();
+            let nonmono = s.rules.iter().flat_map(|rp| rp.nonmonotone_reads.iter());
+            let must_reset = reads.iter().any(|&r| reset[r])
+                || nonmono.clone().any(|&r| !self.store.delta[r].is_empty());
+            if must_reset {
+                for &r in &s.relations {
+                    let info = &plan.relations[r];
+                    let mut full = Relation::new(info.repr, info.types.len());
+                    self.edb[r].for_each(|t| {
+                        full.insert(t);
+                    });
+                    self.store.full[r] = full;
+                    reset[r] = true;
+                }
+                run_stratum(&plan, s, &mut self.store, Mode::Full, &mut self.stats);
+                continue;
+            }
+            let changed = reads.iter().any(|&r| !self.store.delta[r].is_empty())
+                || s.relations.iter().any(|&r| !self.store.delta[r].is_empty());
+            if changed {
+                run_stratum(
+                    &plan,
+                    s,
+                    &mut self.store,
+                    Mode::Incremental,
+                    &mut self.stats,
+                );
+            }
+        }
+        for r in 0..n {
+            self.store.delta[r].clear();
+        }
+        self.plan = Some(plan);
+    }
+
+    /// Work done by the last [`saturate`](Self::saturate).
+    pub fn last_work(&self) -> Counters {
+        self.last_work
+    }
+
+    /// Per-rule statistics, in rule order.
+    pub fn rule_stats(&self) -> &[RuleStats] {
+        &self.stats
+    }
+
+    /// The current plan (after a saturation), for `--explain`.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    /// Plans without running (so `--explain` shows the representation choices).
+    pub fn explain(&mut self) -> String {
+        if self.stale || self.plan.is_none() {
+            let stats = self.stats_of_edb();
+            let plan = plan_program(
+                &self.program,
+                &self.var_types,
+                &self.strata,
+                &stats,
+                &mut self.interner,
+                self.options,
+            );
+            return plan.to_string();
+        }
+        self.plan
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Number of tuples in a relation (asserted facts only before saturating).
+    pub fn size(&self, relation: &str) -> Result<usize, DatalogError> {
+        let r = self.rel_id(relation)?;
+        Ok(if self.plan.is_some() && !self.stale {
+            self.store.full[r].len()
+        } else {
+            self.edb[r].len()
+        })
+    }
+
+    /// Sizes of every relation, in declaration order.
+    pub fn relation_sizes(&self) -> Vec<(String, usize)> {
+        self.program
+            .decls
+            .iter()
+            .map(|d| (d.name.clone(), self.size(&d.name).unwrap_or(0)))
+            .collect()
+    }
+
+    /// Tuples of `relation` matching `pattern` (`Some` = bound position, `None` = free),
+    /// decoded. Reads the last saturated state.
+    pub fn query(
+        &self,
+        relation: &str,
+        pattern: &[Option<Value>],
+    ) -> Result<impl Iterator<Item = Vec<Value>> + '_, DatalogError> {
+        let r = self.rel_id(relation)?;
+        let d = &self.program.decls[r];
+        if pattern.len() != d.columns.len() {
+            return Err(DatalogError::Usage(format!(
+                "`{relation}` has arity {}, pattern has {} positions",
+                d.columns.len(),
+                pattern.len()
+            )));
+        }
+        let types: Vec<ColumnType> = d.columns.iter().map(|c| c.1).collect();
+        let mut mask = 0u32;
+        let mut key = Vec::new();
+        let mut unknown = false;
+        for (c, p) in pattern.iter().enumerate() {
+            if let Some(v) = p {
+                if v.column_type() != types[c] {
+                    return Err(DatalogError::Usage(format!(
+                        "type mismatch in query of `{relation}`: `{v}` is not a {}",
+                        types[c]
+                    )));
+                }
+                mask |= 1 << c;
+                match v.lookup(&self.interner) {
+                    Some(x) => key.push(x),
+                    None => unknown = true,
+                }
+            }
+        }
+        let mut out: Vec<Vec<i64>> = Vec::new();
+        if !unknown {
+            let rel: &Relation = if self.plan.is_some() && !self.stale {
+                &self.store.full[r]
+            } else {
+                return Err(DatalogError::Usage(
+                    "query before saturate: call saturate first".into(),
+                ));
+            };
+            rel.lookup(mask, &key, |t| {
+                let ok = (0..t.len())
+                    .filter(|c| mask & (1 << c) != 0)
+                    .zip(&key)
+                    .all(|(c, k)| t[c] == *k);
+                if ok {
+                    out.push(t.to_vec());
+                }
+            });
+        }
+        let interner = &self.interner;
+        Ok(out.into_iter().map(move |t| {
+            t.iter()
+                .zip(&types)
+                .map(|(&v, &ty)| Value::decode(v, ty, interner))
+                .collect()
+        }))
+    }
+
+    /// Every tuple of a relation, decoded and sorted (numbers numerically, text by bytes).
+    pub fn tuples(&self, relation: &str) -> Result<Vec<Vec<Value>>, DatalogError> {
+        let arity = self.relation_types(relation).map_or(0, |t| t.len());
+        let mut v: Vec<Vec<Value>> = self.query(relation, &vec![None; arity])?.collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// Calls `f` on every stored (encoded) tuple of a relation.
+    pub fn for_each_encoded(
+        &self,
+        relation: &str,
+        f: impl FnMut(&[i64]),
+    ) -> Result<(), DatalogError> {
+        let r = self.rel_id(relation)?;
+        if self.plan.is_some() && !self.stale {
+            self.store.full[r].for_each(f);
+        } else {
+            self.edb[r].for_each(f);
+        }
+        Ok(())
+    }
+
+    /// The interner (to decode symbol ids).
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// Approximate heap bytes of the stored relations.
+    pub fn heap_bytes(&self) -> usize {
+        self.store
+            .full
+            .iter()
+            .map(|r| r.heap_bytes())
+            .sum::<usize>()
+            + self.edb.iter().map(|r| r.heap_bytes()).sum::<usize>()
+    }
+}
+
+fn ground_value(t: &Term) -> Result<Value, String> {
+    match t {
+        Term::Number(n) => Ok(Value::Number(*n)),
+        Term::Symbol(s) => Ok(Value::Str(s.clone())),
+        Term::Binary(op, a, b) => {
+            let (Value::Number(x), Value::Number(y)) = (ground_value(a)?, ground_value(b)?) else {
+                return Err(format!("arithmetic on a symbol in `{t}`"));
+            };
+            op.apply(x, y)
+                .map(Value::Number)
+                .ok_or_else(|| format!("arithmetic overflow or division by zero in `{t}`"))
+        }
+        _ => Err(format!("non-ground term `{t}`")),
+    }
+}

@@ -1,0 +1,478 @@
+//! The first back end: an interpreter of the plan IR. Loop nests run tuple at a time
+//! over registers; chains run set at a time over rows. Semi-naive per stratum.
+
+use crate::ast::AggFunc;
+use crate::plan::*;
+use crate::relation::{Relation, RowRel};
+use crate::rows::{Acc, RowSet};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Work done, for statistics and for tests that check incremental cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Tuples added to a relation.
+    pub derived: u64,
+    /// Index lookups, scans and row unions performed.
+    pub probes: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.derived += o.derived;
+        self.probes += o.probes;
+    }
+}
+
+/// Statistics of one rule, accumulated over saturations.
+#[derive(Clone, Debug, Default)]
+pub struct RuleStats {
+    /// The rule as written.
+    pub text: String,
+    /// Rule versions executed.
+    pub runs: u64,
+    /// Work counters.
+    pub work: Counters,
+    /// Time spent evaluating it.
+    pub time: Duration,
+}
+
+/// The three versions of every relation during evaluation.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    /// Everything known.
+    pub full: Vec<Relation>,
+    /// Added by the last iteration (or pending from outside, incrementally).
+    pub delta: Vec<Relation>,
+    /// Being added by the current iteration.
+    pub new: Vec<Relation>,
+}
+
+/// How a stratum is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// From its facts: run every rule on full relations, then semi-naive.
+    Full,
+    /// Continue from pending deltas of the relations it reads.
+    Incremental,
+}
+
+/// Evaluates one stratum to fixpoint. In incremental mode, on return the delta of each
+/// stratum relation holds everything it gained (for strata downstream).
+pub fn run_stratum(
+    plan: &Plan,
+    s: &StratumPlan,
+    store: &mut Store,
+    mode: Mode,
+    stats: &mut [RuleStats],
+) {
+    for &r in &s.relations {
+        store.new[r] = Relation::new(plan.relations[r].repr, plan.relations[r].types.len());
+        if mode == Mode::Full {
+            store.delta[r] = store.new[r].clone();
+        }
+    }
+    let mut grown: Vec<Option<Relation>> = vec![None; plan.relations.len()];
+    if mode == Mode::Incremental {
+        for &r in &s.relations {
+            grown[r] = Some(std::mem::replace(
+                &mut store.delta[r],
+                Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
+            ));
+            if let Some(g) = &grown[r] {
+                store.delta[r].union_with(g);
+            }
+        }
+    }
+    // First round.
+    for rp in &s.rules {
+        for v in &rp.versions {
+            let run = match (mode, v.delta_rel) {
+                (Mode::Full, None) => true,
+                (Mode::Incremental, Some(d)) => !store.delta[d].is_empty(),
+                _ => false,
+            };
+            if run {
+                run_version(rp, v, store, &mut stats[rp.rule]);
+            }
+        }
+    }
+    let mut iterations = 1u64;
+    loop {
+        let mut any = false;
+        for &r in &s.relations {
+            let fresh = std::mem::replace(
+                &mut store.new[r],
+                Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
+            );
+            store.full[r].union_with(&fresh);
+            if let Some(g) = &mut grown[r] {
+                g.union_with(&fresh);
+            }
+            any |= !fresh.is_empty();
+            store.delta[r] = fresh;
+        }
+        if !s.recursive || !any {
+            break;
+        }
+        iterations += 1;
+        for rp in &s.rules {
+            for v in &rp.versions {
+                if let Some(d) = v.delta_rel {
+                    if s.relations.contains(&d) && !store.delta[d].is_empty() {
+                        run_version(rp, v, store, &mut stats[rp.rule]);
+                    }
+                }
+            }
+        }
+    }
+    tracing::debug!(iterations, "stratum {:?} done", s.relations);
+    for &r in &s.relations {
+        store.delta[r] = match grown[r].take() {
+            Some(g) => g,
+            None => Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
+        };
+    }
+}
+
+fn run_version(rp: &RulePlan, v: &RuleVersion, store: &mut Store, stats: &mut RuleStats) {
+    let t0 = Instant::now();
+    for &(rel, source, mask) in &v.accesses {
+        match source {
+            Source::Full => store.full[rel].ensure_index(mask),
+            Source::Delta => store.delta[rel].ensure_index(mask),
+        }
+    }
+    let mut counters = Counters::default();
+    match &v.body {
+        VersionBody::Nest(nest) => {
+            let mut ex = Exec {
+                full: &store.full,
+                delta: &store.delta,
+                new: &mut store.new,
+                regs: vec![0; nest.reg_types.len()],
+                counters: &mut counters,
+                aggs: Vec::new(),
+            };
+            ex.run(&nest.ops, 0);
+        }
+        VersionBody::Chain(c) => run_chain(c, store, &mut counters),
+    }
+    stats.runs += 1;
+    stats.work += counters;
+    stats.time += t0.elapsed();
+    let _ = rp;
+}
+
+struct AggFrame<'a> {
+    locals: &'a [Reg],
+    target: Option<&'a Expr>,
+    seen: HashSet<Vec<i64>>,
+}
+
+struct Exec<'a, 'c> {
+    full: &'a [Relation],
+    delta: &'a [Relation],
+    new: &'c mut [Relation],
+    regs: Vec<i64>,
+    counters: &'c mut Counters,
+    aggs: Vec<AggFrame<'a>>,
+}
+
+#[inline]
+fn operand(regs: &[i64], o: &Operand) -> i64 {
+    match o {
+        Operand::Reg(r) => regs[*r as usize],
+        Operand::Const(c) => *c,
+    }
+}
+
+fn eval(regs: &[i64], e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Operand(o) => Some(operand(regs, o)),
+        Expr::Arith(op, a, b) => op.apply(eval(regs, a)?, eval(regs, b)?),
+    }
+}
+
+/// Up to 8 key values live on the stack.
+fn with_key<R>(regs: &[i64], key: &[Operand], f: impl FnOnce(&[i64]) -> R) -> R {
+    if key.len() <= 8 {
+        let mut buf = [0i64; 8];
+        for (b, k) in buf.iter_mut().zip(key) {
+            *b = operand(regs, k);
+        }
+        f(&buf[..key.len()])
+    } else {
+        let v: Vec<i64> = key.iter().map(|k| operand(regs, k)).collect();
+        f(&v)
+    }
+}
+
+impl<'a> Exec<'a, '_> {
+    fn run(&mut self, ops: &'a [Op], i: usize) {
+        let Some(op) = ops.get(i) else {
+            self.yield_agg();
+            return;
+        };
+        match op {
+            Op::Search {
+                rel,
+                source,
+                mask,
+                key,
+                bind,
+                same,
+            } => {
+                let r: &'a Relation = match source {
+                    Source::Full => &self.full[*rel],
+                    Source::Delta => &self.delta[*rel],
+                };
+                self.counters.probes += 1;
+                let mut kbuf = [0i64; 8];
+                let kvec: Vec<i64>;
+                let k: &[i64] = if key.len() <= 8 {
+                    for (b, o) in kbuf.iter_mut().zip(key) {
+                        *b = operand(&self.regs, o);
+                    }
+                    &kbuf[..key.len()]
+                } else {
+                    kvec = key.iter().map(|o| operand(&self.regs, o)).collect();
+                    &kvec
+                };
+                r.lookup(*mask, k, |t| {
+                    if same.iter().any(|&(a, b)| t[a] != t[b]) {
+                        return;
+                    }
+                    for &(c, reg) in bind {
+                        self.regs[reg as usize] = t[c];
+                    }
+                    self.run(ops, i + 1);
+                });
+            }
+            Op::Filter { op, lhs, rhs } => {
+                if let (Some(a), Some(b)) = (eval(&self.regs, lhs), eval(&self.regs, rhs)) {
+                    if op.eval(a, b) {
+                        self.run(ops, i + 1);
+                    }
+                }
+            }
+            Op::Let { reg, expr } => {
+                if let Some(v) = eval(&self.regs, expr) {
+                    self.regs[*reg as usize] = v;
+                    self.run(ops, i + 1);
+                }
+            }
+            Op::NotExists {
+                rel,
+                mask,
+                key,
+                same,
+            } => {
+                let r = &self.full[*rel];
+                self.counters.probes += 1;
+                let mut found = false;
+                with_key(&self.regs, key, |k| {
+                    r.lookup(*mask, k, |t| {
+                        if !found && same.iter().all(|&(a, b)| t[a] == t[b]) {
+                            found = true;
+                        }
+                    })
+                });
+                if !found {
+                    self.run(ops, i + 1);
+                }
+            }
+            Op::Aggregate {
+                func,
+                result,
+                target,
+                locals,
+                body,
+            } => {
+                self.aggs.push(AggFrame {
+                    locals,
+                    target: target.as_ref(),
+                    seen: HashSet::new(),
+                });
+                self.run(body, 0);
+                let frame = self.aggs.pop().expect("pushed above");
+                let mut vals = frame.seen.iter().map(|t| t[t.len() - 1]);
+                let value = match func {
+                    AggFunc::Count => Some(frame.seen.len() as i64),
+                    AggFunc::Sum => vals.try_fold(0i64, |a, b| a.checked_add(b)),
+                    AggFunc::Min => vals.min(),
+                    AggFunc::Max => vals.max(),
+                };
+                if let Some(v) = value {
+                    self.regs[*result as usize] = v;
+                    self.run(ops, i + 1);
+                }
+            }
+            Op::Insert { rel, args } => {
+                let regs = &self.regs;
+                let full = &self.full[*rel];
+                let new = &mut self.new[*rel];
+                let counters = &mut *self.counters;
+                with_key(regs, args, |t| {
+                    if !full.contains(t) && new.insert(t) {
+                        counters.derived += 1;
+                    }
+                });
+            }
+        }
+    }
+
+    fn yield_agg(&mut self) {
+        let regs = &self.regs;
+        let Some(frame) = self.aggs.last_mut() else {
+            return;
+        };
+        let mut t: Vec<i64> = frame.locals.iter().map(|&r| regs[r as usize]).collect();
+        match frame.target {
+            Some(e) => match eval(regs, e) {
+                Some(v) => t.push(v),
+                None => return,
+            },
+            None => t.push(0),
+        }
+        frame.seen.insert(t);
+    }
+}
+
+fn rows_of(r: &Relation) -> Option<&RowRel> {
+    match r {
+        Relation::Rows(rr) => Some(rr),
+        Relation::Tuples(_) => None,
+    }
+}
+
+/// Rows of `r` keyed by column 0 (`forward`) or column 1.
+fn oriented(r: &RowRel, forward: bool) -> Cow<'_, RowSet> {
+    if forward {
+        Cow::Borrowed(&r.fwd)
+    } else {
+        match &r.rev {
+            Some(rev) => Cow::Borrowed(rev),
+            None => Cow::Owned(r.transposed()),
+        }
+    }
+}
+
+fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
+    let Store { full, delta, new } = store;
+    let rows = |rel: RelId, src: Source| -> Option<&RowRel> {
+        rows_of(match src {
+            Source::Full => &full[rel],
+            Source::Delta => &delta[rel],
+        })
+    };
+    let first = &c.steps[c.start];
+    let Some(start_rel) = rows(first.rel, c.start_source) else {
+        return;
+    };
+    let start = oriented(start_rel, first.forward);
+    let mut right: Vec<Cow<'_, RowSet>> = Vec::new();
+    for st in &c.steps[c.start + 1..] {
+        let Some(r) = rows(st.rel, Source::Full) else {
+            return;
+        };
+        right.push(oriented(r, st.forward));
+    }
+    let mut left: Vec<Cow<'_, RowSet>> = Vec::new();
+    for st in c.steps[..c.start].iter().rev() {
+        let Some(r) = rows(st.rel, Source::Full) else {
+            return;
+        };
+        // Predecessors of v_i+1 through rel(v_i, v_i+1): keyed by column 1.
+        left.push(oriented(r, !st.forward));
+    }
+    let Some(head_full) = rows_of(&full[c.head]) else {
+        return;
+    };
+    let Relation::Rows(head_new) = &mut new[c.head] else {
+        return;
+    };
+    let mut acc = Acc::default();
+    let mut acc2 = Acc::default();
+    let kind = head_full.fwd.kind();
+    // Rows keyed by v_start, values v_k (materialised only when a left step follows).
+    let mut mid = RowSet::new(kind);
+    let direct = left.is_empty();
+    let mut sink = |k: u32, acc: &mut Acc, counters: &mut Counters| {
+        if direct {
+            if c.head_forward {
+                counters.derived += acc.drain_into(k, &mut head_new.fwd, Some(&head_full.fwd));
+            } else {
+                acc.for_each(|v| {
+                    if !head_full.fwd.contains(v, k) && head_new.fwd.insert(v, k) {
+                        counters.derived += 1;
+                    }
+                });
+                acc.clear();
+            }
+        } else {
+            acc.drain_into(k, &mut mid, None);
+        }
+    };
+    for &k in start.keys() {
+        let Some(row) = start.row(k) else { continue };
+        // Semi-join: a start key with no predecessor on the left derives nothing.
+        if let Some(pred) = left.first() {
+            if pred.row(k).is_none_or(|r| r.is_empty()) {
+                continue;
+            }
+        }
+        acc.clear();
+        acc.or_row(row);
+        for r in &right {
+            acc2.clear();
+            acc.for_each(|e| {
+                if let Some(next) = r.row(e) {
+                    counters.probes += 1;
+                    acc2.or_row(next);
+                }
+            });
+            std::mem::swap(&mut acc, &mut acc2);
+        }
+        if !acc.is_empty() {
+            sink(k, &mut acc, counters);
+        }
+    }
+    if direct {
+        return;
+    }
+    for (li, pred) in left.iter().enumerate() {
+        let mut next = RowSet::new(kind);
+        let after = left.get(li + 1);
+        for &y in mid.keys() {
+            let (Some(row), Some(ps)) = (mid.row(y), pred.row(y)) else {
+                continue;
+            };
+            ps.for_each(|u| {
+                // Semi-join with the following step: u without predecessors is useless.
+                if after.is_some_and(|a| a.row(u).is_none_or(|r| r.is_empty())) {
+                    return;
+                }
+                counters.probes += 1;
+                next.union_row(u, row);
+            });
+        }
+        mid = next;
+    }
+    for &x in mid.keys() {
+        let Some(row) = mid.row(x) else { continue };
+        acc.clear();
+        acc.or_row(row);
+        if c.head_forward {
+            counters.derived += acc.drain_into(x, &mut head_new.fwd, Some(&head_full.fwd));
+        } else {
+            acc.for_each(|v| {
+                if !head_full.fwd.contains(v, x) && head_new.fwd.insert(v, x) {
+                    counters.derived += 1;
+                }
+            });
+            acc.clear();
+        }
+    }
+}

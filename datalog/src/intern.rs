@@ -1,0 +1,53 @@
+//! Symbol interning: every distinct string gets a dense `u32` id, stored in tuples as i64.
+
+use hashbrown::HashMap;
+
+/// Whether an interned value came from a string or from an SX symbol; Soufflé text only
+/// has strings. The two never compare equal, so `"a"` and `a` stay distinct values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SymbolKind {
+    /// A string (Soufflé `symbol` values, SX strings).
+    Str,
+    /// An SX symbol used as a constant (`alice` in `(parent alice bob)`).
+    Sym,
+}
+
+/// A bidirectional map between strings and dense ids.
+#[derive(Clone, Debug, Default)]
+pub struct Interner {
+    ids: HashMap<(SymbolKind, Box<str>), u32>,
+    texts: Vec<(SymbolKind, Box<str>)>,
+}
+
+impl Interner {
+    /// The id of `text`, assigning the next one on first sight.
+    pub fn intern(&mut self, kind: SymbolKind, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(&(kind, Box::from(text))) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push((kind, Box::from(text)));
+        self.ids.insert((kind, Box::from(text)), id);
+        id
+    }
+
+    /// The id of `text` if it was interned.
+    pub fn get(&self, kind: SymbolKind, text: &str) -> Option<u32> {
+        self.ids.get(&(kind, Box::from(text))).copied()
+    }
+
+    /// The text and kind of an id.
+    pub fn resolve(&self, id: u32) -> Option<(SymbolKind, &str)> {
+        self.texts.get(id as usize).map(|(k, t)| (*k, &**t))
+    }
+
+    /// How many symbols are interned.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Whether nothing is interned.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}

@@ -1,0 +1,412 @@
+//! The plan IR, in the spirit of Soufflé's RAM: per stratum, per rule, one version per
+//! delta position, each either a flat typed loop nest over registers holding interned
+//! i64 values, or a set-at-a-time chain of row unions. Back ends interpret (and later
+//! compile) exactly this; `--explain` prints it.
+
+use crate::ast::{AggFunc, ArithOp, CmpOp, ColumnType};
+use crate::relation::Repr;
+use crate::rows::RowKind;
+use crate::tuples::ColMask;
+use std::fmt;
+
+/// Index of a relation in [`Plan::relations`].
+pub type RelId = usize;
+/// A register of a loop nest.
+pub type Reg = u16;
+
+/// Which version of a relation an access reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Everything known so far.
+    Full,
+    /// What the previous iteration added (or, incrementally, what was just added).
+    Delta,
+}
+
+/// A register or a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// Read a register.
+    Reg(Reg),
+    /// An interned constant.
+    Const(i64),
+}
+
+/// A typed arithmetic expression over operands (numbers only).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// An operand.
+    Operand(Operand),
+    /// `lhs op rhs`; fails (no tuple) on overflow or division by zero.
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+}
+
+/// One level of a loop nest. Each op runs once per binding produced by the ones before.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// For each tuple of `rel` whose `mask` columns equal `key`: check `same` column
+    /// pairs, bind `bind` columns to registers, continue.
+    Search {
+        /// The relation.
+        rel: RelId,
+        /// Which version.
+        source: Source,
+        /// Bound columns (the access pattern; an index exists for it).
+        mask: ColMask,
+        /// Values of the bound columns, ascending column order.
+        key: Vec<Operand>,
+        /// Columns read into registers.
+        bind: Vec<(usize, Reg)>,
+        /// Column pairs that must be equal (a variable repeated in one atom).
+        same: Vec<(usize, usize)>,
+    },
+    /// Continue only if the comparison holds.
+    Filter {
+        /// The comparison.
+        op: CmpOp,
+        /// Left.
+        lhs: Expr,
+        /// Right.
+        rhs: Expr,
+    },
+    /// Evaluate `expr` into `reg`; stop this binding on arithmetic failure.
+    Let {
+        /// Target.
+        reg: Reg,
+        /// Value.
+        expr: Expr,
+    },
+    /// Continue only if no tuple of `rel` matches.
+    NotExists {
+        /// The relation (always full: it is in a lower stratum).
+        rel: RelId,
+        /// Bound columns.
+        mask: ColMask,
+        /// Their values.
+        key: Vec<Operand>,
+        /// Column pairs that must be equal (a local variable repeated).
+        same: Vec<(usize, usize)>,
+    },
+    /// Run `body` to completion collecting distinct `locals` (plus target), then bind
+    /// `result` to the aggregate and continue (min/max of nothing: stop).
+    Aggregate {
+        /// The function.
+        func: AggFunc,
+        /// Receives the value.
+        result: Reg,
+        /// The summed / compared value (evaluated at the end of `body`).
+        target: Option<Expr>,
+        /// Registers local to the goal; distinct combinations are counted.
+        locals: Vec<Reg>,
+        /// The goal's loop nest.
+        body: Vec<Op>,
+    },
+    /// Add a tuple to the head's new version (unless already known).
+    Insert {
+        /// The head relation.
+        rel: RelId,
+        /// Its columns.
+        args: Vec<Operand>,
+    },
+}
+
+/// A tuple-at-a-time rule version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopNest {
+    /// The ops, outermost first; the last is an `Insert`.
+    pub ops: Vec<Op>,
+    /// Type of each register.
+    pub reg_types: Vec<ColumnType>,
+    /// Variable name of each register (for `--explain`).
+    pub reg_names: Vec<String>,
+}
+
+/// One binary atom of a chain: connects chain variable i to i+1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainStep {
+    /// The relation.
+    pub rel: RelId,
+    /// `rel(v_i, v_i+1)` when true, `rel(v_i+1, v_i)` when false.
+    pub forward: bool,
+}
+
+/// A set-at-a-time rule version: `head(v0, vk) :- s0(v0,v1), …, s(k-1)(v(k-1), vk)`,
+/// evaluated by starting from step `start` (read from `start_source`), unioning whole
+/// rows rightwards to `vk` and leftwards to `v0`, then adding `rows − known` to the head.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainPlan {
+    /// The head relation.
+    pub head: RelId,
+    /// `head(v0, vk)` when true, `head(vk, v0)` when false.
+    pub head_forward: bool,
+    /// The atoms in chain order.
+    pub steps: Vec<ChainStep>,
+    /// The step read first.
+    pub start: usize,
+    /// Which version the start step reads; every other step reads full.
+    pub start_source: Source,
+}
+
+/// How a rule version runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VersionBody {
+    /// Tuple at a time.
+    Nest(LoopNest),
+    /// Set at a time.
+    Chain(ChainPlan),
+}
+
+/// One semi-naive version of a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleVersion {
+    /// The relation read as delta (None: the all-full version run first).
+    pub delta_rel: Option<RelId>,
+    /// The body.
+    pub body: VersionBody,
+    /// (relation, source, mask) accesses whose index must exist before running.
+    pub accesses: Vec<(RelId, Source, ColMask)>,
+}
+
+/// A rule's plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RulePlan {
+    /// Index into the program's rules.
+    pub rule: usize,
+    /// The rule as written.
+    pub text: String,
+    /// The head relation.
+    pub head: RelId,
+    /// All-full version first, then one per positive body atom.
+    pub versions: Vec<RuleVersion>,
+    /// Relations read through negation or aggregation.
+    pub nonmonotone_reads: Vec<RelId>,
+}
+
+/// One stratum's plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StratumPlan {
+    /// Relations computed here.
+    pub relations: Vec<RelId>,
+    /// Whether it loops to a fixpoint.
+    pub recursive: bool,
+    /// Its rules.
+    pub rules: Vec<RulePlan>,
+}
+
+/// A relation as planned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelInfo {
+    /// The name.
+    pub name: String,
+    /// Column types.
+    pub types: Vec<ColumnType>,
+    /// Chosen representation.
+    pub repr: Repr,
+    /// Why (statistics behind the choice).
+    pub reason: String,
+}
+
+/// A whole program's plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Every declared relation.
+    pub relations: Vec<RelInfo>,
+    /// Strata in evaluation order.
+    pub strata: Vec<StratumPlan>,
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Reg(r) => write!(f, "r{r}"),
+            Operand::Const(c) => write!(f, "#{c}"),
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Operand(o) => write!(f, "{o}"),
+            Expr::Arith(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
+        }
+    }
+}
+
+fn write_ops(
+    f: &mut fmt::Formatter<'_>,
+    ops: &[Op],
+    rels: &[RelInfo],
+    names: &[String],
+    indent: usize,
+) -> fmt::Result {
+    for (depth, op) in ops.iter().enumerate() {
+        let pad = "  ".repeat(indent + depth);
+        match op {
+            Op::Search {
+                rel,
+                source,
+                mask,
+                key,
+                bind,
+                same,
+            } => {
+                let src = if *source == Source::Delta { "Δ" } else { "" };
+                let kind = if *mask == 0 { "SCAN" } else { "INDEX" };
+                write!(f, "{pad}{kind} {src}{}", rels[*rel].name)?;
+                if *mask != 0 {
+                    let cols: Vec<usize> = (0..32).filter(|c| mask & (1 << c) != 0).collect();
+                    write!(f, " ON")?;
+                    for (c, k) in cols.iter().zip(key) {
+                        write!(f, " c{c}={k}")?;
+                    }
+                }
+                for (c, r) in bind {
+                    write!(f, " BIND r{r}:{}=c{c}", names[*r as usize])?;
+                }
+                for (a, b) in same {
+                    write!(f, " WHERE c{a}=c{b}")?;
+                }
+                writeln!(f)?;
+            }
+            Op::Filter { op, lhs, rhs } => writeln!(f, "{pad}FILTER {lhs} {} {rhs}", op.symbol())?,
+            Op::Let { reg, expr } => {
+                writeln!(f, "{pad}LET r{reg}:{} = {expr}", names[*reg as usize])?
+            }
+            Op::NotExists {
+                rel,
+                mask,
+                key,
+                same,
+            } => {
+                write!(f, "{pad}IF NOT EXISTS {}", rels[*rel].name)?;
+                let cols: Vec<usize> = (0..32).filter(|c| mask & (1 << c) != 0).collect();
+                for (c, k) in cols.iter().zip(key) {
+                    write!(f, " c{c}={k}")?;
+                }
+                for (a, b) in same {
+                    write!(f, " WHERE c{a}=c{b}")?;
+                }
+                writeln!(f)?;
+            }
+            Op::Aggregate {
+                func,
+                result,
+                target,
+                locals,
+                body,
+            } => {
+                write!(f, "{pad}AGGREGATE r{result} = {}", func.name())?;
+                if let Some(t) = target {
+                    write!(f, " {t}")?;
+                }
+                write!(f, " DISTINCT OVER")?;
+                for l in locals {
+                    write!(f, " r{l}")?;
+                }
+                writeln!(f, " OF")?;
+                write_ops(f, body, rels, names, indent + depth + 1)?;
+            }
+            Op::Insert { rel, args } => {
+                write!(f, "{pad}INSERT {}(", rels[*rel].name)?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                writeln!(f, ")")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "RELATIONS")?;
+        for r in &self.relations {
+            let types: Vec<String> = r.types.iter().map(|t| t.to_string()).collect();
+            let repr = match r.repr {
+                Repr::Tuples => "hash tuples".to_string(),
+                Repr::Rows(RowKind::Dense { words }) => {
+                    format!("dense bitset rows ({} bits)", words * 64)
+                }
+                Repr::Rows(RowKind::Sparse) => "roaring rows".to_string(),
+            };
+            writeln!(
+                f,
+                "  {}({}): {repr} -- {}",
+                r.name,
+                types.join(", "),
+                r.reason
+            )?;
+        }
+        for (si, s) in self.strata.iter().enumerate() {
+            let names: Vec<&str> = s
+                .relations
+                .iter()
+                .map(|&r| self.relations[r].name.as_str())
+                .collect();
+            writeln!(
+                f,
+                "STRATUM {si} [{}]{}",
+                names.join(", "),
+                if s.recursive {
+                    " LOOP UNTIL NO DELTA"
+                } else {
+                    ""
+                }
+            )?;
+            for rp in &s.rules {
+                writeln!(f, "  RULE {}", rp.text)?;
+                for v in &rp.versions {
+                    match &v.delta_rel {
+                        None => writeln!(f, "    VERSION full")?,
+                        Some(d) => writeln!(f, "    VERSION Δ{}", self.relations[*d].name)?,
+                    }
+                    match &v.body {
+                        VersionBody::Nest(n) => {
+                            write_ops(f, &n.ops, &self.relations, &n.reg_names, 3)?;
+                        }
+                        VersionBody::Chain(c) => {
+                            let head = &self.relations[c.head].name;
+                            let k = c.steps.len();
+                            let (a, b) = if c.head_forward { (0, k) } else { (k, 0) };
+                            writeln!(f, "      SET-AT-A-TIME {head}[v{a}] |= rows(v{b}) − known:")?;
+                            for (i, st) in c.steps.iter().enumerate() {
+                                let (x, y) = if st.forward { (i, i + 1) } else { (i + 1, i) };
+                                let src = if i == c.start && c.start_source == Source::Delta {
+                                    "Δ"
+                                } else {
+                                    ""
+                                };
+                                let how = if i == c.start {
+                                    "START".to_string()
+                                } else if i > c.start {
+                                    format!(
+                                        "UNION ROWS {} keyed c{}",
+                                        if st.forward { "fwd" } else { "rev" },
+                                        if st.forward { 0 } else { 1 }
+                                    )
+                                } else {
+                                    format!(
+                                        "FAN OUT ROWS {} keyed c{}",
+                                        if st.forward { "rev" } else { "fwd" },
+                                        if st.forward { 1 } else { 0 }
+                                    )
+                                };
+                                writeln!(
+                                    f,
+                                    "        {how} {src}{}(v{x}, v{y})",
+                                    self.relations[st.rel].name
+                                )?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,766 @@
+//! Planning: checked AST + relation statistics -> [`Plan`]. Chooses each relation's
+//! representation, orders joins by bound variables and size estimates, records the
+//! access patterns (indexes) each version needs, and turns chain-shaped rules over row
+//! relations into set-at-a-time [`ChainPlan`]s.
+
+use crate::ast::*;
+use crate::check::{bound_vars, VarTypes};
+use crate::intern::{Interner, SymbolKind};
+use crate::plan::*;
+use crate::relation::Repr;
+use crate::rows::RowKind;
+use crate::stratify::Stratum;
+use crate::tuples::ColMask;
+use std::collections::{HashMap, HashSet};
+
+/// What the planner knows about a relation's stored facts before running.
+#[derive(Clone, Debug, Default)]
+pub struct RelStats {
+    /// Number of facts.
+    pub len: usize,
+    /// Distinct values of column 0 (for binary relations).
+    pub keys: usize,
+    /// Largest value in any column (symbol ids included), if all are non-negative.
+    pub max_value: Option<i64>,
+    /// Whether some value is negative.
+    pub has_negative: bool,
+}
+
+/// Largest value a row relation may hold; beyond it, hash tuples are used.
+pub const MAX_ROW_VALUE: i64 = (1 << 22) - 1;
+/// Largest domain for dense bitset rows of a derived relation (domain² / 8 bytes ≤ 64 MB).
+pub const MAX_DENSE_DOMAIN: i64 = 23_170;
+
+/// Options that switch planner passes off (for testing and comparison).
+#[derive(Clone, Copy, Debug)]
+pub struct PlanOptions {
+    /// Allow row representations and set-at-a-time chains.
+    pub rows: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { rows: true }
+    }
+}
+
+/// Plans a checked, stratified program.
+pub fn plan_program(
+    prog: &Program,
+    var_types: &[VarTypes],
+    strata: &[Stratum],
+    stats: &[RelStats],
+    interner: &mut Interner,
+    opts: PlanOptions,
+) -> Plan {
+    let rel_index: HashMap<&str, usize> = prog
+        .decls
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
+    let reprs = choose_reprs(prog, &rel_index, stats, opts);
+    let relations: Vec<RelInfo> = prog
+        .decls
+        .iter()
+        .zip(reprs)
+        .map(|(d, (repr, reason))| RelInfo {
+            name: d.name.clone(),
+            types: d.columns.iter().map(|c| c.1).collect(),
+            repr,
+            reason,
+        })
+        .collect();
+    let estimate: Vec<usize> = (0..prog.decls.len())
+        .map(|r| {
+            let derived = prog
+                .rules
+                .iter()
+                .any(|ru| rel_index[ru.head.relation.as_str()] == r);
+            if derived {
+                stats.iter().map(|s| s.len).sum::<usize>().max(1000) * 10
+            } else {
+                stats.get(r).map_or(0, |s| s.len)
+            }
+        })
+        .collect();
+    let mut planner = Planner {
+        rel_index: &rel_index,
+        relations: &relations,
+        estimate: &estimate,
+        interner,
+    };
+    let strata = strata
+        .iter()
+        .map(|s| StratumPlan {
+            relations: s.relations.clone(),
+            recursive: s.recursive,
+            rules: s
+                .rules
+                .iter()
+                .map(|&ri| planner.plan_rule(ri, &prog.rules[ri], &var_types[ri]))
+                .collect(),
+        })
+        .collect();
+    Plan { relations, strata }
+}
+
+fn choose_reprs(
+    prog: &Program,
+    rel_index: &HashMap<&str, usize>,
+    stats: &[RelStats],
+    opts: PlanOptions,
+) -> Vec<(Repr, String)> {
+    let n = prog.decls.len();
+    let mut ok: Vec<bool> = (0..n)
+        .map(|r| {
+            opts.rows
+                && prog.decls[r].columns.len() == 2
+                && stats.get(r).is_none_or(|s| {
+                    !s.has_negative && s.max_value.is_none_or(|m| m <= MAX_ROW_VALUE)
+                })
+        })
+        .collect();
+    // A derived relation stays in rows only if every head column is a variable drawn
+    // from some row relation's column.
+    loop {
+        let mut changed = false;
+        for rule in &prog.rules {
+            let h = rel_index[rule.head.relation.as_str()];
+            if !ok[h] {
+                continue;
+            }
+            let good = rule.head.args.iter().all(|t| match t {
+                Term::Var(v) => rule.body.iter().any(|l| match l {
+                    Literal::Positive(a) => {
+                        ok[rel_index[a.relation.as_str()]]
+                            && a.args.iter().any(|x| matches!(x, Term::Var(w) if w == v))
+                    }
+                    _ => false,
+                }),
+                _ => false,
+            });
+            if !good {
+                ok[h] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let domain = (0..n)
+        .filter(|&r| ok[r])
+        .filter_map(|r| stats.get(r).and_then(|s| s.max_value))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    (0..n)
+        .map(|r| {
+            if !ok[r] {
+                let why = if prog.decls[r].columns.len() != 2 {
+                    format!("arity {}", prog.decls[r].columns.len())
+                } else if !opts.rows {
+                    "rows disabled".to_string()
+                } else {
+                    "values outside a small dense id range".to_string()
+                };
+                return (Repr::Tuples, why);
+            }
+            let derived = prog
+                .rules
+                .iter()
+                .any(|ru| rel_index[ru.head.relation.as_str()] == r);
+            let s = stats.get(r).cloned().unwrap_or_default();
+            let words = ((domain + 63) / 64) as usize;
+            if derived {
+                if domain <= MAX_DENSE_DOMAIN {
+                    (
+                        Repr::Rows(RowKind::Dense { words }),
+                        format!("derived, id domain {domain} (≤ {MAX_DENSE_DOMAIN})"),
+                    )
+                } else {
+                    (
+                        Repr::Rows(RowKind::Sparse),
+                        format!("derived, id domain {domain} too wide for dense rows"),
+                    )
+                }
+            } else if domain <= MAX_DENSE_DOMAIN && s.len as i64 * 64 >= s.keys as i64 * domain {
+                (
+                    Repr::Rows(RowKind::Dense { words }),
+                    format!("{} facts over {} keys: dense rows", s.len, s.keys),
+                )
+            } else {
+                (
+                    Repr::Rows(RowKind::Sparse),
+                    format!(
+                        "{} facts over {} keys, id domain {domain}: sparse rows",
+                        s.len, s.keys
+                    ),
+                )
+            }
+        })
+        .collect()
+}
+
+struct Planner<'a> {
+    rel_index: &'a HashMap<&'a str, usize>,
+    relations: &'a [RelInfo],
+    estimate: &'a [usize],
+    interner: &'a mut Interner,
+}
+
+/// Register allocation and op emission for one rule version.
+struct NestBuilder {
+    regs: HashMap<String, Reg>,
+    reg_types: Vec<ColumnType>,
+    reg_names: Vec<String>,
+    accesses: Vec<(RelId, Source, ColMask)>,
+}
+
+impl NestBuilder {
+    fn reg(&mut self, name: &str, ty: ColumnType) -> Reg {
+        if let Some(&r) = self.regs.get(name) {
+            return r;
+        }
+        let r = self.temp(name, ty);
+        self.regs.insert(name.to_string(), r);
+        r
+    }
+    fn temp(&mut self, name: &str, ty: ColumnType) -> Reg {
+        let r = self.reg_types.len() as Reg;
+        self.reg_types.push(ty);
+        self.reg_names.push(name.to_string());
+        r
+    }
+}
+
+fn term_vars(t: &Term) -> Vec<String> {
+    let mut v = Vec::new();
+    t.for_each_var(&mut |x| v.push(x.to_string()));
+    v
+}
+
+fn literal_vars(l: &Literal) -> Vec<String> {
+    let mut out = Vec::new();
+    match l {
+        Literal::Positive(a) | Literal::Negative(a) => {
+            for t in &a.args {
+                out.extend(term_vars(t));
+            }
+        }
+        Literal::Compare { lhs, rhs, .. } => {
+            out.extend(term_vars(lhs));
+            out.extend(term_vars(rhs));
+        }
+        Literal::Aggregate { target, goal, .. } => {
+            if let Some(t) = target {
+                out.extend(term_vars(t));
+            }
+            for g in goal {
+                out.extend(literal_vars(g));
+            }
+        }
+    }
+    out
+}
+
+impl Planner<'_> {
+    fn rel(&self, name: &str) -> RelId {
+        self.rel_index[name]
+    }
+
+    fn plan_rule(&mut self, ri: usize, rule: &Rule, types: &VarTypes) -> RulePlan {
+        let head = self.rel(&rule.head.relation);
+        let positives: Vec<usize> = rule
+            .body
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l, Literal::Positive(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let chain = self.chain_shape(rule);
+        let mut versions = Vec::new();
+        let mut starts: Vec<Option<usize>> = vec![None];
+        starts.extend(positives.iter().map(|&i| Some(i)));
+        for delta in starts {
+            let delta_rel = delta.map(|i| match &rule.body[i] {
+                Literal::Positive(a) => self.rel(&a.relation),
+                _ => unreachable!("positives holds positive atoms only"),
+            });
+            let v = match &chain {
+                Some((steps, order, head_forward)) => {
+                    let (start, start_source) = match delta {
+                        None => (0, Source::Full),
+                        Some(i) => (
+                            order.iter().position(|&o| o == i).unwrap_or(0),
+                            Source::Delta,
+                        ),
+                    };
+                    let plan = ChainPlan {
+                        head,
+                        head_forward: *head_forward,
+                        steps: steps.clone(),
+                        start,
+                        start_source,
+                    };
+                    let accesses = chain_accesses(&plan);
+                    RuleVersion {
+                        delta_rel,
+                        body: VersionBody::Chain(plan),
+                        accesses,
+                    }
+                }
+                None => {
+                    let (nest, accesses) = self.plan_nest(rule, types, delta);
+                    RuleVersion {
+                        delta_rel,
+                        body: VersionBody::Nest(nest),
+                        accesses,
+                    }
+                }
+            };
+            versions.push(v);
+        }
+        let mut nonmonotone_reads = Vec::new();
+        for l in &rule.body {
+            match l {
+                Literal::Negative(a) => nonmonotone_reads.push(self.rel(&a.relation)),
+                Literal::Aggregate { goal, .. } => {
+                    for g in goal {
+                        if let Literal::Positive(a) | Literal::Negative(a) = g {
+                            nonmonotone_reads.push(self.rel(&a.relation));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        RulePlan {
+            rule: ri,
+            text: rule.to_string(),
+            head,
+            versions,
+            nonmonotone_reads,
+        }
+    }
+
+    /// If the rule is `h(a, b) :- r1(a, x1), r2(x1, x2), …, rk(x(k-1), b)` (each atom in
+    /// either orientation) over row relations, its steps, body order and head orientation.
+    fn chain_shape(&self, rule: &Rule) -> Option<(Vec<ChainStep>, Vec<usize>, bool)> {
+        let head = self.rel(&rule.head.relation);
+        if !matches!(self.relations[head].repr, Repr::Rows(_)) {
+            return None;
+        }
+        let (Term::Var(a), Term::Var(b)) = (&rule.head.args[0], &rule.head.args[1]) else {
+            return None;
+        };
+        if a == b {
+            return None;
+        }
+        let mut atoms = Vec::new();
+        for (i, l) in rule.body.iter().enumerate() {
+            let Literal::Positive(at) = l else {
+                return None;
+            };
+            let r = self.rel(&at.relation);
+            if !matches!(self.relations[r].repr, Repr::Rows(_)) {
+                return None;
+            }
+            let (Term::Var(x), Term::Var(y)) = (&at.args[0], &at.args[1]) else {
+                return None;
+            };
+            if x == y {
+                return None;
+            }
+            atoms.push((i, r, x.clone(), y.clone()));
+        }
+        let mut used = vec![false; atoms.len()];
+        let mut cur = a.clone();
+        let mut steps = Vec::new();
+        let mut order = Vec::new();
+        let mut seen_vars: HashSet<String> = HashSet::from([a.clone()]);
+        while steps.len() < atoms.len() {
+            let mut found = None;
+            for (k, (i, r, x, y)) in atoms.iter().enumerate() {
+                if used[k] {
+                    continue;
+                }
+                if *x == cur || *y == cur {
+                    if found.is_some() {
+                        return None; // branching: not a chain
+                    }
+                    let forward = *x == cur;
+                    found = Some((
+                        k,
+                        *i,
+                        *r,
+                        forward,
+                        if forward { y.clone() } else { x.clone() },
+                    ));
+                }
+            }
+            let (k, i, r, forward, next) = found?;
+            used[k] = true;
+            if !seen_vars.insert(next.clone()) {
+                return None;
+            }
+            steps.push(ChainStep { rel: r, forward });
+            order.push(i);
+            cur = next;
+        }
+        if cur != *b || steps.is_empty() {
+            return None;
+        }
+        Some((steps, order, true))
+    }
+
+    fn plan_nest(
+        &mut self,
+        rule: &Rule,
+        types: &VarTypes,
+        delta: Option<usize>,
+    ) -> (LoopNest, Vec<(RelId, Source, ColMask)>) {
+        let mut nb = NestBuilder {
+            regs: HashMap::new(),
+            reg_types: Vec::new(),
+            reg_names: Vec::new(),
+            accesses: Vec::new(),
+        };
+        let mut bound: HashSet<String> = HashSet::new();
+        let mut ops = Vec::new();
+        let lits: Vec<(usize, &Literal)> = rule.body.iter().enumerate().collect();
+        self.plan_body(&lits, delta, types, &mut nb, &mut bound, &mut ops);
+        let mut args = Vec::new();
+        for t in &rule.head.args {
+            args.push(self.operand(t, types, &mut nb, &mut ops));
+        }
+        ops.push(Op::Insert {
+            rel: self.rel(&rule.head.relation),
+            args,
+        });
+        (
+            LoopNest {
+                ops,
+                reg_types: nb.reg_types,
+                reg_names: nb.reg_names,
+            },
+            nb.accesses,
+        )
+    }
+
+    /// Emits ops for `lits` in a good order; `bound` grows as variables get bound.
+    fn plan_body(
+        &mut self,
+        lits: &[(usize, &Literal)],
+        delta: Option<usize>,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+        bound: &mut HashSet<String>,
+        ops: &mut Vec<Op>,
+    ) {
+        // Variables the body binds: they group an aggregate; others are local to it.
+        let all: Vec<Literal> = lits.iter().map(|(_, l)| (*l).clone()).collect();
+        let outer = bound_vars(&all, bound);
+        let mut pending: Vec<(usize, &Literal)> = lits.to_vec();
+        if let Some(d) = delta {
+            if let Some(pos) = pending.iter().position(|(i, _)| *i == d) {
+                let (_, l) = pending.remove(pos);
+                if let Literal::Positive(a) = l {
+                    self.emit_search(a, Source::Delta, types, nb, bound, ops);
+                }
+            }
+        }
+        loop {
+            // Everything that is ready and not a positive atom.
+            let mut progress = true;
+            while progress {
+                progress = false;
+                let mut k = 0;
+                while k < pending.len() {
+                    let (_, l) = pending[k];
+                    if self.try_emit_check(l, types, nb, bound, &outer, ops) {
+                        pending.remove(k);
+                        progress = true;
+                    } else {
+                        k += 1;
+                    }
+                }
+            }
+            let best = pending
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (_, l))| match l {
+                    Literal::Positive(a) => {
+                        let nbound = a
+                            .args
+                            .iter()
+                            .filter(|t| match t {
+                                Term::Var(v) => bound.contains(v),
+                                Term::Wildcard => false,
+                                other => term_vars(other).iter().all(|v| bound.contains(v)),
+                            })
+                            .count();
+                        let est = self.estimate[self.rel(&a.relation)];
+                        let full = nbound == a.args.len();
+                        Some((k, (full, nbound > 0, nbound, std::cmp::Reverse(est))))
+                    }
+                    _ => None,
+                })
+                .max_by_key(|(_, score)| *score)
+                .map(|(k, _)| k);
+            match best {
+                Some(k) => {
+                    let (_, l) = pending.remove(k);
+                    if let Literal::Positive(a) = l {
+                        self.emit_search(a, Source::Full, types, nb, bound, ops);
+                    }
+                }
+                None => break,
+            }
+        }
+        // Safety guarantees nothing is left; emit leftovers anyway to stay total.
+        for (_, l) in pending {
+            let _ = self.try_emit_check(l, types, nb, bound, &outer, ops);
+        }
+    }
+
+    fn operand(
+        &mut self,
+        t: &Term,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+        ops: &mut Vec<Op>,
+    ) -> Operand {
+        match t {
+            Term::Var(v) => {
+                Operand::Reg(nb.reg(v, types.get(v).copied().unwrap_or(ColumnType::Number)))
+            }
+            Term::Number(n) => Operand::Const(*n),
+            Term::Symbol(s) => Operand::Const(self.interner.intern(SymbolKind::Str, s) as i64),
+            Term::Wildcard => Operand::Const(0),
+            Term::Binary(..) => {
+                let e = self.expr(t, types, nb);
+                let r = nb.temp(&format!("{t}"), ColumnType::Number);
+                ops.push(Op::Let { reg: r, expr: e });
+                Operand::Reg(r)
+            }
+        }
+    }
+
+    fn expr(&mut self, t: &Term, types: &VarTypes, nb: &mut NestBuilder) -> Expr {
+        match t {
+            Term::Binary(op, a, b) => Expr::Arith(
+                *op,
+                Box::new(self.expr(a, types, nb)),
+                Box::new(self.expr(b, types, nb)),
+            ),
+            other => {
+                let mut dummy = Vec::new();
+                Expr::Operand(self.operand(other, types, nb, &mut dummy))
+            }
+        }
+    }
+
+    fn emit_search(
+        &mut self,
+        a: &Atom,
+        source: Source,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+        bound: &mut HashSet<String>,
+        ops: &mut Vec<Op>,
+    ) {
+        let rel = self.rel(&a.relation);
+        let mut mask: ColMask = 0;
+        let mut key = Vec::new();
+        let mut bind = Vec::new();
+        let mut same = Vec::new();
+        let mut first_col: HashMap<&str, usize> = HashMap::new();
+        for (c, t) in a.args.iter().enumerate() {
+            match t {
+                Term::Var(v) if bound.contains(v) => {
+                    mask |= 1 << c;
+                    key.push(self.operand(t, types, nb, ops));
+                }
+                Term::Var(v) => {
+                    if let Some(&fc) = first_col.get(v.as_str()) {
+                        same.push((fc, c));
+                    } else {
+                        first_col.insert(v, c);
+                        let ty = types.get(v).copied().unwrap_or(ColumnType::Number);
+                        bind.push((c, nb.reg(v, ty)));
+                    }
+                }
+                Term::Wildcard => {}
+                other => {
+                    mask |= 1 << c;
+                    key.push(self.operand(other, types, nb, ops));
+                }
+            }
+        }
+        for v in first_col.keys() {
+            bound.insert(v.to_string());
+        }
+        nb.accesses.push((rel, source, mask));
+        ops.push(Op::Search {
+            rel,
+            source,
+            mask,
+            key,
+            bind,
+            same,
+        });
+    }
+
+    /// Emits a non-atom literal if its inputs are bound; true when emitted.
+    fn try_emit_check(
+        &mut self,
+        l: &Literal,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+        bound: &mut HashSet<String>,
+        outer: &HashSet<String>,
+        ops: &mut Vec<Op>,
+    ) -> bool {
+        let all_bound =
+            |t: &Term, bound: &HashSet<String>| term_vars(t).iter().all(|v| bound.contains(v));
+        match l {
+            Literal::Positive(_) => false,
+            Literal::Compare { op, lhs, rhs, .. } => {
+                let lb = all_bound(lhs, bound);
+                let rb = all_bound(rhs, bound);
+                if lb && rb {
+                    let l = self.expr(lhs, types, nb);
+                    let r = self.expr(rhs, types, nb);
+                    ops.push(Op::Filter {
+                        op: *op,
+                        lhs: l,
+                        rhs: r,
+                    });
+                    return true;
+                }
+                if *op == CmpOp::Eq {
+                    for (x, e, eb) in [(lhs, rhs, rb), (rhs, lhs, lb)] {
+                        if let Term::Var(v) = x {
+                            if eb && !bound.contains(v) {
+                                let ex = self.expr(e, types, nb);
+                                let ty = types.get(v).copied().unwrap_or(ColumnType::Number);
+                                let reg = nb.reg(v, ty);
+                                ops.push(Op::Let { reg, expr: ex });
+                                bound.insert(v.clone());
+                                return true;
+                            }
+                        }
+                    }
+                }
+                false
+            }
+            Literal::Negative(a) => {
+                let mut occ: HashMap<&str, usize> = HashMap::new();
+                for t in &a.args {
+                    if let Term::Var(v) = t {
+                        *occ.entry(v).or_insert(0) += 1;
+                    }
+                }
+                // Non-local variables must be bound first; locals are those not in `outer`.
+                let ready = a.args.iter().all(|t| match t {
+                    Term::Var(v) => bound.contains(v) || !outer.contains(v),
+                    Term::Wildcard => true,
+                    other => all_bound(other, bound),
+                });
+                if !ready {
+                    return false;
+                }
+                let rel = self.rel(&a.relation);
+                let mut mask = 0;
+                let mut key = Vec::new();
+                let mut same = Vec::new();
+                let mut first: HashMap<&str, usize> = HashMap::new();
+                for (c, t) in a.args.iter().enumerate() {
+                    match t {
+                        Term::Var(v) if bound.contains(v) => {
+                            mask |= 1 << c;
+                            key.push(self.operand(t, types, nb, ops));
+                        }
+                        Term::Var(v) => {
+                            if let Some(&fc) = first.get(v.as_str()) {
+                                same.push((fc, c));
+                            } else {
+                                first.insert(v, c);
+                            }
+                        }
+                        Term::Wildcard => {}
+                        other => {
+                            mask |= 1 << c;
+                            key.push(self.operand(other, types, nb, ops));
+                        }
+                    }
+                }
+                nb.accesses.push((rel, Source::Full, mask));
+                ops.push(Op::NotExists {
+                    rel,
+                    mask,
+                    key,
+                    same,
+                });
+                true
+            }
+            Literal::Aggregate {
+                result,
+                func,
+                target,
+                goal,
+                ..
+            } => {
+                let goal_vars: Vec<String> = goal.iter().flat_map(literal_vars).collect();
+                let ready = goal_vars
+                    .iter()
+                    .all(|v| !outer.contains(v) || bound.contains(v));
+                if !ready {
+                    return false;
+                }
+                let mut inner_bound = bound.clone();
+                let mut body = Vec::new();
+                let glits: Vec<(usize, &Literal)> = goal.iter().enumerate().collect();
+                self.plan_body(&glits, None, types, nb, &mut inner_bound, &mut body);
+                let mut locals: Vec<Reg> = Vec::new();
+                for v in &goal_vars {
+                    if !bound.contains(v) {
+                        let r = nb.reg(v, types.get(v).copied().unwrap_or(ColumnType::Number));
+                        if !locals.contains(&r) {
+                            locals.push(r);
+                        }
+                    }
+                }
+                let target = target.as_ref().map(|t| self.expr(t, types, nb));
+                let reg = nb.reg(result, ColumnType::Number);
+                ops.push(Op::Aggregate {
+                    func: *func,
+                    result: reg,
+                    target,
+                    locals,
+                    body,
+                });
+                bound.insert(result.clone());
+                true
+            }
+        }
+    }
+}
+
+fn chain_accesses(c: &ChainPlan) -> Vec<(RelId, Source, ColMask)> {
+    let mut out = Vec::new();
+    for (i, st) in c.steps.iter().enumerate() {
+        if i == c.start {
+            if !st.forward && c.start_source == Source::Full {
+                out.push((st.rel, Source::Full, 0b10));
+            }
+        } else if i > c.start {
+            out.push((st.rel, Source::Full, if st.forward { 0b01 } else { 0b10 }));
+        } else {
+            out.push((st.rel, Source::Full, if st.forward { 0b10 } else { 0b01 }));
+        }
+    }
+    out
+}

@@ -1,0 +1,244 @@
+//! Hash-tuple storage: a relation of any arity as a flat column-interleaved `Vec<i64>`,
+//! deduplicated by a hash table of tuple ids, with one hash index per access pattern.
+//!
+//! Invariant: tuple ids are dense and stable (append-only); every index covers every tuple.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+/// A bit mask of bound columns (bit i: column i is bound).
+pub type ColMask = u32;
+
+/// One index: tuples grouped by the values of the columns in `mask`.
+#[derive(Clone, Debug)]
+struct Index {
+    mask: ColMask,
+    cols: Vec<usize>,
+    /// group id per distinct key; the key is read from the group's first tuple.
+    table: HashTable<u32>,
+    groups: Vec<Vec<u32>>,
+}
+
+/// A set of tuples of fixed arity.
+#[derive(Clone, Debug)]
+pub struct TupleRel {
+    arity: usize,
+    data: Vec<i64>,
+    len: usize,
+    set: HashTable<u32>,
+    indexes: Vec<Index>,
+    hasher: DefaultHashBuilder,
+}
+
+impl TupleRel {
+    /// An empty relation of `arity` columns.
+    pub fn new(arity: usize) -> Self {
+        TupleRel {
+            arity,
+            data: Vec::new(),
+            len: 0,
+            set: HashTable::new(),
+            indexes: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// Number of columns.
+    pub fn arity(&self) -> usize {
+        self.arity
+    }
+
+    /// Number of tuples.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no tuples.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The tuple with id `i`.
+    #[inline]
+    pub fn tuple(&self, i: u32) -> &[i64] {
+        let a = self.arity;
+        &self.data[i as usize * a..i as usize * a + a]
+    }
+
+    fn hash_key(&self, vals: impl Iterator<Item = i64>) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for v in vals {
+            h = (h ^ v as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            h = h.rotate_left(23);
+        }
+        self.hasher.hash_one(h)
+    }
+
+    /// Whether `t` is present.
+    pub fn contains(&self, t: &[i64]) -> bool {
+        let h = self.hash_key(t.iter().copied());
+        self.set.find(h, |&i| self.tuple(i) == t).is_some()
+    }
+
+    /// Inserts `t`; false when it was already present.
+    pub fn insert(&mut self, t: &[i64]) -> bool {
+        debug_assert_eq!(t.len(), self.arity);
+        let h = self.hash_key(t.iter().copied());
+        let Self {
+            data, set, arity, ..
+        } = self;
+        let a = *arity;
+        let eq = |&i: &u32| &data[i as usize * a..i as usize * a + a] == t;
+        if set.find(h, eq).is_some() {
+            return false;
+        }
+        let id = self.len as u32;
+        self.data.extend_from_slice(t);
+        self.len += 1;
+        let hasher = self.hasher;
+        let data = &self.data;
+        self.set.insert_unique(h, id, |&i| {
+            let tt = &data[i as usize * a..i as usize * a + a];
+            rehash(&hasher, tt.iter().copied())
+        });
+        for ix in 0..self.indexes.len() {
+            self.index_insert(ix, id);
+        }
+        true
+    }
+
+    fn index_insert(&mut self, ix: usize, id: u32) {
+        let a = self.arity;
+        let Self {
+            data,
+            indexes,
+            hasher,
+            ..
+        } = self;
+        let index = &mut indexes[ix];
+        let t = &data[id as usize * a..id as usize * a + a];
+        let h = rehash(hasher, index.cols.iter().map(|&c| t[c]));
+        let groups = &index.groups;
+        let cols = &index.cols;
+        let found = index.table.find(h, |&g| {
+            let f = groups[g as usize][0] as usize;
+            cols.iter().all(|&c| data[f * a + c] == t[c])
+        });
+        match found {
+            Some(&g) => index.groups[g as usize].push(id),
+            None => {
+                let g = index.groups.len() as u32;
+                index.groups.push(vec![id]);
+                let groups = &index.groups;
+                index.table.insert_unique(h, g, |&g| {
+                    let f = groups[g as usize][0] as usize;
+                    rehash(hasher, cols.iter().map(|&c| data[f * a + c]))
+                });
+            }
+        }
+    }
+
+    /// Makes sure an index on `mask` exists (building it from all tuples if needed).
+    pub fn ensure_index(&mut self, mask: ColMask) {
+        if mask == 0 || self.indexes.iter().any(|i| i.mask == mask) {
+            return;
+        }
+        let cols = (0..self.arity).filter(|c| mask & (1 << c) != 0).collect();
+        self.indexes.push(Index {
+            mask,
+            cols,
+            table: HashTable::new(),
+            groups: Vec::new(),
+        });
+        let ix = self.indexes.len() - 1;
+        for id in 0..self.len as u32 {
+            self.index_insert(ix, id);
+        }
+    }
+
+    /// Whether an index on `mask` exists.
+    pub fn has_index(&self, mask: ColMask) -> bool {
+        self.indexes.iter().any(|i| i.mask == mask)
+    }
+
+    /// Tuple ids whose columns in `mask` equal `key` (values in column order).
+    /// Requires [`ensure_index`](Self::ensure_index) on `mask` first; otherwise scans.
+    pub fn lookup(&self, mask: ColMask, key: &[i64], mut f: impl FnMut(&[i64])) {
+        let a = self.arity;
+        let Some(index) = self.indexes.iter().find(|i| i.mask == mask) else {
+            for i in 0..self.len as u32 {
+                let t = self.tuple(i);
+                let cols = (0..a).filter(|c| mask & (1 << c) != 0);
+                if cols.zip(key).all(|(c, k)| t[c] == *k) {
+                    f(t);
+                }
+            }
+            return;
+        };
+        let h = rehash(&self.hasher, key.iter().copied());
+        let data = &self.data;
+        let found = index.table.find(h, |&g| {
+            let fst = index.groups[g as usize][0] as usize;
+            index
+                .cols
+                .iter()
+                .zip(key)
+                .all(|(&c, k)| data[fst * a + c] == *k)
+        });
+        if let Some(&g) = found {
+            for &id in &index.groups[g as usize] {
+                f(self.tuple(id));
+            }
+        }
+    }
+
+    /// Calls `f` on every tuple, in insertion order.
+    pub fn for_each(&self, mut f: impl FnMut(&[i64])) {
+        if self.arity == 0 {
+            for _ in 0..self.len {
+                f(&[]);
+            }
+            return;
+        }
+        for t in self.data.chunks_exact(self.arity) {
+            f(t);
+        }
+    }
+
+    /// Removes every tuple (keeps the set of indexes).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.len = 0;
+        self.set.clear();
+        for ix in &mut self.indexes {
+            ix.table.clear();
+            ix.groups.clear();
+        }
+    }
+
+    /// Approximate heap bytes used.
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity() * 8
+            + self.set.capacity() * 4
+            + self
+                .indexes
+                .iter()
+                .map(|i| {
+                    i.table.capacity() * 4
+                        + i.groups
+                            .iter()
+                            .map(|g| g.capacity() * 4 + 24)
+                            .sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+}
+
+fn rehash(hasher: &DefaultHashBuilder, vals: impl Iterator<Item = i64>) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for v in vals {
+        h = (h ^ v as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        h = h.rotate_left(23);
+    }
+    hasher.hash_one(h)
+}
