@@ -7,6 +7,7 @@
 use crate::ast::ColumnType;
 use crate::error::{DatalogError, FactsError};
 use crate::intern::SymbolKind;
+use crate::planner::PlanOptions;
 use crate::Database;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub explain: bool,
     /// Print per-rule statistics after running.
     pub stats: bool,
+    /// Planner switches.
+    pub plan: PlanOptions,
 }
 
 fn malformed(file: &Path, line: usize, message: String) -> FactsError {
@@ -153,6 +156,7 @@ pub fn run_file(
         source,
     })?;
     let mut db = Database::new();
+    db.set_plan_options(opts.plan);
     db.add_rules(&src, &program.display().to_string())?;
     let inputs: Vec<String> = db.program().inputs.iter().map(|(r, _)| r.clone()).collect();
     for r in inputs {

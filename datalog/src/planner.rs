@@ -491,7 +491,13 @@ impl Planner<'_> {
                 .iter()
                 .enumerate()
                 .filter_map(|(k, (_, l))| match l {
-                    Literal::Positive(a) => {
+                    // An expression argument needs its variables bound first.
+                    Literal::Positive(a)
+                        if a.args.iter().all(|t| {
+                            !matches!(t, Term::Binary(..))
+                                || term_vars(t).iter().all(|v| bound.contains(v))
+                        }) =>
+                    {
                         let nbound = a
                             .args
                             .iter()
@@ -722,6 +728,12 @@ impl Planner<'_> {
                 }
                 let mut inner_bound = bound.clone();
                 let mut body = Vec::new();
+                // Wildcards of a goal are distinct locals: count and sum range over
+                // distinct goal tuples, wildcard positions included.
+                let mut fresh = 0usize;
+                let goal: Vec<Literal> =
+                    goal.iter().map(|g| name_wildcards(g, &mut fresh)).collect();
+                let goal_vars: Vec<String> = goal.iter().flat_map(literal_vars).collect();
                 let glits: Vec<(usize, &Literal)> = goal.iter().enumerate().collect();
                 self.plan_body(&glits, None, types, nb, &mut inner_bound, &mut body);
                 let mut locals: Vec<Reg> = Vec::new();
@@ -763,4 +775,21 @@ fn chain_accesses(c: &ChainPlan) -> Vec<(RelId, Source, ColMask)> {
         }
     }
     out
+}
+
+/// Replaces each `_` in a positive goal atom by a fresh variable `_N`.
+fn name_wildcards(l: &Literal, fresh: &mut usize) -> Literal {
+    match l {
+        Literal::Positive(a) => {
+            let mut a = a.clone();
+            for t in &mut a.args {
+                if matches!(t, Term::Wildcard) {
+                    *t = Term::Var(format!("_{fresh}"));
+                    *fresh += 1;
+                }
+            }
+            Literal::Positive(a)
+        }
+        other => other.clone(),
+    }
 }

@@ -34,6 +34,7 @@ pub fn run(args: &DatalogArgs) -> i32 {
         },
         explain: args.explain,
         stats: args.stats,
+        plan: Default::default(),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
