@@ -53,6 +53,9 @@ pub struct Analyzer<'i> {
     interp: &'i mut Interp,
     scopes: Vec<Scope>,
     expansion_depth: usize,
+    /// Enclosing functions and `let`/`letrec` bodies: `define` makes a global only
+    /// outside all of them.
+    local_depth: usize,
 }
 
 /// An analysed top-level form: its code and how many slots its frame needs.
@@ -70,6 +73,7 @@ impl<'i> Analyzer<'i> {
             interp,
             scopes: vec![Scope::default()],
             expansion_depth: 0,
+            local_depth: 0,
         }
     }
 
@@ -185,7 +189,7 @@ impl<'i> Analyzer<'i> {
         let saved_block = self.scope().block_start;
         self.scope().block_start = saved_len;
         for f in forms {
-            if let Some(name) = defined_name(f) {
+            if let Some(name) = defined_name(f).filter(|_| self.local_depth > 0) {
                 if self.find_in_block(name).is_none() {
                     self.declare(name);
                 }
@@ -243,7 +247,7 @@ impl<'i> Analyzer<'i> {
                 ),
                 _ => return err(span, "if: expected (if test then [else])"),
             },
-            "define" => self.define(args, span, at_top)?,
+            "define" => self.define(args, span)?,
             "fn" | "lambda" => {
                 let Some((params, body)) = args.split_first() else {
                     return err(span, format!("{name}: expected ({name} (params…) body…)"));
@@ -325,7 +329,8 @@ impl<'i> Analyzer<'i> {
         Ok(Some(node))
     }
 
-    fn define(&mut self, args: &[Form], span: &Span, at_top: bool) -> R<Node> {
+    fn define(&mut self, args: &[Form], span: &Span) -> R<Node> {
+        let global = self.local_depth == 0;
         let (name, value) = match args {
             [target, rest @ ..] if target.as_list().is_some() => {
                 let parts = target.as_list().expect("checked list");
@@ -336,7 +341,7 @@ impl<'i> Analyzer<'i> {
                     kind: FormKind::List(parts[1..].to_vec()),
                     span: target.span.clone(),
                 };
-                if !at_top && self.find_in_block(name).is_none() {
+                if !global && self.find_in_block(name).is_none() {
                     self.declare(name);
                 }
                 (
@@ -351,7 +356,7 @@ impl<'i> Analyzer<'i> {
                         "define: expected a symbol or (name params…) to define",
                     );
                 };
-                if !at_top && self.find_in_block(name).is_none() {
+                if !global && self.find_in_block(name).is_none() {
                     self.declare(name);
                 }
                 (name, self.named_expr(value, name)?)
@@ -366,7 +371,7 @@ impl<'i> Analyzer<'i> {
                 )
             }
         };
-        if at_top {
+        if global {
             return Ok(Node::SetGlobal(Rc::new(SetGlobal {
                 sym: name,
                 value,
@@ -446,7 +451,9 @@ impl<'i> Analyzer<'i> {
         for n in &names {
             self.declare(*n);
         }
+        self.local_depth += 1;
         let body = self.body(body, span);
+        self.local_depth -= 1;
         let scope = self.scopes.pop().expect("pushed above");
         Ok(Rc::new(LambdaInfo {
             name,
@@ -512,7 +519,9 @@ impl<'i> Analyzer<'i> {
                 value: value?,
             })));
         }
+        self.local_depth += 1;
         let body = self.body(rest, span);
+        self.local_depth -= 1;
         self.scope().names.truncate(saved);
         nodes.push(body?);
         Ok(seq(nodes, span))
@@ -573,7 +582,9 @@ impl<'i> Analyzer<'i> {
                 }
             }
         }
+        self.local_depth += 1;
         let body = self.body(rest, span);
+        self.local_depth -= 1;
         self.scope().names.truncate(saved);
         nodes.push(body?);
         Ok(seq(nodes, span))
@@ -824,6 +835,7 @@ fn call(f: Node, args: Vec<Node>, span: &Span) -> Node {
         f,
         args: args.into(),
         simple_args,
+        not_simple: std::cell::Cell::new(false),
         span: span.clone(),
     }))
 }

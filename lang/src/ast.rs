@@ -133,6 +133,9 @@ pub struct Call {
     /// Every operand is simple (see `analyze::is_simple`), so when the operator is a
     /// pure primitive the call can be evaluated without continuation frames.
     pub simple_args: bool,
+    /// Set once the frameless path found a non-primitive operator inside: a hint
+    /// (never needed for correctness) to stop trying it.
+    pub not_simple: std::cell::Cell<bool>,
     /// Where the call starts (errors raised by the callee point here).
     pub span: Span,
 }

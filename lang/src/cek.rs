@@ -291,7 +291,7 @@ impl Machine {
         mut vals: Vec<Value>,
         interp: &mut Interp,
     ) -> Mode {
-        if vals.is_empty() && c.simple_args {
+        if vals.is_empty() && c.simple_args && !c.not_simple.get() {
             if let Node::Global(_) = c.f {
                 match simple_call(&c, &env, interp) {
                     Simple::Value(v) => return Mode::Return(v),
@@ -337,6 +337,12 @@ impl Machine {
                 if n != np && !(info.rest && n >= np) {
                     let max = if info.rest { None } else { Some(np) };
                     return raise_msg(arity_message(&info.display_name(), np, max, n), span);
+                }
+                if let Some(fuel) = &mut interp.fuel {
+                    if *fuel == 0 {
+                        return raise_msg("step limit reached".into(), span);
+                    }
+                    *fuel -= 1;
                 }
                 if self.kont.len() >= interp.max_depth {
                     return raise_msg(
@@ -395,6 +401,7 @@ impl Machine {
             f: Node::Const(f),
             args: args.into_iter().map(Node::Const).collect(),
             simple_args: false,
+            not_simple: std::cell::Cell::new(true),
             span: span.clone(),
         });
         Mode::Eval(Node::Call(call), Env::new(0, None))
@@ -714,18 +721,34 @@ fn simple_call(c: &Call, env: &Rc<Env>, interp: &mut Interp) -> Simple {
     let Node::Global(g) = &c.f else {
         return Simple::No;
     };
-    let p = match interp.global_value_ref(g.sym) {
-        Some(Value::Prim(p)) if p.pure => *p,
-        _ => return Simple::No,
+    let func = match interp.global_value_ref(g.sym) {
+        Some(Value::Prim(p)) if p.pure => match &p.imp {
+            PrimImpl::Plain(func) => (*p, *func),
+            PrimImpl::Higher(_) => {
+                c.not_simple.set(true);
+                return Simple::No;
+            }
+        },
+        _ => {
+            c.not_simple.set(true);
+            return Simple::No;
+        }
     };
-    let PrimImpl::Plain(func) = &p.imp else {
-        return Simple::No;
-    };
+    let (p, func) = func;
     let mut args: SmallVec<[Value; 4]> = SmallVec::with_capacity(c.args.len());
     for a in c.args.iter() {
         match simple(a, env, interp) {
             Simple::Value(v) => args.push(v),
-            other => return other,
+            Simple::No => {
+                c.not_simple.set(true);
+                return Simple::No;
+            }
+            raise => return raise,
+        }
+    }
+    if let (Some(int2), [Value::Int(a), Value::Int(b)]) = (p.int2, args.as_slice()) {
+        if let Some(v) = int2(*a, *b) {
+            return Simple::Value(v);
         }
     }
     if let Err(m) = p.check_arity(args.len()) {

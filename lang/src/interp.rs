@@ -153,6 +153,9 @@ pub struct Interp {
     pub(crate) gensym: u64,
     /// Most continuation frames before a call raises `recursion depth exceeded`.
     pub max_depth: usize,
+    /// When set, how many more function calls may run before evaluation raises
+    /// `step limit reached` (for sandboxes and fuzzing).
+    pub fuel: Option<u64>,
 }
 
 impl Default for Interp {
@@ -175,6 +178,7 @@ impl Interp {
             out,
             gensym: 0,
             max_depth: DEFAULT_MAX_DEPTH,
+            fuel: None,
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));

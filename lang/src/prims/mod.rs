@@ -57,6 +57,9 @@ pub struct Prim {
     pub imp: PrimImpl,
     /// No effect beyond its result: safe to evaluate without continuation frames.
     pub pure: bool,
+    /// A fast path for exactly two int arguments; `None` from it (overflow) means
+    /// "take the general path", which raises the proper error.
+    pub int2: Option<fn(i64, i64) -> Option<Value>>,
 }
 
 impl std::fmt::Debug for Prim {
@@ -93,11 +96,10 @@ pub fn type_error(name: &str, expected: &str, args: &[Value]) -> PrimError {
 
 /// `NAME: expected N arguments, got M` (with "at least" / "at most" / ranges).
 pub fn arity_message(name: &str, min: usize, max: Option<usize>, got: usize) -> String {
-    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
     match max {
-        Some(m) if m == min => format!("{name}: expected {min} {}, got {got}", plural(min)),
+        Some(m) if m == min => format!("{name}: expected {min} arguments, got {got}"),
         Some(m) => format!("{name}: expected {min} to {m} arguments, got {got}"),
-        None => format!("{name}: expected at least {min} {}, got {got}", plural(min)),
+        None => format!("{name}: expected at least {min} arguments, got {got}"),
     }
 }
 
@@ -121,6 +123,17 @@ macro_rules! plain {
             max: $max,
             imp: $crate::prims::PrimImpl::Plain($f),
             pure: true,
+            int2: None,
+        }
+    };
+    ($name:expr, $min:expr, $max:expr, $f:expr, $int2:expr) => {
+        $crate::prims::Prim {
+            name: $name,
+            min: $min,
+            max: $max,
+            imp: $crate::prims::PrimImpl::Plain($f),
+            pure: true,
+            int2: Some($int2),
         }
     };
 }
@@ -134,6 +147,7 @@ macro_rules! effect {
             max: $max,
             imp: $crate::prims::PrimImpl::Plain($f),
             pure: false,
+            int2: None,
         }
     };
 }
@@ -158,6 +172,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::Map),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "filter",
@@ -165,6 +180,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::Filter),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "reduce",
@@ -172,6 +188,7 @@ static HIGHER: &[Prim] = &[
         max: Some(3),
         imp: PrimImpl::Higher(Higher::Reduce),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "for-each",
@@ -179,6 +196,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::ForEach),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "some",
@@ -186,6 +204,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::Some),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "every?",
@@ -193,6 +212,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::Every),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "sort-by",
@@ -200,6 +220,7 @@ static HIGHER: &[Prim] = &[
         max: Some(2),
         imp: PrimImpl::Higher(Higher::SortBy),
         pure: false,
+        int2: None,
     },
     Prim {
         name: "apply",
@@ -207,6 +228,7 @@ static HIGHER: &[Prim] = &[
         max: None,
         imp: PrimImpl::Higher(Higher::Apply),
         pure: false,
+        int2: None,
     },
 ];
 
