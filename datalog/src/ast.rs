@@ -297,7 +297,10 @@ impl fmt::Display for Term {
             Term::Var(v) => f.write_str(v),
             Term::Wildcard => f.write_str("_"),
             Term::Number(n) => write!(f, "{n}"),
-            Term::Symbol(s) => write!(f, "{s:?}"),
+            Term::Symbol(s) => match s.strip_prefix('\u{1}') {
+                Some(sym) => f.write_str(sym),
+                None => write!(f, "{s:?}"),
+            },
             Term::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
         }
     }

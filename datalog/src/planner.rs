@@ -543,7 +543,10 @@ impl Planner<'_> {
                 Operand::Reg(nb.reg(v, types.get(v).copied().unwrap_or(ColumnType::Number)))
             }
             Term::Number(n) => Operand::Const(*n),
-            Term::Symbol(s) => Operand::Const(self.interner.intern(SymbolKind::Str, s) as i64),
+            Term::Symbol(s) => Operand::Const(match s.strip_prefix(crate::sexpr::SYM_MARK) {
+                Some(sym) => self.interner.intern(SymbolKind::Sym, sym) as i64,
+                None => self.interner.intern(SymbolKind::Str, s) as i64,
+            }),
             Term::Wildcard => Operand::Const(0),
             Term::Binary(..) => {
                 let e = self.expr(t, types, nb);

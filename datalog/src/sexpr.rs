@@ -1,1 +1,521 @@
-//! placeholder
+//! The SX-forms front end, independent of the `lang` crate: a small s-expression
+//! [`Datum`] (with a tiny reader) and its translation to rules, facts and queries.
+//!
+//! Variables are symbols starting with an upper-case letter or `_`; `_` alone is a
+//! wildcard. Rules are `(<- head literal…)`; literals are atoms, `(not atom)`,
+//! comparisons `(< X Y)`, bindings `(= Z (+ X 1))`, and aggregates
+//! `(count R V goal)`, `(sum R V goal)`, `(min R V goal)`, `(max R V goal)` where a goal
+//! is an atom or `(and literal…)`. Relations are declared implicitly on first use;
+//! column types come from the values and typed columns they meet (numbers otherwise).
+
+use crate::ast::*;
+use crate::error::{CheckError, DatalogError, Loc, ParseError};
+use crate::value::Value;
+use crate::Database;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// An s-expression value, as the SX host hands it over.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Datum {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A symbol (`edge`, `X`, `<-`).
+    Sym(String),
+    /// A list.
+    List(Vec<Datum>),
+}
+
+impl fmt::Display for Datum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Datum::Int(n) => write!(f, "{n}"),
+            Datum::Str(s) => write!(f, "{s:?}"),
+            Datum::Sym(s) => f.write_str(s),
+            Datum::List(xs) => {
+                f.write_str("(")?;
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl Datum {
+    /// Builds a symbol.
+    pub fn sym(s: &str) -> Datum {
+        Datum::Sym(s.to_string())
+    }
+
+    /// The datum for a stored value.
+    pub fn from_value(v: &Value) -> Datum {
+        match v {
+            Value::Number(n) => Datum::Int(*n),
+            Value::Str(s) => Datum::Str(s.clone()),
+            Value::Sym(s) => Datum::Sym(s.clone()),
+        }
+    }
+}
+
+/// Reads every datum in `src` (`;` comments, integers, strings, symbols, lists).
+pub fn read_all(src: &str) -> Result<Vec<Datum>, ParseError> {
+    let file: Arc<str> = Arc::from("<sx>");
+    let chars: Vec<char> = src.chars().collect();
+    let mut pos = 0usize;
+    let mut line = 1u32;
+    let mut col = 1u32;
+    let mut stack: Vec<(Vec<Datum>, Span)> = Vec::new();
+    let mut out = Vec::new();
+    let loc = |line, col| Loc::new(&file, Span { line, col });
+    while pos < chars.len() {
+        let c = chars[pos];
+        let here = Span { line, col };
+        let adv = |pos: &mut usize, line: &mut u32, col: &mut u32| {
+            if chars[*pos] == '\n' {
+                *line += 1;
+                *col = 1;
+            } else {
+                *col += 1;
+            }
+            *pos += 1;
+        };
+        if c.is_whitespace() {
+            adv(&mut pos, &mut line, &mut col);
+            continue;
+        }
+        if c == ';' {
+            while pos < chars.len() && chars[pos] != '\n' {
+                adv(&mut pos, &mut line, &mut col);
+            }
+            continue;
+        }
+        let datum = match c {
+            '(' => {
+                adv(&mut pos, &mut line, &mut col);
+                stack.push((Vec::new(), here));
+                continue;
+            }
+            ')' => {
+                adv(&mut pos, &mut line, &mut col);
+                let Some((items, _)) = stack.pop() else {
+                    return Err(ParseError::Unexpected {
+                        loc: loc(here.line, here.col),
+                        expected: "a datum".into(),
+                        found: "`)`".into(),
+                    });
+                };
+                Datum::List(items)
+            }
+            '"' => {
+                adv(&mut pos, &mut line, &mut col);
+                let mut s = String::new();
+                loop {
+                    let Some(&ch) = chars.get(pos) else {
+                        return Err(ParseError::UnterminatedString {
+                            loc: loc(here.line, here.col),
+                        });
+                    };
+                    adv(&mut pos, &mut line, &mut col);
+                    match ch {
+                        '"' => break,
+                        '\\' => {
+                            let Some(&e) = chars.get(pos) else {
+                                return Err(ParseError::UnterminatedString {
+                                    loc: loc(here.line, here.col),
+                                });
+                            };
+                            adv(&mut pos, &mut line, &mut col);
+                            s.push(match e {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            });
+                        }
+                        other => s.push(other),
+                    }
+                }
+                Datum::Str(s)
+            }
+            _ => {
+                let start = pos;
+                while pos < chars.len()
+                    && !chars[pos].is_whitespace()
+                    && !matches!(chars[pos], '(' | ')' | '"' | ';')
+                {
+                    adv(&mut pos, &mut line, &mut col);
+                }
+                let text: String = chars[start..pos].iter().collect();
+                let numeric = text
+                    .strip_prefix('-')
+                    .unwrap_or(&text)
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+                    && text.chars().any(|c| c.is_ascii_digit());
+                if numeric {
+                    Datum::Int(text.parse().map_err(|_| ParseError::BadNumber {
+                        loc: loc(here.line, here.col),
+                        text: text.clone(),
+                        reason: "does not fit in i64".into(),
+                    })?)
+                } else {
+                    Datum::Sym(text)
+                }
+            }
+        };
+        match stack.last_mut() {
+            Some((items, _)) => items.push(datum),
+            None => out.push(datum),
+        }
+    }
+    if let Some((_, sp)) = stack.pop() {
+        return Err(ParseError::Unexpected {
+            loc: loc(sp.line, sp.col),
+            expected: "`)` closing this list".into(),
+            found: "end of input".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn is_var(s: &str) -> bool {
+    s.starts_with('_') || s.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+fn bad(what: &str, d: &Datum) -> DatalogError {
+    DatalogError::Check(CheckError::Other {
+        loc: Loc::new(&Arc::from("<sx>"), Span::default()),
+        message: format!("{what}: `{d}`"),
+    })
+}
+
+fn term(d: &Datum) -> Result<Term, DatalogError> {
+    Ok(match d {
+        Datum::Int(n) => Term::Number(*n),
+        Datum::Str(s) => Term::Symbol(s.clone()),
+        Datum::Sym(s) if s == "_" => Term::Wildcard,
+        Datum::Sym(s) if is_var(s) => Term::Var(s.clone()),
+        Datum::Sym(s) => Term::Symbol(format!("\u{1}{s}")),
+        Datum::List(xs) => {
+            let [Datum::Sym(op), a, b] = xs.as_slice() else {
+                return Err(bad("expected a value or (op A B)", d));
+            };
+            let op = match op.as_str() {
+                "+" => ArithOp::Add,
+                "-" => ArithOp::Sub,
+                "*" => ArithOp::Mul,
+                "/" => ArithOp::Div,
+                "%" | "mod" => ArithOp::Rem,
+                _ => return Err(bad("unknown arithmetic operator", d)),
+            };
+            Term::Binary(op, Box::new(term(a)?), Box::new(term(b)?))
+        }
+    })
+}
+
+/// SX symbols used as constants travel through the AST as symbol terms marked with a
+/// leading \u{1}, so the database interns them as [`Value::Sym`], not strings.
+pub(crate) const SYM_MARK: char = '\u{1}';
+
+fn atom(d: &Datum) -> Result<Atom, DatalogError> {
+    let Datum::List(xs) = d else {
+        return Err(bad("expected an atom (relation arg…)", d));
+    };
+    let Some(Datum::Sym(rel)) = xs.first() else {
+        return Err(bad("expected an atom (relation arg…)", d));
+    };
+    Ok(Atom {
+        relation: rel.clone(),
+        args: xs[1..].iter().map(term).collect::<Result<_, _>>()?,
+        span: Span::default(),
+    })
+}
+
+fn literal(d: &Datum) -> Result<Literal, DatalogError> {
+    let Datum::List(xs) = d else {
+        return Err(bad("expected a body literal", d));
+    };
+    let head = match xs.first() {
+        Some(Datum::Sym(s)) => s.as_str(),
+        _ => return Err(bad("expected a body literal", d)),
+    };
+    let cmp = match head {
+        "=" => Some(CmpOp::Eq),
+        "!=" => Some(CmpOp::Ne),
+        "<" => Some(CmpOp::Lt),
+        "<=" => Some(CmpOp::Le),
+        ">" => Some(CmpOp::Gt),
+        ">=" => Some(CmpOp::Ge),
+        _ => None,
+    };
+    if let Some(op) = cmp {
+        let [_, a, b] = xs.as_slice() else {
+            return Err(bad("a comparison takes two arguments", d));
+        };
+        return Ok(Literal::Compare {
+            op,
+            lhs: term(a)?,
+            rhs: term(b)?,
+            span: Span::default(),
+        });
+    }
+    let func = match head {
+        "count" => Some(AggFunc::Count),
+        "sum" => Some(AggFunc::Sum),
+        "min" => Some(AggFunc::Min),
+        "max" => Some(AggFunc::Max),
+        _ => None,
+    };
+    if let Some(func) = func {
+        let [_, Datum::Sym(r), v, goal] = xs.as_slice() else {
+            return Err(bad("an aggregate is (func Result Var goal)", d));
+        };
+        let goal = match goal {
+            Datum::List(g) if g.first() == Some(&Datum::sym("and")) => {
+                g[1..].iter().map(literal).collect::<Result<Vec<_>, _>>()?
+            }
+            other => vec![literal(other)?],
+        };
+        return Ok(Literal::Aggregate {
+            result: r.clone(),
+            func,
+            target: if func == AggFunc::Count {
+                None
+            } else {
+                Some(term(v)?)
+            },
+            goal,
+            span: Span::default(),
+        });
+    }
+    if head == "not" {
+        let [_, a] = xs.as_slice() else {
+            return Err(bad("(not atom) takes one atom", d));
+        };
+        return Ok(Literal::Negative(atom(a)?));
+    }
+    Ok(Literal::Positive(atom(d)?))
+}
+
+/// Translates `(<- head literal…)` to a rule.
+pub fn rule_from_datum(d: &Datum) -> Result<Rule, DatalogError> {
+    let Datum::List(xs) = d else {
+        return Err(bad("expected (<- head body…)", d));
+    };
+    match xs.first() {
+        Some(Datum::Sym(s)) if s == "<-" => {}
+        _ => return Err(bad("expected (<- head body…)", d)),
+    }
+    let Some(head) = xs.get(1) else {
+        return Err(bad("a rule needs a head", d));
+    };
+    Ok(Rule {
+        head: atom(head)?,
+        body: xs[2..].iter().map(literal).collect::<Result<_, _>>()?,
+        span: Span::default(),
+    })
+}
+
+/// Translates a ground atom `(edge 1 2)` to a fact (rejecting variables).
+pub fn fact_from_datum(d: &Datum) -> Result<Atom, DatalogError> {
+    let a = atom(d)?;
+    if !a.args.iter().all(Term::is_ground) {
+        return Err(DatalogError::Check(CheckError::NonGroundFact {
+            loc: Loc::new(&Arc::from("<sx>"), Span::default()),
+            fact: d.to_string(),
+        }));
+    }
+    Ok(a)
+}
+
+fn value_of(t: &Term) -> Option<Value> {
+    match t {
+        Term::Number(n) => Some(Value::Number(*n)),
+        Term::Symbol(s) => Some(match s.strip_prefix(SYM_MARK) {
+            Some(sym) => Value::Sym(sym.to_string()),
+            None => Value::Str(s.clone()),
+        }),
+        _ => None,
+    }
+}
+
+fn infer_decls(db: &Database, atoms: &[&Atom], consts_only: bool) -> Vec<RelationDecl> {
+    // Types of variables met in typed columns of known relations.
+    let mut var_ty: HashMap<String, ColumnType> = HashMap::new();
+    for a in atoms {
+        if let Some(tys) = db.relation_types(&a.relation) {
+            for (t, ty) in a.args.iter().zip(tys) {
+                if let Term::Var(v) = t {
+                    var_ty.insert(v.clone(), ty);
+                }
+            }
+        }
+    }
+    let mut out: Vec<RelationDecl> = Vec::new();
+    for a in atoms {
+        if db.relation_types(&a.relation).is_some() || out.iter().any(|d| d.name == a.relation) {
+            continue;
+        }
+        let columns = a
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let ty = match t {
+                    Term::Symbol(_) => ColumnType::Symbol,
+                    Term::Var(v) if !consts_only => {
+                        var_ty.get(v).copied().unwrap_or(ColumnType::Number)
+                    }
+                    _ => ColumnType::Number,
+                };
+                (format!("c{i}"), ty)
+            })
+            .collect();
+        out.push(RelationDecl {
+            name: a.relation.clone(),
+            columns,
+            span: Span::default(),
+        });
+    }
+    out
+}
+
+fn collect_atoms<'a>(lits: &'a [Literal], out: &mut Vec<&'a Atom>) {
+    for l in lits {
+        match l {
+            Literal::Positive(a) | Literal::Negative(a) => out.push(a),
+            Literal::Aggregate { goal, .. } => collect_atoms(goal, out),
+            Literal::Compare { .. } => {}
+        }
+    }
+}
+
+/// One answer to an SX query: each variable (in order of first appearance) and its value.
+pub type Bindings = Vec<(String, Datum)>;
+
+impl Database {
+    /// Adds an SX rule `(<- head body…)`, declaring new relations implicitly.
+    /// Unsafe rules and unstratifiable programs are rejected here.
+    pub fn add_sx_rule(&mut self, rule: &Datum) -> Result<(), DatalogError> {
+        let r = rule_from_datum(rule)?;
+        let mut atoms = vec![&r.head];
+        collect_atoms(&r.body, &mut atoms);
+        let decls = infer_decls(self, &atoms, false);
+        self.add_program(Program {
+            decls,
+            rules: vec![r],
+            ..Default::default()
+        })
+    }
+
+    /// Adds an SX fact `(edge 1 2)`; returns whether it was new.
+    pub fn add_sx_fact(&mut self, fact: &Datum) -> Result<bool, DatalogError> {
+        let a = fact_from_datum(fact)?;
+        if self.relation_types(&a.relation).is_none() {
+            let decls = infer_decls(self, &[&a], true);
+            self.add_program(Program {
+                decls,
+                ..Default::default()
+            })?;
+        }
+        let vals: Vec<Value> = a.args.iter().filter_map(value_of).collect();
+        self.add_fact(&a.relation, &vals)
+    }
+
+    /// Removes an SX fact; returns whether it was asserted.
+    pub fn retract_sx_fact(&mut self, fact: &Datum) -> Result<bool, DatalogError> {
+        let a = fact_from_datum(fact)?;
+        if self.relation_types(&a.relation).is_none() {
+            return Ok(false);
+        }
+        let vals: Vec<Value> = a.args.iter().filter_map(value_of).collect();
+        self.retract_fact(&a.relation, &vals)
+    }
+
+    /// Answers `(rel arg…)`: one [`Bindings`] per distinct answer, sorted by the values
+    /// in the order the variables first appear. A ground query answers `[[]]` or `[]`.
+    /// Saturates first if needed.
+    pub fn query_sx(&mut self, pattern: &Datum) -> Result<Vec<Bindings>, DatalogError> {
+        self.saturate()?;
+        let a = atom(pattern)?;
+        let Some(types) = self.relation_types(&a.relation) else {
+            return Ok(Vec::new());
+        };
+        if types.len() != a.args.len() {
+            return Err(DatalogError::Usage(format!(
+                "`{}` has arity {}, query has {} arguments",
+                a.relation,
+                types.len(),
+                a.args.len()
+            )));
+        }
+        let mut bound: Vec<Option<Value>> = Vec::new();
+        let mut vars: Vec<String> = Vec::new();
+        for (t, ty) in a.args.iter().zip(&types) {
+            match t {
+                Term::Var(v) => {
+                    if !vars.contains(v) {
+                        vars.push(v.clone());
+                    }
+                    bound.push(None);
+                }
+                Term::Wildcard => bound.push(None),
+                other => {
+                    let v = value_of(other).ok_or_else(|| bad("bad query argument", pattern))?;
+                    if v.column_type() != *ty {
+                        return Ok(Vec::new());
+                    }
+                    bound.push(Some(v));
+                }
+            }
+        }
+        let mut answers: Vec<Vec<Datum>> = Vec::new();
+        for tuple in self.query(&a.relation, &bound)? {
+            let mut vals: Vec<Option<Datum>> = vec![None; vars.len()];
+            let mut ok = true;
+            for (t, v) in a.args.iter().zip(&tuple) {
+                if let Term::Var(name) = t {
+                    let i = vars.iter().position(|x| x == name).unwrap_or(0);
+                    let d = Datum::from_value(v);
+                    match &vals[i] {
+                        Some(prev) if *prev != d => ok = false,
+                        _ => vals[i] = Some(d),
+                    }
+                }
+            }
+            if ok {
+                answers.push(vals.into_iter().flatten().collect());
+            }
+        }
+        answers.sort_by(|x, y| cmp_data(x, y));
+        answers.dedup();
+        Ok(answers
+            .into_iter()
+            .map(|vals| vars.iter().cloned().zip(vals).collect())
+            .collect())
+    }
+}
+
+/// SX's total order restricted to Datalog values: numbers < strings < symbols.
+fn cmp_data(a: &[Datum], b: &[Datum]) -> std::cmp::Ordering {
+    let rank = |d: &Datum| match d {
+        Datum::Int(_) => 0,
+        Datum::Str(_) => 1,
+        Datum::Sym(_) => 2,
+        Datum::List(_) => 3,
+    };
+    for (x, y) in a.iter().zip(b) {
+        let o = rank(x).cmp(&rank(y)).then_with(|| x.cmp(y));
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
