@@ -113,6 +113,8 @@ pub struct RowSet {
     kind: RowKind,
     rows: Vec<Row>,
     nonempty: Vec<u32>,
+    /// listed[k]: k is in `nonempty`.
+    listed: Vec<bool>,
     len: u64,
 }
 
@@ -123,6 +125,7 @@ impl RowSet {
             kind,
             rows: Vec::new(),
             nonempty: Vec::new(),
+            listed: Vec::new(),
             len: 0,
         }
     }
@@ -159,6 +162,19 @@ impl RowSet {
         self.rows.get(k as usize).is_some_and(|r| r.contains(v))
     }
 
+    /// Records that row `k` is non-empty.
+    #[inline]
+    fn mark(&mut self, k: u32) {
+        let i = k as usize;
+        if i >= self.listed.len() {
+            self.listed.resize(i + 1, false);
+        }
+        if !self.listed[i] {
+            self.listed[i] = true;
+            self.nonempty.push(k);
+        }
+    }
+
     fn row_mut(&mut self, k: u32) -> &mut Row {
         let k = k as usize;
         if k >= self.rows.len() {
@@ -179,16 +195,10 @@ impl RowSet {
     #[inline]
     pub fn insert(&mut self, k: u32, v: u32) -> bool {
         let words = self.words();
-        let was_empty = self.rows.get(k as usize).is_none_or(|r| match r {
-            Row::Dense(w) => w.is_empty(),
-            Row::Sparse(b) => b.is_empty(),
-        });
         let added = self.row_mut(k).insert(v, words);
         if added {
             self.len += 1;
-            if was_empty {
-                self.nonempty.push(k);
-            }
+            self.mark(k);
         }
         added
     }
@@ -212,8 +222,8 @@ impl RowSet {
                         *d |= b;
                     }
                     let now = self.rows[k as usize].len();
-                    if was == 0 && now > 0 {
-                        self.nonempty.push(k);
+                    if now > 0 {
+                        self.mark(k);
                     }
                     self.len += now - was;
                 }
@@ -221,7 +231,6 @@ impl RowSet {
                     let words = self.words().max(sw.len());
                     let dst = self.row_mut(k);
                     let Row::Dense(dw) = dst else { continue };
-                    let was_empty = dw.iter().all(|&x| x == 0);
                     if dw.len() < sw.len() {
                         dw.resize(words, 0);
                     }
@@ -230,8 +239,8 @@ impl RowSet {
                         added += (s & !*d).count_ones() as u64;
                         *d |= s;
                     }
-                    if was_empty && added > 0 {
-                        self.nonempty.push(k);
+                    if added > 0 {
+                        self.mark(k);
                     }
                     self.len += added;
                 }
@@ -250,6 +259,7 @@ impl RowSet {
     pub fn clear(&mut self) {
         for &k in &self.nonempty {
             self.rows[k as usize] = Row::empty(self.kind);
+            self.listed[k as usize] = false;
         }
         self.nonempty.clear();
         self.len = 0;
@@ -345,7 +355,6 @@ impl Acc {
         match dst.kind {
             RowKind::Dense { words } => {
                 let max_w = self.touched.iter().copied().max().unwrap_or(0) as usize + 1;
-                let was_empty = dst.rows.get(k as usize).is_none_or(|r| r.is_empty());
                 let row = dst.row_mut(k);
                 let Row::Dense(dw) = row else {
                     unreachable_kind()
@@ -377,8 +386,8 @@ impl Acc {
                     added += new.count_ones() as u64;
                 }
                 self.touched.clear();
-                if was_empty && added > 0 {
-                    dst.nonempty.push(k);
+                if added > 0 {
+                    dst.mark(k);
                 }
                 dst.len += added;
             }
@@ -413,8 +422,8 @@ impl Acc {
                 }
                 let now = b.len();
                 added = now - was;
-                if was == 0 && now > 0 {
-                    dst.nonempty.push(k);
+                if now > 0 {
+                    dst.mark(k);
                 }
                 dst.len += added;
             }
@@ -449,8 +458,8 @@ impl RowSet {
             }),
         }
         let now = self.rows[k as usize].len();
-        if was == 0 && now > 0 {
-            self.nonempty.push(k);
+        if now > 0 {
+            self.mark(k);
         }
         self.len += now - was;
     }
