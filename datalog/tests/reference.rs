@@ -211,8 +211,8 @@ proptest! {
             f1.union(&g1).copied().collect::<Rel>(),
         ];
         let want = reference(&rules, &all);
-        prop_assert_eq!(&engine(&rules, &[all.clone()], true), &want, "rows, one batch\n{}", program(&rules));
-        prop_assert_eq!(&engine(&rules, &[all.clone()], false), &want, "tuples\n{}", program(&rules));
+        prop_assert_eq!(&engine(&rules, std::slice::from_ref(&all), true), &want, "rows, one batch\n{}", program(&rules));
+        prop_assert_eq!(&engine(&rules, std::slice::from_ref(&all), false), &want, "tuples\n{}", program(&rules));
         prop_assert_eq!(
             &engine(&rules, &[[f0, f1], [g0, g1]], true),
             &want,
