@@ -399,8 +399,20 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
     // Rows keyed by v_start, values v_k (materialised only when a left step follows).
     let mut mid = RowSet::new(kind);
     let direct = left.is_empty();
+    // One left step and a forward head: fan each row straight into the head, so no
+    // intermediate rows are materialised.
+    let fan_direct = left.len() == 1 && c.head_forward;
     let mut sink = |k: u32, acc: &mut Acc, counters: &mut Counters| {
-        if direct {
+        if fan_direct {
+            if let Some(ps) = left[0].row(k) {
+                ps.for_each(|u| {
+                    counters.probes += 1;
+                    counters.derived +=
+                        acc.union_into(u, &mut head_new.fwd, Some(&head_full.fwd), false);
+                });
+            }
+            acc.clear();
+        } else if direct {
             if c.head_forward {
                 counters.derived += acc.drain_into(k, &mut head_new.fwd, Some(&head_full.fwd));
             } else {
@@ -439,7 +451,7 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
             sink(k, &mut acc, counters);
         }
     }
-    if direct {
+    if direct || fan_direct {
         return;
     }
     for (li, pred) in left.iter().enumerate() {

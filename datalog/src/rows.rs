@@ -350,6 +350,18 @@ impl Acc {
     /// Adds the accumulated values to row `k` of `dst`, skipping those in row `k` of
     /// `known`; clears the accumulator and returns how many pairs were added.
     pub fn drain_into(&mut self, k: u32, dst: &mut RowSet, known: Option<&RowSet>) -> u64 {
+        self.union_into(k, dst, known, true)
+    }
+
+    /// Like [`drain_into`](Self::drain_into), but keeps the accumulator when `clear` is
+    /// false (to add the same row under several keys).
+    pub fn union_into(
+        &mut self,
+        k: u32,
+        dst: &mut RowSet,
+        known: Option<&RowSet>,
+        clear: bool,
+    ) -> u64 {
         let known_row = known.and_then(|kn| kn.row(k));
         let mut added = 0u64;
         match dst.kind {
@@ -365,7 +377,9 @@ impl Acc {
                 for &i in &self.touched {
                     let i = i as usize;
                     let mut w = self.words[i];
-                    self.words[i] = 0;
+                    if clear {
+                        self.words[i] = 0;
+                    }
                     if let Some(kr) = known_row {
                         match kr {
                             Row::Dense(kw) => w &= !kw.get(i).copied().unwrap_or(0),
@@ -385,7 +399,9 @@ impl Acc {
                     dw[i] |= new;
                     added += new.count_ones() as u64;
                 }
-                self.touched.clear();
+                if clear {
+                    self.touched.clear();
+                }
                 if added > 0 {
                     dst.mark(k);
                 }
@@ -397,7 +413,9 @@ impl Acc {
                 for &i in &self.touched {
                     let i = i as usize;
                     let mut w = self.words[i];
-                    self.words[i] = 0;
+                    if clear {
+                        self.words[i] = 0;
+                    }
                     while w != 0 {
                         let v = ((i as u32) << 6) | w.trailing_zeros();
                         w &= w - 1;
@@ -406,7 +424,9 @@ impl Acc {
                         }
                     }
                 }
-                self.touched.clear();
+                if clear {
+                    self.touched.clear();
+                }
                 if vals.is_empty() {
                     return 0;
                 }
