@@ -1,6 +1,6 @@
 //! Fuzzes the Soufflé-subset `.dl` front end: parsing, checking and stratifying any
 //! input must return a value or an error, never panic. Inputs that pass are also
-//! saturated (with no facts files) to exercise planning.
+//! planned (not run: arithmetic recursion may legitimately never end).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,8 +10,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut db = datalog::Database::new();
-    if db.add_rules(src, "fuzz.dl").is_ok() && src.len() < 512 {
+    if db.add_rules(src, "fuzz.dl").is_ok() {
         let _ = db.explain();
-        let _ = db.saturate();
     }
 });
