@@ -6,28 +6,62 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lang::{Interp, Outcome, SxError, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use lang::{Interp, Outcome, SxError, Tier, Value};
 
 use crate::kv::KvStore;
 
-/// An interpreter together with the services its `perform`s reach.
-pub struct Host {
-    /// The interpreter.
-    pub interp: Interp,
+/// The services behind `perform`: the store and counters.
+#[derive(Default)]
+pub struct Services {
     /// The key-value store behind `kv-*`.
     pub kv: KvStore,
     /// How many requests have been answered.
     pub performs: u64,
 }
 
+/// How a host runs code.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostOptions {
+    /// The evaluator tier.
+    pub tier: Tier,
+    /// Every `perform` returns to the host loop and resumes from a fresh Rust call
+    /// stack (otherwise requests are answered in place, without suspending).
+    pub suspend_everywhere: bool,
+}
+
+/// An interpreter together with the services its `perform`s reach.
+pub struct Host {
+    /// The interpreter.
+    pub interp: Interp,
+    /// The store and counters, shared with the in-place request handler.
+    pub services: Rc<RefCell<Services>>,
+}
+
 impl Host {
-    /// A host around `interp` with an empty store.
+    /// A host around `interp` with an empty store, answering requests in place.
     pub fn new(interp: Interp) -> Host {
-        Host {
-            interp,
-            kv: KvStore::default(),
-            performs: 0,
-        }
+        Host::with_options(interp, HostOptions::default())
+    }
+
+    /// A host around `interp` with `options`.
+    pub fn with_options(mut interp: Interp, options: HostOptions) -> Host {
+        let services = Rc::new(RefCell::new(Services::default()));
+        interp.tier = options.tier;
+        interp.perform_handler = if options.suspend_everywhere {
+            None
+        } else {
+            let s = services.clone();
+            Some(Box::new(move |req: &Value| s.borrow_mut().handle(req)))
+        };
+        Host { interp, services }
+    }
+
+    /// The store (borrowed).
+    pub fn kv(&self) -> std::cell::Ref<'_, KvStore> {
+        std::cell::Ref::map(self.services.borrow(), |s| &s.kv)
     }
 
     /// Runs the program in `src` to completion, answering its requests.
@@ -42,15 +76,15 @@ impl Host {
         self.drive(outcome)
     }
 
-    /// Answers requests until the program finishes.
+    /// Answers suspended requests until the program finishes.
     pub fn drive(&mut self, mut outcome: Outcome) -> Result<Value, SxError> {
         loop {
             match outcome {
                 Outcome::Done(v) => return Ok(v),
                 Outcome::Error(e) => return Err(e),
                 Outcome::Perform(request, mut k) => {
-                    self.performs += 1;
-                    outcome = match self.handle(&request) {
+                    let answer = self.services.borrow_mut().handle(&request);
+                    outcome = match answer {
                         Ok(answer) => k.resume(&mut self.interp, answer),
                         Err(message) => {
                             k.resume_error(&mut self.interp, SxError::new(message, None))
@@ -60,9 +94,12 @@ impl Host {
             }
         }
     }
+}
 
+impl Services {
     /// Answers one request, or says why it cannot.
     pub fn handle(&mut self, request: &Value) -> Result<Value, String> {
+        self.performs += 1;
         let Value::Dict(d) = request else {
             return Err(format!(
                 "perform: expected a request dict with :op, got {}",

@@ -5,4 +5,4 @@
 pub mod driver;
 pub mod kv;
 
-pub use driver::{format_error, with_big_stack, Host};
+pub use driver::{format_error, with_big_stack, Host, HostOptions, Services};

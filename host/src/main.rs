@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lang::Interp;
-use sx::{format_error, with_big_stack, Host};
+use sx::{format_error, with_big_stack, Host, HostOptions};
 
 mod datalog_cmd;
 mod repl;
@@ -30,6 +30,17 @@ enum Tier {
     /// The CEK interpreter (the reference).
     #[default]
     Cek,
+    /// The bytecode VM.
+    Vm,
+}
+
+impl From<Tier> for lang::Tier {
+    fn from(t: Tier) -> lang::Tier {
+        match t {
+            Tier::Cek => lang::Tier::Cek,
+            Tier::Vm => lang::Tier::Vm,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -40,6 +51,9 @@ struct EvalOpts {
     /// Files run first, in order, with the same IO handling as the program.
     #[arg(long = "boot", value_name = "FILE")]
     boot: Vec<PathBuf>,
+    /// Every `perform` returns to the host loop and resumes from a fresh call stack.
+    #[arg(long)]
+    suspend_everywhere: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,6 +77,11 @@ enum Command {
         #[command(flatten)]
         opts: EvalOpts,
     },
+    /// Print the bytecode of every top-level form and function in a file.
+    Disasm {
+        /// The program.
+        file: PathBuf,
+    },
     /// Run a Datalog program (Soufflé-compatible subset).
     Datalog(datalog_cmd::DatalogArgs),
 }
@@ -80,6 +99,7 @@ fn main() -> ExitCode {
             EvalOpts {
                 tier: Tier::Cek,
                 boot: vec![],
+                suspend_everywhere: false,
             },
             false,
         ),
@@ -91,16 +111,21 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Eval { expr, opts }) => run_source(expr, "<eval>".into(), opts, true),
-        Some(Command::Repl { opts }) => with_big_stack(move || repl::run(new_host(&opts.boot))),
+        Some(Command::Repl { opts }) => with_big_stack(move || repl::run(new_host(&opts))),
+        Some(Command::Disasm { file }) => disasm(&file),
         Some(Command::Datalog(args)) => datalog_cmd::run(&args),
     };
     ExitCode::from(code as u8)
 }
 
 /// A host with the boot files loaded (through the same driver as everything else).
-fn new_host(boot: &[PathBuf]) -> Result<Host, String> {
-    let mut host = Host::new(Interp::new());
-    for file in boot {
+fn new_host(opts: &EvalOpts) -> Result<Host, String> {
+    let options = HostOptions {
+        tier: opts.tier.into(),
+        suspend_everywhere: opts.suspend_everywhere,
+    };
+    let mut host = Host::with_options(Interp::new(), options);
+    for file in &opts.boot {
         let src = std::fs::read_to_string(file)
             .map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
         host.run_source(&src, &file.display().to_string())
@@ -110,9 +135,8 @@ fn new_host(boot: &[PathBuf]) -> Result<Host, String> {
 }
 
 fn run_source(src: String, file: String, opts: EvalOpts, print_value: bool) -> i32 {
-    let Tier::Cek = opts.tier;
     with_big_stack(move || {
-        let mut host = match new_host(&opts.boot) {
+        let mut host = match new_host(&opts) {
             Ok(h) => h,
             Err(msg) => {
                 eprintln!("{msg}");
@@ -134,4 +158,29 @@ fn run_source(src: String, file: String, opts: EvalOpts, print_value: bool) -> i
             }
         }
     })
+}
+
+/// `sx disasm FILE`: runs the file's top-level forms (so macros and globals are in
+/// place) and prints the bytecode of each form and of every function it makes.
+fn disasm(file: &std::path::Path) -> i32 {
+    let src = match std::fs::read_to_string(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return 1;
+        }
+    };
+    let name = file.display().to_string();
+    with_big_stack(
+        move || match lang::vm::disasm::disassemble_source(&src, &name) {
+            Ok(listing) => {
+                print!("{listing}");
+                0
+            }
+            Err(e) => {
+                eprintln!("{}", format_error(&e));
+                1
+            }
+        },
+    )
 }

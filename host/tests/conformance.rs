@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use lang::Tier;
 use lang::{Interp, OutputBuffer};
-use sx::{format_error, with_big_stack, Host};
+use sx::{format_error, with_big_stack, Host, HostOptions};
 
 /// What one run produced.
 struct Run {
@@ -12,10 +13,23 @@ struct Run {
     error: Option<String>,
 }
 
-fn run_case(src: String, file: String) -> Run {
+/// Every configuration a case must pass on: each tier, answering requests in place
+/// and with every `perform` suspended to the host loop.
+const CONFIGS: &[(&str, Tier, bool)] = &[
+    ("cek", Tier::Cek, false),
+    ("cek --suspend-everywhere", Tier::Cek, true),
+    ("vm", Tier::Vm, false),
+    ("vm --suspend-everywhere", Tier::Vm, true),
+];
+
+fn run_case(src: String, file: String, tier: Tier, suspend_everywhere: bool) -> Run {
     with_big_stack(move || {
         let out = OutputBuffer::default();
-        let mut host = Host::new(Interp::with_output(Box::new(out.clone())));
+        let options = HostOptions {
+            tier,
+            suspend_everywhere,
+        };
+        let mut host = Host::with_options(Interp::with_output(Box::new(out.clone())), options);
         let result = host.run_source(&src, &file);
         Run {
             stdout: out.contents(),
@@ -35,17 +49,18 @@ fn cases() -> Vec<PathBuf> {
     cases
 }
 
-/// Checks one case; returns a description of the mismatch, if any.
-fn check(case: &Path) -> Option<String> {
-    let name = case
+/// Checks one case on one configuration; returns the mismatch, if any.
+fn check(case: &Path, config: &str, tier: Tier, suspend: bool) -> Option<String> {
+    let file = case
         .file_name()
         .expect("file name")
         .to_string_lossy()
         .into_owned();
+    let name = format!("{file} [{config}]");
     let src = std::fs::read_to_string(case).expect("read case");
     let out_file = case.with_extension("out");
     let err_file = case.with_extension("err");
-    let run = run_case(src, name.clone());
+    let run = run_case(src, file, tier, suspend);
     if let Ok(expected) = std::fs::read_to_string(&out_file) {
         if let Some(e) = &run.error {
             return Some(format!(
@@ -78,16 +93,36 @@ fn check(case: &Path) -> Option<String> {
     }
 }
 
-#[test]
-fn conformance_suite_passes_on_the_cek() {
+fn suite(configs: &[(&str, Tier, bool)]) {
     let cases = cases();
-    assert!(!cases.is_empty(), "no conformance cases found");
-    let failures: Vec<String> = cases.iter().filter_map(|c| check(c)).collect();
+    assert!(
+        cases.len() >= 200,
+        "expected at least 200 conformance cases, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for (config, tier, suspend) in configs {
+        failures.extend(
+            cases
+                .iter()
+                .filter_map(|c| check(c, config, *tier, *suspend)),
+        );
+    }
     assert!(
         failures.is_empty(),
-        "{} of {} conformance cases failed:\n{}",
+        "{} of {} case runs failed:\n{}",
         failures.len(),
-        cases.len(),
+        cases.len() * configs.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn conformance_suite_passes_on_the_cek() {
+    suite(&CONFIGS[..2]);
+}
+
+#[test]
+fn conformance_suite_passes_on_the_vm() {
+    suite(&CONFIGS[2..]);
 }

@@ -462,6 +462,7 @@ impl<'i> Analyzer<'i> {
             frame_size: scope.size,
             body: body?,
             span: span.clone(),
+            chunk: std::cell::OnceCell::new(),
         }))
     }
 

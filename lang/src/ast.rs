@@ -111,6 +111,8 @@ pub struct LambdaInfo {
     pub body: Node,
     /// Where the `fn` form starts.
     pub span: Span,
+    /// The bytecode, compiled the first time the VM runs this function.
+    pub chunk: std::cell::OnceCell<Result<Rc<crate::vm::Chunk>, crate::vm::CompileError>>,
 }
 
 impl LambdaInfo {

@@ -19,6 +19,7 @@ use crate::prims::{arity_message, higher_args, Higher, PrimCtx, PrimError, PrimI
 use crate::reader::{Form, FormKind};
 use crate::span::Span;
 use crate::value::{total_cmp, List, Value};
+use crate::vm::exec::{VmFrame, VmGuard};
 
 /// What the machine does next.
 pub(crate) enum Mode {
@@ -30,6 +31,8 @@ pub(crate) enum Mode {
     Raise(Value, Option<Span>),
     /// Suspend: hand a request to the host.
     Perform(Value),
+    /// Run a bytecode activation.
+    Vm(VmFrame),
 }
 
 /// A continuation frame: what to do with the value of the expression under
@@ -43,8 +46,13 @@ pub(crate) enum Frame {
     And(Rc<[Node]>, usize, Rc<Env>),
     Or(Rc<[Node]>, usize, Rc<Env>),
     Case(Rc<Case>, Rc<Env>),
-    Guard(Rc<Guard>, Rc<Env>),
+    /// A CEK `guard`, with the operand stack height to restore when it catches.
+    Guard(Rc<Guard>, Rc<Env>, usize),
     Perform(Span),
+    /// A VM activation waiting for a value.
+    Vm(VmFrame),
+    /// A `guard` installed by VM code.
+    VmGuard(Box<VmGuard>),
     BuildList(Box<BuildState<QuasiPart>>),
     BuildDict(Box<BuildState<Node>>),
     Higher(Box<HigherLoop>),
@@ -85,10 +93,12 @@ enum Simple {
 
 /// A CEK machine: the continuation and what to do next.
 pub(crate) struct Machine {
-    kont: Vec<Frame>,
+    pub(crate) kont: Vec<Frame>,
+    /// The VM's operand stack (CEK frames keep their values in the frames).
+    pub(crate) stack: Vec<Value>,
     mode: Mode,
     awaiting_resume: bool,
-    perform_span: Option<Span>,
+    pub(crate) perform_span: Option<Span>,
 }
 
 impl Machine {
@@ -96,6 +106,7 @@ impl Machine {
     pub(crate) fn for_node(node: Node, frame_size: u32) -> Machine {
         Machine {
             kont: Vec::new(),
+            stack: Vec::new(),
             mode: Mode::Eval(node, Env::new(frame_size as usize, None)),
             awaiting_resume: false,
             perform_span: None,
@@ -106,6 +117,7 @@ impl Machine {
     pub(crate) fn for_forms(forms: Vec<Form>) -> Machine {
         Machine {
             kont: vec![Frame::TopLevel(forms.into(), 0)],
+            stack: Vec::new(),
             mode: Mode::Return(Value::Nil),
             awaiting_resume: false,
             perform_span: None,
@@ -116,6 +128,7 @@ impl Machine {
     pub(crate) fn for_call(f: Value, args: Vec<Value>, span: &Span) -> Machine {
         let mut m = Machine {
             kont: Vec::new(),
+            stack: Vec::new(),
             mode: Mode::Return(Value::Nil),
             awaiting_resume: false,
             perform_span: None,
@@ -165,11 +178,15 @@ impl Machine {
                     None => return Stop::Done(v),
                     Some(frame) => self.resume_frame(frame, v, interp),
                 },
+                Mode::Vm(fr) => self.run_vm(fr, interp),
                 Mode::Raise(v, span) => match self.unwind() {
-                    Some((guard, env)) => {
+                    Some(Frame::Guard(guard, env, height)) => {
+                        self.stack.truncate(height);
                         env.set(guard.slot, v);
                         Mode::Eval(guard.handler.clone(), env)
                     }
+                    Some(Frame::VmGuard(g)) => self.enter_vm_handler(*g, v),
+                    Some(_) => unreachable!("unwind stops only at guards"),
                     None => {
                         let span = match &v {
                             Value::Error(e) if e.span.is_some() => e.span.clone(),
@@ -178,19 +195,29 @@ impl Machine {
                         return Stop::Error(SxError { value: v, span });
                     }
                 },
-                Mode::Perform(req) => {
-                    self.awaiting_resume = true;
-                    return Stop::Perform(req);
-                }
+                Mode::Perform(req) => match interp.perform_handler.as_mut() {
+                    // The host answers at once: no suspension needed.
+                    Some(handler) => match handler(&req) {
+                        Ok(answer) => Mode::Return(answer),
+                        Err(message) => {
+                            let span = self.perform_span.clone();
+                            Mode::Raise(Value::error(message, span.clone()), span)
+                        }
+                    },
+                    None => {
+                        self.awaiting_resume = true;
+                        return Stop::Perform(req);
+                    }
+                },
             }
         }
     }
 
-    /// Pops frames up to and including the nearest `guard`.
-    fn unwind(&mut self) -> Option<(Rc<Guard>, Rc<Env>)> {
+    /// Pops frames up to and including the nearest `guard` (CEK or VM).
+    fn unwind(&mut self) -> Option<Frame> {
         while let Some(frame) = self.kont.pop() {
-            if let Frame::Guard(g, env) = frame {
-                return Some((g, env));
+            if matches!(frame, Frame::Guard(..) | Frame::VmGuard(_)) {
+                return Some(frame);
             }
         }
         None
@@ -258,7 +285,8 @@ impl Machine {
             }
             Node::Guard(g) => {
                 let body = g.body.clone();
-                self.kont.push(Frame::Guard(g, env.clone()));
+                self.kont
+                    .push(Frame::Guard(g, env.clone(), self.stack.len()));
                 Mode::Eval(body, env)
             }
             Node::Reraise(slot) => Mode::Raise(env.get(slot), None),
@@ -352,6 +380,11 @@ impl Machine {
                         ),
                         span,
                     );
+                }
+                if interp.runs_on_vm(info) {
+                    if let Some(chunk) = interp.chunk_for(info) {
+                        return self.enter_vm(chunk, c.env.clone(), args);
+                    }
                 }
                 let mut slots = args;
                 if info.rest {
@@ -583,7 +616,8 @@ impl Machine {
                     .map_or_else(|| c.default.clone(), |(_, body)| body.clone());
                 Mode::Eval(branch, env)
             }
-            Frame::Guard(..) => Mode::Return(v),
+            Frame::Guard(..) | Frame::VmGuard(_) => Mode::Return(v),
+            Frame::Vm(fr) => self.resume_vm(fr, v),
             Frame::Perform(span) => {
                 self.perform_span = Some(span);
                 Mode::Perform(v)
@@ -642,7 +676,16 @@ impl Machine {
             }
         }
         match Analyzer::new(interp).toplevel(&form) {
-            Ok(top) => Mode::Eval(top.node, Env::new(top.frame_size as usize, None)),
+            Ok(top) => {
+                if interp.tier == crate::interp::Tier::Vm {
+                    if let Ok(chunk) =
+                        crate::vm::compile_toplevel(&top.node, top.frame_size, &form.span)
+                    {
+                        return self.enter_vm(Rc::new(chunk), None, Vec::new());
+                    }
+                }
+                Mode::Eval(top.node, Env::new(top.frame_size as usize, None))
+            }
             Err(e) => raise_msg(e.message, &e.span),
         }
     }

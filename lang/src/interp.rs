@@ -19,6 +19,19 @@ use crate::span::Span;
 use crate::symbol::Sym;
 use crate::value::Value;
 
+/// Which evaluator runs SX code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tier {
+    /// The CEK interpreter, the reference.
+    #[default]
+    Cek,
+    /// The bytecode VM (functions that fail to compile run on the CEK).
+    Vm,
+}
+
+/// A host callback that answers a `perform` request at once, without suspending.
+pub type PerformHandler = Box<dyn FnMut(&Value) -> Result<Value, String>>;
+
 /// The default cap on continuation frames: deeper recursion is an error, not a crash.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000_000;
 
@@ -156,6 +169,13 @@ pub struct Interp {
     /// When set, how many more function calls may run before evaluation raises
     /// `step limit reached` (for sandboxes and fuzzing).
     pub fuel: Option<u64>,
+    /// The tier that runs functions and top-level forms.
+    pub tier: Tier,
+    /// Answers `perform` requests without suspending, when set; when unset every
+    /// `perform` suspends to the host (`--suspend-everywhere`).
+    pub perform_handler: Option<PerformHandler>,
+    /// When set, the VM appends a line per executed instruction.
+    pub(crate) trace: Option<Vec<String>>,
 }
 
 impl Default for Interp {
@@ -179,6 +199,9 @@ impl Interp {
             gensym: 0,
             max_depth: DEFAULT_MAX_DEPTH,
             fuel: None,
+            tier: Tier::Cek,
+            perform_handler: None,
+            trace: None,
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));
@@ -187,13 +210,13 @@ impl Interp {
     }
 
     /// The value of global `sym`, if defined.
-    #[inline]
+    #[inline(always)]
     pub fn global_value(&self, sym: Sym) -> Option<Value> {
         self.globals.get(sym.index()).and_then(|v| v.clone())
     }
 
     /// The value of global `sym` by reference, if defined.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn global_value_ref(&self, sym: Sym) -> Option<&Value> {
         self.globals.get(sym.index()).and_then(|v| v.as_ref())
     }
@@ -210,6 +233,27 @@ impl Interp {
             self.globals.resize(i + 1, None);
         }
         self.globals[i] = Some(v);
+    }
+
+    /// Whether calls of the function `info` run on the VM.
+    #[inline]
+    pub(crate) fn runs_on_vm(&self, _info: &crate::ast::LambdaInfo) -> bool {
+        self.tier == Tier::Vm
+    }
+
+    /// The function's bytecode, compiling it on first use; `None` when it does not
+    /// compile (it then runs on the CEK).
+    pub(crate) fn chunk_for(&self, info: &crate::ast::LambdaInfo) -> Option<Rc<crate::vm::Chunk>> {
+        let compiled = info
+            .chunk
+            .get_or_init(|| crate::vm::compile_lambda(info).map(Rc::new));
+        match compiled {
+            Ok(c) => Some(c.clone()),
+            Err(e) => {
+                tracing::warn!(function = %e.function, error = %e.message, "bytecode compile failed; running on the CEK");
+                None
+            }
+        }
     }
 
     /// Defines the global `name`.

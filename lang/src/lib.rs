@@ -21,6 +21,7 @@ pub mod reader;
 pub mod span;
 pub mod symbol;
 pub mod value;
+pub mod vm;
 
-pub use interp::{Interp, Outcome, OutputBuffer, Suspended, SxError};
+pub use interp::{Interp, Outcome, OutputBuffer, PerformHandler, Suspended, SxError, Tier};
 pub use value::Value;

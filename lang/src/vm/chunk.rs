@@ -1,0 +1,190 @@
+//! Compiled functions: instructions, constants, and the line table.
+
+use std::rc::Rc;
+
+use crate::ast::LambdaInfo;
+use crate::span::Span;
+use crate::symbol::Sym;
+use crate::value::Value;
+
+/// One VM instruction. Operands are indexes (constants, slots) or absolute jump
+/// targets. Stack effects are listed as `before -> after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instr {
+    /// `-> constants[k]`
+    Const(u32),
+    /// `-> nil`
+    Nil,
+    /// `-> true`
+    True,
+    /// `-> false`
+    False,
+    /// `-> stack[base + i]` (a slot kept on the operand stack)
+    LoadLocal(u32),
+    /// `v ->` stores into stack slot `i`
+    StoreLocal(u32),
+    /// `-> env[i]` (a slot of this activation's heap frame)
+    LoadEnv(u32),
+    /// `v ->` stores into heap slot `i`
+    StoreEnv(u32),
+    /// `-> slot i of the frame `depth` functions out`
+    LoadOuter(u32, u32),
+    /// `v ->` stores into an outer frame's slot
+    StoreOuter(u32, u32),
+    /// `-> global` (error when undefined)
+    LoadGlobal(Sym),
+    /// `v ->` defines a global
+    DefineGlobal(Sym),
+    /// `v ->` assigns an existing global (error when undefined)
+    SetGlobal(Sym),
+    /// `v ->`
+    Pop,
+    /// Jump to an absolute instruction index.
+    Jump(u32),
+    /// `v ->`, jump when v is falsy.
+    JumpIfFalse(u32),
+    /// `v ->`, jump when v is truthy.
+    JumpIfTrue(u32),
+    /// `v -> v` and jump when falsy; else `v ->` (for `and`).
+    JumpIfFalseKeep(u32),
+    /// `v -> v` and jump when truthy; else `v ->` (for `or`).
+    JumpIfTrueKeep(u32),
+    /// `-> closure over lambdas[k]`
+    Closure(u32),
+    /// `f a1 … an -> result`
+    Call(u32),
+    /// `f a1 … an ->` and this activation is replaced by the call.
+    TailCall(u32),
+    /// Inline primitive: `f a1 … an -> result`. When `f` (the operator, loaded like
+    /// any other) is that primitive, runs it in place; otherwise calls `f`.
+    Prim(PrimOp, u32),
+    /// `v ->` returns from this activation.
+    Return,
+    /// `request -> answer`: suspends to the host.
+    Perform,
+    /// `x1 … xn -> (x1 … xn)`
+    List(u32),
+    /// `l1 … ln -> (concatenation)`; each must be a list (or nil).
+    Concat(u32),
+    /// `v -> v`, raising unless v is a list or nil (`unquote-splicing`).
+    CheckSplice,
+    /// `k1 v1 … kn vn -> {k1 v1 …}`
+    Dict(u32),
+    /// `key -> key bool`: whether key equals `constants[k]` (for `case`).
+    Match(u32),
+    /// Installs a handler at instruction `handler` that stores the raised value in
+    /// slot `slot` (a stack slot unless the function keeps its frame on the heap).
+    PushGuard(u32, u32),
+    /// Removes the innermost handler (the guarded body finished normally).
+    PopGuard,
+    /// `v ->` raises v.
+    Raise,
+}
+
+/// The primitives the VM runs inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrimOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `<`
+    Lt,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+    /// `=`
+    Eq,
+    /// `not`
+    Not,
+    /// `first`
+    First,
+    /// `rest`
+    Rest,
+    /// `cons`
+    Cons,
+    /// `len`
+    Len,
+}
+
+impl PrimOp {
+    /// The global name of the primitive.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrimOp::Add => "+",
+            PrimOp::Sub => "-",
+            PrimOp::Mul => "*",
+            PrimOp::Lt => "<",
+            PrimOp::Gt => ">",
+            PrimOp::Le => "<=",
+            PrimOp::Ge => ">=",
+            PrimOp::Eq => "=",
+            PrimOp::Not => "not",
+            PrimOp::First => "first",
+            PrimOp::Rest => "rest",
+            PrimOp::Cons => "cons",
+            PrimOp::Len => "len",
+        }
+    }
+
+    /// The inline op for a primitive name called with `argc` operands.
+    pub fn for_call(name: &str, argc: usize) -> Option<PrimOp> {
+        let op = match (name, argc) {
+            ("+", 2) => PrimOp::Add,
+            ("-", 2) => PrimOp::Sub,
+            ("*", 2) => PrimOp::Mul,
+            ("<", 2) => PrimOp::Lt,
+            (">", 2) => PrimOp::Gt,
+            ("<=", 2) => PrimOp::Le,
+            (">=", 2) => PrimOp::Ge,
+            ("=", 2) => PrimOp::Eq,
+            ("not", 1) => PrimOp::Not,
+            ("first", 1) => PrimOp::First,
+            ("rest", 1) => PrimOp::Rest,
+            ("cons", 2) => PrimOp::Cons,
+            ("len", 1) => PrimOp::Len,
+            _ => return None,
+        };
+        Some(op)
+    }
+}
+
+/// A compiled function (or top-level form).
+#[derive(Debug)]
+pub struct Chunk {
+    /// Name for errors and tools (`fn` when anonymous, `<top>` for a top-level form).
+    pub name: Rc<str>,
+    /// Required parameters.
+    pub nparams: u32,
+    /// Whether a rest list follows the parameters.
+    pub rest: bool,
+    /// Slots in the activation (parameters first).
+    pub frame_size: u32,
+    /// Whether the slots live in a heap frame (the function makes closures that
+    /// capture it) rather than on the operand stack.
+    pub heap_frame: bool,
+    /// The instructions.
+    pub code: Vec<Instr>,
+    /// Constants.
+    pub consts: Vec<Value>,
+    /// Functions made by `Closure`.
+    pub lambdas: Vec<Rc<LambdaInfo>>,
+    /// The line table: for each instruction, an index into `spans`.
+    pub lines: Vec<u32>,
+    /// Source positions referred to by `lines`.
+    pub spans: Vec<Span>,
+    /// Deepest operand stack above the slots (computed by the verifier).
+    pub max_stack: u32,
+}
+
+impl Chunk {
+    /// The source position of instruction `pc`.
+    pub fn span_at(&self, pc: usize) -> &Span {
+        &self.spans[self.lines[pc] as usize]
+    }
+}

@@ -1,0 +1,371 @@
+//! The bytecode compiler: one pass over the analysed tree of a function.
+
+use std::rc::Rc;
+
+use thiserror::Error;
+
+use super::chunk::{Chunk, Instr, PrimOp};
+use super::verify::verify;
+use crate::ast::*;
+use crate::span::Span;
+use crate::value::Value;
+
+/// A function that could not be compiled, or whose bytecode failed verification.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{function}: {message}")]
+pub struct CompileError {
+    /// The function's name.
+    pub function: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Compiles a function.
+pub fn compile_lambda(info: &LambdaInfo) -> Result<Chunk, CompileError> {
+    let name = info.display_name();
+    let mut c = Compiler::new(
+        name,
+        info.nparams,
+        info.rest,
+        info.frame_size,
+        &info.body,
+        &info.span,
+    );
+    c.expr(&info.body, true);
+    c.emit(Instr::Return);
+    c.finish()
+}
+
+/// Compiles a top-level form whose frame has `frame_size` slots.
+pub fn compile_toplevel(node: &Node, frame_size: u32, span: &Span) -> Result<Chunk, CompileError> {
+    let mut c = Compiler::new(Rc::from("<top>"), 0, false, frame_size, node, span);
+    c.expr(node, true);
+    c.emit(Instr::Return);
+    c.finish()
+}
+
+struct Compiler {
+    chunk: Chunk,
+    span: u32,
+}
+
+impl Compiler {
+    fn new(
+        name: Rc<str>,
+        nparams: u32,
+        rest: bool,
+        frame_size: u32,
+        body: &Node,
+        span: &Span,
+    ) -> Compiler {
+        Compiler {
+            chunk: Chunk {
+                name,
+                nparams,
+                rest,
+                frame_size,
+                heap_frame: makes_closures(body),
+                code: Vec::new(),
+                consts: Vec::new(),
+                lambdas: Vec::new(),
+                lines: Vec::new(),
+                spans: vec![span.clone()],
+                max_stack: 0,
+            },
+            span: 0,
+        }
+    }
+
+    fn finish(mut self) -> Result<Chunk, CompileError> {
+        self.chunk.max_stack = verify(&self.chunk).map_err(|message| CompileError {
+            function: self.chunk.name.to_string(),
+            message,
+        })?;
+        Ok(self.chunk)
+    }
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.chunk.code.push(i);
+        self.chunk.lines.push(self.span);
+        self.chunk.code.len() - 1
+    }
+
+    fn here(&self) -> u32 {
+        self.chunk.code.len() as u32
+    }
+
+    fn patch(&mut self, at: usize) {
+        let target = self.here();
+        match &mut self.chunk.code[at] {
+            Instr::Jump(t)
+            | Instr::JumpIfFalse(t)
+            | Instr::JumpIfTrue(t)
+            | Instr::JumpIfFalseKeep(t)
+            | Instr::JumpIfTrueKeep(t)
+            | Instr::PushGuard(t, _) => *t = target,
+            other => unreachable!("patching a non-jump {other:?}"),
+        }
+    }
+
+    fn at_span(&mut self, span: &Span) -> u32 {
+        let saved = self.span;
+        if self.chunk.spans.last() != Some(span) {
+            self.chunk.spans.push(span.clone());
+        }
+        self.span = self.chunk.spans.len() as u32 - 1;
+        saved
+    }
+
+    fn constant(&mut self, v: Value) -> u32 {
+        self.chunk.consts.push(v);
+        self.chunk.consts.len() as u32 - 1
+    }
+
+    fn push_value(&mut self, v: &Value) {
+        match v {
+            Value::Nil => self.emit(Instr::Nil),
+            Value::Bool(true) => self.emit(Instr::True),
+            Value::Bool(false) => self.emit(Instr::False),
+            other => {
+                let k = self.constant(other.clone());
+                self.emit(Instr::Const(k))
+            }
+        };
+    }
+
+    fn load_slot(&mut self, idx: u32) {
+        if self.chunk.heap_frame {
+            self.emit(Instr::LoadEnv(idx));
+        } else {
+            self.emit(Instr::LoadLocal(idx));
+        }
+    }
+
+    fn store_slot(&mut self, depth: u32, idx: u32) {
+        match depth {
+            0 if self.chunk.heap_frame => self.emit(Instr::StoreEnv(idx)),
+            0 => self.emit(Instr::StoreLocal(idx)),
+            d => self.emit(Instr::StoreOuter(d, idx)),
+        };
+    }
+
+    /// Compiles `node`, leaving its value on the stack. `tail`: the value is the
+    /// function's result, so a call may replace the activation.
+    fn expr(&mut self, node: &Node, tail: bool) {
+        match node {
+            Node::Const(v) => self.push_value(v),
+            Node::Local(i) => self.load_slot(*i),
+            Node::Outer(d, i) => {
+                self.emit(Instr::LoadOuter(*d, *i));
+            }
+            Node::Global(g) => {
+                let saved = self.at_span(&g.span);
+                self.emit(Instr::LoadGlobal(g.sym));
+                self.span = saved;
+            }
+            Node::SetLocal(s) => {
+                self.expr(&s.value, false);
+                self.store_slot(s.depth, s.idx);
+                self.emit(Instr::Nil);
+            }
+            Node::SetGlobal(s) => {
+                self.expr(&s.value, false);
+                let saved = self.at_span(&s.span);
+                self.emit(if s.define {
+                    Instr::DefineGlobal(s.sym)
+                } else {
+                    Instr::SetGlobal(s.sym)
+                });
+                self.span = saved;
+                self.emit(Instr::Nil);
+            }
+            Node::If(i) => {
+                self.expr(&i.test, false);
+                let to_else = self.emit(Instr::JumpIfFalse(0));
+                self.expr(&i.then, tail);
+                let to_end = self.emit(Instr::Jump(0));
+                self.patch(to_else);
+                self.expr(&i.els, tail);
+                self.patch(to_end);
+            }
+            Node::Seq(items) => {
+                let (last, init) = items.split_last().expect("a sequence has items");
+                for item in init {
+                    self.effect(item);
+                }
+                self.expr(last, tail);
+            }
+            Node::Lambda(info) => {
+                self.chunk.lambdas.push(info.clone());
+                let k = self.chunk.lambdas.len() as u32 - 1;
+                self.emit(Instr::Closure(k));
+            }
+            Node::Call(c) => self.call(c, tail),
+            Node::And(items) | Node::Or(items) => {
+                let is_and = matches!(node, Node::And(_));
+                let (last, init) = items.split_last().expect("and/or has operands");
+                let mut exits = Vec::new();
+                for item in init {
+                    self.expr(item, false);
+                    exits.push(self.emit(if is_and {
+                        Instr::JumpIfFalseKeep(0)
+                    } else {
+                        Instr::JumpIfTrueKeep(0)
+                    }));
+                }
+                self.expr(last, tail);
+                for e in exits {
+                    self.patch(e);
+                }
+            }
+            Node::Case(c) => {
+                self.expr(&c.key, false);
+                let mut to_bodies = Vec::new();
+                for (datums, _) in &c.clauses {
+                    let mut jumps = Vec::new();
+                    for d in datums {
+                        let k = self.constant(d.clone());
+                        self.emit(Instr::Match(k));
+                        jumps.push(self.emit(Instr::JumpIfTrue(0)));
+                    }
+                    to_bodies.push(jumps);
+                }
+                self.emit(Instr::Pop);
+                self.expr(&c.default, tail);
+                let mut to_end = vec![self.emit(Instr::Jump(0))];
+                for ((_, body), jumps) in c.clauses.iter().zip(to_bodies) {
+                    for j in jumps {
+                        self.patch(j);
+                    }
+                    self.emit(Instr::Pop);
+                    self.expr(body, tail);
+                    to_end.push(self.emit(Instr::Jump(0)));
+                }
+                for j in to_end {
+                    self.patch(j);
+                }
+            }
+            Node::Guard(g) => {
+                let push = self.emit(Instr::PushGuard(0, g.slot));
+                self.expr(&g.body, false);
+                self.emit(Instr::PopGuard);
+                let to_end = self.emit(Instr::Jump(0));
+                self.patch(push);
+                self.expr(&g.handler, tail);
+                self.patch(to_end);
+            }
+            Node::Reraise(slot) => {
+                self.load_slot(*slot);
+                self.emit(Instr::Raise);
+            }
+            Node::Perform(p) => {
+                self.expr(&p.request, false);
+                let saved = self.at_span(&p.span);
+                self.emit(Instr::Perform);
+                self.span = saved;
+            }
+            Node::BuildList(parts) => {
+                let splices = parts.iter().any(|p| matches!(p, QuasiPart::Splice(..)));
+                for part in parts.iter() {
+                    match part {
+                        QuasiPart::Item(n) => {
+                            self.expr(n, false);
+                            if splices {
+                                self.emit(Instr::List(1));
+                            }
+                        }
+                        QuasiPart::Splice(n, span) => {
+                            self.expr(n, false);
+                            let saved = self.at_span(span);
+                            self.emit(Instr::CheckSplice);
+                            self.span = saved;
+                        }
+                    }
+                }
+                let n = parts.len() as u32;
+                self.emit(if splices {
+                    Instr::Concat(n)
+                } else {
+                    Instr::List(n)
+                });
+            }
+            Node::BuildDict(items) => {
+                for item in items.iter() {
+                    self.expr(item, false);
+                }
+                self.emit(Instr::Dict(items.len() as u32 / 2));
+            }
+        }
+    }
+
+    /// Compiles `node` for its effect only.
+    fn effect(&mut self, node: &Node) {
+        match node {
+            Node::SetLocal(s) => {
+                self.expr(&s.value, false);
+                self.store_slot(s.depth, s.idx);
+            }
+            Node::Const(_) | Node::Local(_) | Node::Lambda(_) => {}
+            _ => {
+                self.expr(node, false);
+                self.emit(Instr::Pop);
+            }
+        }
+    }
+
+    fn call(&mut self, c: &Call, tail: bool) {
+        let saved = self.at_span(&c.span);
+        if let Node::Global(g) = &c.f {
+            // The operator is still loaded first (as the CEK does), so the inline
+            // op runs the primitive only if that is what the name held then.
+            if let Some(op) = g.sym.with_name(|n| PrimOp::for_call(n, c.args.len())) {
+                self.expr(&c.f, false);
+                for a in c.args.iter() {
+                    self.expr(a, false);
+                }
+                self.emit(Instr::Prim(op, c.args.len() as u32));
+                self.span = saved;
+                return;
+            }
+        }
+        self.expr(&c.f, false);
+        for a in c.args.iter() {
+            self.expr(a, false);
+        }
+        let n = c.args.len() as u32;
+        self.emit(if tail {
+            Instr::TailCall(n)
+        } else {
+            Instr::Call(n)
+        });
+        self.span = saved;
+    }
+}
+
+/// Whether `node` makes closures (which capture the activation's frame, so the
+/// frame must live on the heap).
+fn makes_closures(node: &Node) -> bool {
+    match node {
+        Node::Lambda(_) => true,
+        Node::Const(_) | Node::Local(_) | Node::Outer(..) | Node::Global(_) | Node::Reraise(_) => {
+            false
+        }
+        Node::SetLocal(s) => makes_closures(&s.value),
+        Node::SetGlobal(s) => makes_closures(&s.value),
+        Node::If(i) => makes_closures(&i.test) || makes_closures(&i.then) || makes_closures(&i.els),
+        Node::Seq(items) | Node::And(items) | Node::Or(items) | Node::BuildDict(items) => {
+            items.iter().any(makes_closures)
+        }
+        Node::Call(c) => makes_closures(&c.f) || c.args.iter().any(makes_closures),
+        Node::Case(c) => {
+            makes_closures(&c.key)
+                || makes_closures(&c.default)
+                || c.clauses.iter().any(|(_, b)| makes_closures(b))
+        }
+        Node::Guard(g) => makes_closures(&g.body) || makes_closures(&g.handler),
+        Node::Perform(p) => makes_closures(&p.request),
+        Node::BuildList(parts) => parts.iter().any(|p| match p {
+            QuasiPart::Item(n) | QuasiPart::Splice(n, _) => makes_closures(n),
+        }),
+    }
+}

@@ -1,0 +1,596 @@
+//! The VM loop: runs bytecode activations on the machine's operand stack.
+//!
+//! A VM activation that calls out (to a CEK function, a higher-order primitive, the
+//! host through `perform`) saves itself as a [`Frame::Vm`] on the shared
+//! continuation and returns a [`Mode`] to the machine loop; the value that comes
+//! back is pushed onto the operand stack and the activation continues. No Rust
+//! loop holds VM state across a call out, so nothing is lost when a `perform`
+//! suspends the machine.
+
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use super::chunk::{Chunk, Instr, PrimOp};
+use crate::cek::{Frame, Machine, Mode};
+use crate::closure::{Closure, Env};
+use crate::interp::Interp;
+use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
+use crate::value::{equal, Value};
+
+/// A VM activation: which code, where in it, and where its slots are.
+#[derive(Clone)]
+pub(crate) struct VmFrame {
+    pub(crate) chunk: Rc<Chunk>,
+    /// The frame the function was defined in (for `LoadOuter`).
+    pub(crate) closure_env: Option<Rc<Env>>,
+    /// This activation's heap frame, when the chunk keeps its slots on the heap.
+    pub(crate) env: Option<Rc<Env>>,
+    pub(crate) pc: u32,
+    /// Stack index of slot 0; the callee value sits just below.
+    pub(crate) base: u32,
+    /// Stack height expected when a value is handed back to this activation.
+    pub(crate) resume_height: u32,
+}
+
+/// A `guard` installed by VM code: where its handler runs and what to restore.
+pub(crate) struct VmGuard {
+    pub(crate) frame: VmFrame,
+    pub(crate) height: u32,
+    pub(crate) slot: u32,
+}
+
+fn inline_prim(op: PrimOp) -> &'static Prim {
+    static TABLE: OnceLock<Vec<&'static Prim>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        [
+            PrimOp::Add,
+            PrimOp::Sub,
+            PrimOp::Mul,
+            PrimOp::Lt,
+            PrimOp::Gt,
+            PrimOp::Le,
+            PrimOp::Ge,
+            PrimOp::Eq,
+            PrimOp::Not,
+            PrimOp::First,
+            PrimOp::Rest,
+            PrimOp::Cons,
+            PrimOp::Len,
+        ]
+        .iter()
+        .map(|op| crate::prims::lookup(op.name()).expect("inline primitives exist"))
+        .collect()
+    });
+    table[op as usize]
+}
+
+enum Next {
+    Continue,
+    Exit(Mode),
+}
+
+impl Machine {
+    /// Starts a VM activation of `chunk` with `args` (already arity-checked).
+    pub(crate) fn enter_vm(
+        &mut self,
+        chunk: Rc<Chunk>,
+        closure_env: Option<Rc<Env>>,
+        mut args: Vec<Value>,
+    ) -> Mode {
+        let np = chunk.nparams as usize;
+        if chunk.rest {
+            let extra = args.split_off(np);
+            args.push(Value::list(extra));
+        }
+        self.stack.push(Value::Nil);
+        let base = self.stack.len() as u32;
+        let env = if chunk.heap_frame {
+            args.resize(chunk.frame_size as usize, Value::Nil);
+            Some(Rc::new(Env {
+                slots: std::cell::RefCell::new(args),
+                parent: closure_env.clone(),
+            }))
+        } else {
+            self.stack.extend(args);
+            self.stack
+                .resize(base as usize + chunk.frame_size as usize, Value::Nil);
+            None
+        };
+        Mode::Vm(VmFrame {
+            chunk,
+            closure_env,
+            env,
+            pc: 0,
+            base,
+            resume_height: 0,
+        })
+    }
+
+    /// A VM activation waiting in the continuation gets the value `v`.
+    pub(crate) fn resume_vm(&mut self, fr: VmFrame, v: Value) -> Mode {
+        debug_assert_eq!(
+            self.stack.len(),
+            fr.resume_height as usize,
+            "operand stack misaligned on resume in {}",
+            fr.chunk.name
+        );
+        self.stack.push(v);
+        Mode::Vm(fr)
+    }
+
+    /// Unwinding reached a VM guard: restore its activation at the handler.
+    pub(crate) fn enter_vm_handler(&mut self, g: VmGuard, v: Value) -> Mode {
+        self.stack.truncate(g.height as usize);
+        let fr = g.frame;
+        match &fr.env {
+            Some(env) => env.set(g.slot, v),
+            None => self.stack[(fr.base + g.slot) as usize] = v,
+        }
+        Mode::Vm(fr)
+    }
+
+    /// Runs VM code until control leaves the VM (returns to a non-VM frame, calls
+    /// out, performs, or raises).
+    pub(crate) fn run_vm(&mut self, mut fr: VmFrame, interp: &mut Interp) -> Mode {
+        loop {
+            let pc = fr.pc as usize;
+            let instr = fr.chunk.code[pc];
+            if interp.trace.is_some() {
+                self.trace_instr(&fr, pc, interp);
+            }
+            fr.pc += 1;
+            match instr {
+                Instr::Const(k) => {
+                    let v = fr.chunk.consts[k as usize].clone();
+                    self.stack.push(v);
+                }
+                Instr::Nil => self.stack.push(Value::Nil),
+                Instr::True => self.stack.push(Value::Bool(true)),
+                Instr::False => self.stack.push(Value::Bool(false)),
+                Instr::LoadLocal(i) => {
+                    let v = self.stack[(fr.base + i) as usize].clone();
+                    self.stack.push(v);
+                }
+                Instr::StoreLocal(i) => {
+                    let v = self.pop();
+                    self.stack[(fr.base + i) as usize] = v;
+                }
+                Instr::LoadEnv(i) => {
+                    let v = fr.env.as_ref().expect("heap frame").get(i);
+                    self.stack.push(v);
+                }
+                Instr::StoreEnv(i) => {
+                    let v = self.pop();
+                    fr.env.as_ref().expect("heap frame").set(i, v);
+                }
+                Instr::LoadOuter(d, i) => {
+                    let v = outer(&fr, d).get(i);
+                    self.stack.push(v);
+                }
+                Instr::StoreOuter(d, i) => {
+                    let v = self.pop();
+                    outer(&fr, d).set(i, v);
+                }
+                Instr::LoadGlobal(sym) => match interp.global_value(sym) {
+                    Some(v) => self.stack.push(v),
+                    None => return raise_at(&fr, pc, format!("undefined symbol: {sym}")),
+                },
+                Instr::DefineGlobal(sym) => {
+                    let v = self.pop();
+                    interp.set_global(sym, v);
+                }
+                Instr::SetGlobal(sym) => {
+                    let v = self.pop();
+                    if interp.global_value_ref(sym).is_none() {
+                        return raise_at(&fr, pc, format!("set!: undefined symbol: {sym}"));
+                    }
+                    interp.set_global(sym, v);
+                }
+                Instr::Pop => {
+                    self.stack.pop();
+                }
+                Instr::Jump(t) => fr.pc = t,
+                Instr::JumpIfFalse(t) => {
+                    if !self.pop().truthy() {
+                        fr.pc = t;
+                    }
+                }
+                Instr::JumpIfTrue(t) => {
+                    if self.pop().truthy() {
+                        fr.pc = t;
+                    }
+                }
+                Instr::JumpIfFalseKeep(t) => {
+                    if self.stack.last().expect("verified").truthy() {
+                        self.stack.pop();
+                    } else {
+                        fr.pc = t;
+                    }
+                }
+                Instr::JumpIfTrueKeep(t) => {
+                    if self.stack.last().expect("verified").truthy() {
+                        fr.pc = t;
+                    } else {
+                        self.stack.pop();
+                    }
+                }
+                Instr::Closure(k) => {
+                    let info = fr.chunk.lambdas[k as usize].clone();
+                    let env = fr.env.clone().or_else(|| fr.closure_env.clone());
+                    self.stack
+                        .push(Value::Lambda(Rc::new(Closure { info, env })));
+                }
+                Instr::Call(n) => match self.call(&mut fr, pc, n, false, interp) {
+                    Next::Continue => {}
+                    Next::Exit(m) => return m,
+                },
+                Instr::TailCall(n) => match self.call(&mut fr, pc, n, true, interp) {
+                    Next::Continue => {}
+                    Next::Exit(m) => return m,
+                },
+                Instr::Prim(op, n) => {
+                    let fidx = self.stack.len() - n as usize - 1;
+                    let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, inline_prim(op)));
+                    if !is_prim {
+                        match self.call(&mut fr, pc, n, false, interp) {
+                            Next::Continue => {}
+                            Next::Exit(m) => return m,
+                        }
+                        continue;
+                    }
+                    if let Err(m) = self.inline_op(op, n, interp) {
+                        return prim_raise_at(&fr, pc, m);
+                    }
+                }
+                Instr::Return => {
+                    let v = self.pop();
+                    self.stack.truncate(fr.base as usize - 1);
+                    match self.kont.last() {
+                        Some(Frame::Vm(_)) => {
+                            let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                                unreachable!("checked above")
+                            };
+                            fr = caller;
+                            debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
+                            self.stack.push(v);
+                        }
+                        _ => return Mode::Return(v),
+                    }
+                }
+                Instr::Perform => {
+                    let req = self.pop();
+                    fr.resume_height = self.stack.len() as u32;
+                    self.perform_span = Some(fr.chunk.span_at(pc).clone());
+                    self.kont.push(Frame::Vm(fr));
+                    return Mode::Perform(req);
+                }
+                Instr::List(n) => {
+                    let at = self.stack.len() - n as usize;
+                    let items = self.stack.split_off(at);
+                    self.stack.push(Value::list(items));
+                }
+                Instr::Concat(n) => {
+                    let at = self.stack.len() - n as usize;
+                    let mut out = Vec::new();
+                    for part in self.stack.drain(at..) {
+                        if let Value::List(l) = part {
+                            out.extend_from_slice(l.as_slice());
+                        }
+                    }
+                    self.stack.push(Value::list(out));
+                }
+                Instr::CheckSplice => {
+                    let top = self.stack.last().expect("verified");
+                    if !matches!(top, Value::List(_) | Value::Nil) {
+                        let msg = format!("unquote-splicing: expected a list, got {}", top.kind());
+                        return raise_at(&fr, pc, msg);
+                    }
+                }
+                Instr::Dict(n) => {
+                    let at = self.stack.len() - 2 * n as usize;
+                    let mut d = crate::value::Dict::with_capacity(n as usize);
+                    let mut it = self.stack.drain(at..);
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        d.insert(k, v);
+                    }
+                    drop(it);
+                    self.stack.push(Value::dict(d));
+                }
+                Instr::Match(k) => {
+                    let hit = equal(
+                        self.stack.last().expect("verified"),
+                        &fr.chunk.consts[k as usize],
+                    );
+                    self.stack.push(Value::Bool(hit));
+                }
+                Instr::PushGuard(handler, slot) => {
+                    let mut at_handler = fr.clone();
+                    at_handler.pc = handler;
+                    let height = self.stack.len() as u32;
+                    self.kont.push(Frame::VmGuard(Box::new(VmGuard {
+                        frame: at_handler,
+                        height,
+                        slot,
+                    })));
+                }
+                Instr::PopGuard => {
+                    let popped = self.kont.pop();
+                    debug_assert!(
+                        matches!(popped, Some(Frame::VmGuard(_))),
+                        "unbalanced guard in {}",
+                        fr.chunk.name
+                    );
+                }
+                Instr::Raise => {
+                    let v = self.pop();
+                    let span = fr.chunk.span_at(pc).clone();
+                    return Mode::Raise(v, Some(span));
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Value {
+        self.stack.pop().expect("verified stack height")
+    }
+
+    /// `Call`/`TailCall` with `n` operands above the callee.
+    fn call(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        n: u32,
+        tail: bool,
+        interp: &mut Interp,
+    ) -> Next {
+        let fidx = self.stack.len() - n as usize - 1;
+        match &self.stack[fidx] {
+            Value::Lambda(c) if interp.runs_on_vm(&c.info) => {
+                let c = c.clone();
+                let Some(chunk) = interp.chunk_for(&c.info) else {
+                    return self.call_out(fr, fidx, pc, tail, interp);
+                };
+                let info = &c.info;
+                let np = info.nparams as usize;
+                let got = n as usize;
+                if got != np && !(info.rest && got >= np) {
+                    let max = if info.rest { None } else { Some(np) };
+                    let m = crate::prims::arity_message(&info.display_name(), np, max, got);
+                    return Next::Exit(raise_at(fr, pc, m));
+                }
+                if let Some(fuel) = &mut interp.fuel {
+                    if *fuel == 0 {
+                        return Next::Exit(raise_at(fr, pc, "step limit reached".into()));
+                    }
+                    *fuel -= 1;
+                }
+                if self.kont.len() >= interp.max_depth {
+                    let m = format!(
+                        "recursion depth exceeded: more than {} frames",
+                        interp.max_depth
+                    );
+                    return Next::Exit(raise_at(fr, pc, m));
+                }
+                let mut fidx = fidx;
+                if tail {
+                    // Slide the callee and its operands down over this activation.
+                    let start = fr.base as usize - 1;
+                    self.stack.drain(start..fidx);
+                    fidx = start;
+                } else {
+                    let mut caller = std::mem::replace(
+                        fr,
+                        VmFrame {
+                            chunk: chunk.clone(),
+                            closure_env: None,
+                            env: None,
+                            pc: 0,
+                            base: 0,
+                            resume_height: 0,
+                        },
+                    );
+                    caller.resume_height = fidx as u32;
+                    self.kont.push(Frame::Vm(caller));
+                }
+                let base = fidx + 1;
+                if info.rest {
+                    let extra = self.stack.split_off(base + np);
+                    self.stack.push(Value::list(extra));
+                }
+                let env = if chunk.heap_frame {
+                    let mut slots = self.stack.split_off(base);
+                    slots.resize(chunk.frame_size as usize, Value::Nil);
+                    Some(Rc::new(Env {
+                        slots: std::cell::RefCell::new(slots),
+                        parent: c.env.clone(),
+                    }))
+                } else {
+                    self.stack
+                        .resize(base + chunk.frame_size as usize, Value::Nil);
+                    None
+                };
+                *fr = VmFrame {
+                    chunk,
+                    closure_env: c.env.clone(),
+                    env,
+                    pc: 0,
+                    base: base as u32,
+                    resume_height: 0,
+                };
+                Next::Continue
+            }
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) => {
+                let p: &'static Prim = p;
+                let PrimImpl::Plain(func) = &p.imp else {
+                    unreachable!("matched above")
+                };
+                if let Err(m) = p.check_arity(n as usize) {
+                    return Next::Exit(raise_at(fr, pc, m));
+                }
+                let mut ctx = PrimCtx {
+                    out: &mut *interp.out,
+                    gensym: &mut interp.gensym,
+                };
+                let result = func(&self.stack[fidx + 1..], &mut ctx);
+                match result {
+                    Ok(v) => {
+                        self.stack.truncate(fidx);
+                        if tail {
+                            // Return the value at once.
+                            self.stack.push(v);
+                            self.vm_return(fr)
+                        } else {
+                            self.stack.push(v);
+                            Next::Continue
+                        }
+                    }
+                    Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
+                }
+            }
+            _ => self.call_out(fr, fidx, pc, tail, interp),
+        }
+    }
+
+    /// Returns from the current activation with the value on top of the stack.
+    fn vm_return(&mut self, fr: &mut VmFrame) -> Next {
+        let v = self.pop();
+        self.stack.truncate(fr.base as usize - 1);
+        match self.kont.last() {
+            Some(Frame::Vm(_)) => {
+                let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                    unreachable!("checked above")
+                };
+                *fr = caller;
+                self.stack.push(v);
+                Next::Continue
+            }
+            _ => Next::Exit(Mode::Return(v)),
+        }
+    }
+
+    /// Calls something the VM does not run itself (a CEK function, a higher-order
+    /// primitive, a non-function): the activation waits in the continuation.
+    fn call_out(
+        &mut self,
+        fr: &mut VmFrame,
+        fidx: usize,
+        pc: usize,
+        tail: bool,
+        interp: &mut Interp,
+    ) -> Next {
+        let args = self.stack.split_off(fidx + 1);
+        let f = self.pop();
+        let span = fr.chunk.span_at(pc).clone();
+        if tail {
+            self.stack.truncate(fr.base as usize - 1);
+        } else {
+            let mut caller = fr.clone();
+            caller.resume_height = self.stack.len() as u32;
+            self.kont.push(Frame::Vm(caller));
+        }
+        Next::Exit(self.apply(f, args, &span, interp))
+    }
+
+    /// Runs an inline primitive over the top `n` operands (the primitive itself is
+    /// just below them).
+    fn inline_op(&mut self, op: PrimOp, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
+        let len = self.stack.len();
+        if n == 2 {
+            if let (Value::Int(a), Value::Int(b)) = (&self.stack[len - 2], &self.stack[len - 1]) {
+                let (a, b) = (*a, *b);
+                let fast = match op {
+                    PrimOp::Add => a.checked_add(b).map(Value::Int),
+                    PrimOp::Sub => a.checked_sub(b).map(Value::Int),
+                    PrimOp::Mul => a.checked_mul(b).map(Value::Int),
+                    PrimOp::Lt => Some(Value::Bool(a < b)),
+                    PrimOp::Gt => Some(Value::Bool(a > b)),
+                    PrimOp::Le => Some(Value::Bool(a <= b)),
+                    PrimOp::Ge => Some(Value::Bool(a >= b)),
+                    PrimOp::Eq => Some(Value::Bool(a == b)),
+                    _ => None,
+                };
+                if let Some(v) = fast {
+                    self.stack.truncate(len - 3);
+                    self.stack.push(v);
+                    return Ok(());
+                }
+            }
+        }
+        if n == 1 {
+            let fast = match (op, &self.stack[len - 1]) {
+                (PrimOp::Not, v) => Some(Value::Bool(!v.truthy())),
+                (PrimOp::First, Value::List(l)) => {
+                    Some(l.as_slice().first().cloned().unwrap_or(Value::Nil))
+                }
+                (PrimOp::Rest, Value::List(l)) => Some(Value::List(l.drop_front(1))),
+                (PrimOp::Len, Value::List(l)) => Some(Value::Int(l.len() as i64)),
+                _ => None,
+            };
+            if let Some(v) = fast {
+                self.stack.truncate(len - 2);
+                self.stack.push(v);
+                return Ok(());
+            }
+        }
+        let p = inline_prim(op);
+        let PrimImpl::Plain(func) = &p.imp else {
+            unreachable!("inline primitives are plain")
+        };
+        let mut ctx = PrimCtx {
+            out: &mut *interp.out,
+            gensym: &mut interp.gensym,
+        };
+        let v = func(&self.stack[len - n as usize..], &mut ctx)?;
+        self.stack.truncate(len - n as usize - 1);
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn trace_instr(&self, fr: &VmFrame, pc: usize, interp: &mut Interp) {
+        let top = self
+            .stack
+            .last()
+            .map(crate::printer::repr)
+            .unwrap_or_else(|| "-".into());
+        let line = format!(
+            "{} {:>4} {:<24} top={} depth={}",
+            fr.chunk.name,
+            pc,
+            super::disasm::instr_text(&fr.chunk, &fr.chunk.code[pc]),
+            top,
+            self.kont.len()
+        );
+        if let Some(t) = interp.trace.as_mut() {
+            t.push(line);
+        }
+    }
+}
+
+fn outer(fr: &VmFrame, depth: u32) -> &Rc<Env> {
+    fr.closure_env
+        .as_ref()
+        .expect("verified: outer access has an enclosing frame")
+        .ancestor(depth - 1)
+}
+
+fn raise_at(fr: &VmFrame, pc: usize, message: String) -> Mode {
+    let span = fr.chunk.span_at(pc).clone();
+    Mode::Raise(Value::error(message, Some(span.clone())), Some(span))
+}
+
+fn prim_raise_at(fr: &VmFrame, pc: usize, e: PrimError) -> Mode {
+    let span = fr.chunk.span_at(pc).clone();
+    match e {
+        PrimError::Msg(m) => Mode::Raise(Value::error(m, Some(span.clone())), Some(span)),
+        PrimError::Raise(Value::Error(mut err)) => {
+            if let Some(inner) = Rc::get_mut(&mut err) {
+                if inner.span.is_none() {
+                    inner.span = Some(span.clone());
+                }
+            }
+            Mode::Raise(Value::Error(err), Some(span))
+        }
+        PrimError::Raise(v) => Mode::Raise(v, Some(span)),
+    }
+}
