@@ -222,11 +222,34 @@ fn eval_serves_the_kv_operations() {
 }
 
 #[test]
-fn tier_cek_is_accepted() {
-    let dir = scratch("tier_cek");
-    let out = run_in(&dir, &["eval", "--tier", "cek", "(* 6 7)"]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(stdout(&out), "42\n");
+fn every_tier_prints_the_same_values_and_errors() {
+    let dir = scratch("tiers");
+    write(
+        &dir,
+        "tiers.sx",
+        "(println (map inc (range 3)) (guard (e (true (error-message e))) (car 1)))\n\
+         (println (perform {:op \"kv-put\" :key \"k\" :value 1}) (perform {:op \"kv-get\" :key \"k\"}))\n\
+         (nth '(1 2) 5)\n",
+    );
+    for tier in ["cek", "vm"] {
+        for extra in [None, Some("--suspend-everywhere")] {
+            let mut args = vec!["run", "--tier", tier];
+            args.extend(extra);
+            args.push("tiers.sx");
+            let out = run_in(&dir, &args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert_eq!(
+                stdout(&out),
+                "(1 2 3) undefined symbol: car\ntrue 1\n",
+                "{args:?}"
+            );
+            assert_eq!(
+                stderr(&out),
+                "error: nth: index 5 out of range for a list of length 2\n  at tiers.sx:3:1\n",
+                "{args:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Every program in `examples/` runs through the real `sx` binary and prints exactly
-//! its `NAME.expected`, with nothing on stderr and exit status 0.
+//! Every program in `examples/` runs through the real `sx` binary, on every tier, with
+//! and without forced suspension, and prints exactly its `NAME.expected`, with nothing
+//! on stderr and exit status 0.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,27 +49,42 @@ fn the_documented_examples_exist() {
     }
 }
 
+/// The ways `sx run` can evaluate a program; all must print the same.
+const MODES: &[&[&str]] = &[
+    &["--tier", "cek"],
+    &["--tier", "vm"],
+    &["--tier", "cek", "--suspend-everywhere"],
+    &["--tier", "vm", "--suspend-everywhere"],
+];
+
 #[test]
-fn every_example_prints_its_expected_output() {
+fn every_example_prints_its_expected_output_in_every_mode() {
     let mut failures = Vec::new();
     for example in examples() {
         let expected = expected_for(&example);
-        let out = Command::new(env!("CARGO_BIN_EXE_sx"))
-            .arg("run")
-            .arg(&example)
-            .output()
-            .expect("run sx");
-        let name = example.file_name().unwrap().to_string_lossy().into_owned();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            failures.push(format!("{name}: exit {:?}, stderr:\n{stderr}", out.status));
-        } else if stdout != expected {
-            failures.push(format!(
-                "{name}: stdout differs\n--- expected\n{expected}--- actual\n{stdout}"
-            ));
-        } else if !stderr.is_empty() {
-            failures.push(format!("{name}: unexpected stderr:\n{stderr}"));
+        for mode in MODES {
+            let out = Command::new(env!("CARGO_BIN_EXE_sx"))
+                .arg("run")
+                .args(*mode)
+                .arg(&example)
+                .output()
+                .expect("run sx");
+            let name = format!(
+                "{} ({})",
+                example.file_name().unwrap().to_string_lossy(),
+                mode.join(" ")
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() {
+                failures.push(format!("{name}: exit {:?}, stderr:\n{stderr}", out.status));
+            } else if stdout != expected {
+                failures.push(format!(
+                    "{name}: stdout differs\n--- expected\n{expected}--- actual\n{stdout}"
+                ));
+            } else if !stderr.is_empty() {
+                failures.push(format!("{name}: unexpected stderr:\n{stderr}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
