@@ -9,30 +9,44 @@ use datalog::{Database, Value};
 use std::path::Path;
 
 fn pairs(workload: &str, rel: &str) -> Vec<(u32, u32)> {
-    let path = sx_benches::shared_bench_dir().join(workload).join("facts").join(format!("{rel}.facts"));
+    let path = sx_benches::shared_bench_dir()
+        .join(workload)
+        .join("facts")
+        .join(format!("{rel}.facts"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.is_empty())
         .map(|l| {
-            let mut it = l.split('\t').map(|x| x.trim().parse::<u32>().expect("number"));
+            let mut it = l
+                .split('\t')
+                .map(|x| x.trim().parse::<u32>().expect("number"));
             (it.next().expect("col 0"), it.next().expect("col 1"))
         })
         .collect()
 }
 
 fn program(workload: &str) -> String {
-    std::fs::read_to_string(sx_benches::shared_bench_dir().join(workload).join("prog.dl")).expect("prog.dl")
+    std::fs::read_to_string(
+        sx_benches::shared_bench_dir()
+            .join(workload)
+            .join("prog.dl"),
+    )
+    .expect("prog.dl")
 }
 
 /// Builds, loads and saturates; returns the size of `out`.
 fn sx_run(workload: &str, facts: &[(&str, Vec<(u32, u32)>)], out: &str) -> usize {
     let mut db = Database::new();
-    db.add_rules(&program(workload), Path::new(workload).join("prog.dl").to_str().unwrap())
-        .expect("program");
+    db.add_rules(
+        &program(workload),
+        Path::new(workload).join("prog.dl").to_str().unwrap(),
+    )
+    .expect("program");
     for (rel, ts) in facts {
         db.add_facts(
             rel,
-            ts.iter().map(|&(a, b)| [Value::Number(a as i64), Value::Number(b as i64)]),
+            ts.iter()
+                .map(|&(a, b)| [Value::Number(a as i64), Value::Number(b as i64)]),
         )
         .expect("facts");
     }
@@ -57,7 +71,8 @@ fn frog_sg(parent: &[(u32, u32)]) -> usize {
     let by_parent: Relation<(u32, u32)> = parent.iter().map(|&(c, p)| (p, c)).collect();
     let sg = it.variable::<(u32, u32)>("sg");
     let tmp = it.variable::<(u32, u32)>("tmp");
-    let base: Relation<(u32, u32)> = Relation::from_join(&by_parent, &by_parent, |_p, &x, &y| (x, y));
+    let base: Relation<(u32, u32)> =
+        Relation::from_join(&by_parent, &by_parent, |_p, &x, &y| (x, y));
     sg.extend(base.iter().filter(|(x, y)| x != y).copied());
     while it.changed() {
         // sg(x, y) :- parent(x, a), sg(a, b), parent(y, b).
@@ -67,7 +82,12 @@ fn frog_sg(parent: &[(u32, u32)]) -> usize {
     sg.complete().len()
 }
 
-fn frog_pta(addr: &[(u32, u32)], assign: &[(u32, u32)], load: &[(u32, u32)], store: &[(u32, u32)]) -> usize {
+fn frog_pta(
+    addr: &[(u32, u32)],
+    assign: &[(u32, u32)],
+    load: &[(u32, u32)],
+    store: &[(u32, u32)],
+) -> usize {
     let mut it = Iteration::new();
     let assign_by_w: Relation<(u32, u32)> = assign.iter().map(|&(v, w)| (w, v)).collect();
     let load_by_w: Relation<(u32, u32)> = load.iter().map(|&(v, w)| (w, v)).collect();
@@ -97,9 +117,13 @@ fn peers(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("datalog");
     g.sample_size(10);
-    g.bench_function("tc_a/sx", |b| b.iter(|| sx_run("tc_a", &[("edge", tc_a.clone())], "path")));
+    g.bench_function("tc_a/sx", |b| {
+        b.iter(|| sx_run("tc_a", &[("edge", tc_a.clone())], "path"))
+    });
     g.bench_function("tc_a/datafrog", |b| b.iter(|| frog_tc(&tc_a)));
-    g.bench_function("sg/sx", |b| b.iter(|| sx_run("sg", &[("parent", sg.clone())], "sg")));
+    g.bench_function("sg/sx", |b| {
+        b.iter(|| sx_run("sg", &[("parent", sg.clone())], "sg"))
+    });
     g.bench_function("sg/datafrog", |b| b.iter(|| frog_sg(&sg)));
     let pta_facts = [
         ("addressOf", addr.clone()),
@@ -108,10 +132,14 @@ fn peers(c: &mut Criterion) {
         ("store", store.clone()),
     ];
     g.bench_function("pta/sx", |b| b.iter(|| sx_run("pta", &pta_facts, "pt")));
-    g.bench_function("pta/datafrog", |b| b.iter(|| frog_pta(&addr, &assign, &load, &store)));
+    g.bench_function("pta/datafrog", |b| {
+        b.iter(|| frog_pta(&addr, &assign, &load, &store))
+    });
     if std::env::var_os("SX_BENCH_TC_B").is_some() {
         let tc_b = pairs("tc_b", "edge");
-        g.bench_function("tc_b/sx", |b| b.iter(|| sx_run("tc_b", &[("edge", tc_b.clone())], "path")));
+        g.bench_function("tc_b/sx", |b| {
+            b.iter(|| sx_run("tc_b", &[("edge", tc_b.clone())], "path"))
+        });
         g.bench_function("tc_b/datafrog", |b| b.iter(|| frog_tc(&tc_b)));
     }
     g.finish();
@@ -128,23 +156,32 @@ fn incremental(c: &mut Criterion) {
         b.iter_batched_ref(
             || {
                 let mut db = Database::new();
-                db.add_rules(&program("tc_b"), "tc_b/prog.dl").expect("program");
+                db.add_rules(&program("tc_b"), "tc_b/prog.dl")
+                    .expect("program");
                 db.add_facts(
                     "edge",
-                    edges.iter().map(|&(a, b)| [Value::Number(a as i64), Value::Number(b as i64)]),
+                    edges
+                        .iter()
+                        .map(|&(a, b)| [Value::Number(a as i64), Value::Number(b as i64)]),
                 )
                 .expect("facts");
                 db.saturate().expect("saturate");
                 // The first update builds the reverse rows of `path` once; measure the
                 // steady state after it.
-                db.add_fact("edge", &[Value::Number(20_001), Value::Number(edges[1].0 as i64)])
-                    .expect("fact");
+                db.add_fact(
+                    "edge",
+                    &[Value::Number(20_001), Value::Number(edges[1].0 as i64)],
+                )
+                .expect("fact");
                 db.saturate().expect("saturate");
                 db
             },
             |db| {
-                db.add_fact("edge", &[Value::Number(20_000), Value::Number(edges[0].0 as i64)])
-                    .expect("fact");
+                db.add_fact(
+                    "edge",
+                    &[Value::Number(20_000), Value::Number(edges[0].0 as i64)],
+                )
+                .expect("fact");
                 db.saturate().expect("saturate")
             },
             BatchSize::PerIteration,

@@ -18,12 +18,15 @@ fn main() {
     .expect("program");
     let mut first = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
-        let mut it = line.split('\t').map(|x| x.trim().parse::<i64>().expect("number"));
+        let mut it = line
+            .split('\t')
+            .map(|x| x.trim().parse::<i64>().expect("number"));
         let (a, b) = (it.next().expect("col 0"), it.next().expect("col 1"));
         if first.len() < 12 {
             first.push(a);
         }
-        db.add_fact("edge", &[Value::Number(a), Value::Number(b)]).expect("fact");
+        db.add_fact("edge", &[Value::Number(a), Value::Number(b)])
+            .expect("fact");
     }
     let t = Instant::now();
     let full = db.saturate().expect("saturate");
@@ -36,8 +39,11 @@ fn main() {
     );
     for (i, &target) in first.iter().enumerate() {
         let before = db.size("path").expect("size");
-        db.add_fact("edge", &[Value::Number(20_000 + i as i64), Value::Number(target)])
-            .expect("fact");
+        db.add_fact(
+            "edge",
+            &[Value::Number(20_000 + i as i64), Value::Number(target)],
+        )
+        .expect("fact");
         let t = Instant::now();
         let w = db.saturate().expect("saturate");
         println!(
