@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use lang::tiering::JitMode;
 use lang::{Interp, Outcome, SxError, Tier, Value};
 
 use crate::kv::KvStore;
@@ -23,10 +24,14 @@ pub struct Services {
 }
 
 /// How a host runs code.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct HostOptions {
-    /// The evaluator tier.
+    /// The evaluator tier (`Cek`: JIT off; `Vm`: eager), unless `jit` says otherwise.
     pub tier: Tier,
+    /// The JIT mode, overriding `tier`.
+    pub jit: Option<JitMode>,
+    /// Functions whose bytecode is deliberately corrupted (fault injection, tests).
+    pub inject_faults: Vec<String>,
     /// Every `perform` returns to the host loop and resumes from a fresh Rust call
     /// stack (otherwise requests are answered in place, without suspending).
     pub suspend_everywhere: bool,
@@ -49,7 +54,14 @@ impl Host {
     /// A host around `interp` with `options`.
     pub fn with_options(mut interp: Interp, options: HostOptions) -> Host {
         let services = Rc::new(RefCell::new(Services::default()));
-        interp.tier = options.tier;
+        interp.set_tier(options.tier);
+        if let Some(mode) = options.jit {
+            interp.policy.mode = mode;
+        }
+        interp
+            .policy
+            .inject_faults
+            .extend(options.inject_faults.iter().cloned());
         interp.perform_handler = if options.suspend_everywhere {
             None
         } else {
@@ -163,10 +175,15 @@ impl Services {
 
 /// Formats an uncaught error the way `sx run` prints it.
 pub fn format_error(e: &SxError) -> String {
-    match &e.span {
+    let mut out = match &e.span {
         Some(s) => format!("error: {}\n  at {s}", e.message()),
         None => format!("error: {}", e.message()),
+    };
+    if let Some(note) = &e.note {
+        out.push_str("\n  note: ");
+        out.push_str(note);
     }
+    out
 }
 
 /// Runs `f` on a thread with a large stack (deeply nested data is printed, compared

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use lang::tiering::JitMode;
 use lang::Interp;
 use sx::{format_error, with_big_stack, Host, HostOptions};
 
@@ -54,6 +55,13 @@ struct EvalOpts {
     /// Every `perform` returns to the host loop and resumes from a fresh call stack.
     #[arg(long)]
     suspend_everywhere: bool,
+    /// When functions move to the VM: off, hot, hot:N (after N calls) or eager.
+    /// Overrides --tier; defaults to the SX_JIT environment variable.
+    #[arg(long, value_name = "MODE", env = "SX_JIT", value_parser = JitMode::parse)]
+    jit: Option<JitMode>,
+    /// Corrupt this function's bytecode when it is compiled (to test recovery).
+    #[arg(long = "inject-fault", value_name = "FUNCTION")]
+    inject_fault: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +108,8 @@ fn main() -> ExitCode {
                 tier: Tier::Cek,
                 boot: vec![],
                 suspend_everywhere: false,
+                jit: None,
+                inject_fault: vec![],
             },
             false,
         ),
@@ -122,6 +132,8 @@ fn main() -> ExitCode {
 fn new_host(opts: &EvalOpts) -> Result<Host, String> {
     let options = HostOptions {
         tier: opts.tier.into(),
+        jit: opts.jit,
+        inject_faults: opts.inject_fault.clone(),
         suspend_everywhere: opts.suspend_everywhere,
     };
     let mut host = Host::with_options(Interp::new(), options);

@@ -53,7 +53,14 @@ pub fn run(host: Result<Host, String>) -> i32 {
                 }
             }
             Err(ReadlineError::Interrupted) => pending.clear(),
-            Err(ReadlineError::Eof) => break,
+            Err(ReadlineError::Eof) => {
+                if !pending.trim().is_empty() {
+                    if let Err(e) = lang::reader::read_all(&pending, "<repl>") {
+                        eprintln!("error: {e}");
+                    }
+                }
+                break;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 break;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lang::Tier;
+use lang::tiering::JitMode;
 use lang::{Interp, OutputBuffer};
 use sx::{format_error, with_big_stack, Host, HostOptions};
 
@@ -13,21 +13,25 @@ struct Run {
     error: Option<String>,
 }
 
-/// Every configuration a case must pass on: each tier, answering requests in place
-/// and with every `perform` suspended to the host loop.
-const CONFIGS: &[(&str, Tier, bool)] = &[
-    ("cek", Tier::Cek, false),
-    ("cek --suspend-everywhere", Tier::Cek, true),
-    ("vm", Tier::Vm, false),
-    ("vm --suspend-everywhere", Tier::Vm, true),
+/// Every configuration a case must pass on: each JIT mode (off: all on the CEK;
+/// eager: all on the VM; hot:1: a function moves to the VM on its second call),
+/// answering requests in place and with every `perform` suspended to the host loop.
+const CONFIGS: &[(&str, JitMode, bool)] = &[
+    ("--jit=off", JitMode::Off, false),
+    ("--jit=off --suspend-everywhere", JitMode::Off, true),
+    ("--jit=eager", JitMode::Eager, false),
+    ("--jit=eager --suspend-everywhere", JitMode::Eager, true),
+    ("--jit=hot:1", JitMode::Hot(1), false),
+    ("--jit=hot:1 --suspend-everywhere", JitMode::Hot(1), true),
 ];
 
-fn run_case(src: String, file: String, tier: Tier, suspend_everywhere: bool) -> Run {
+fn run_case(src: String, file: String, jit: JitMode, suspend_everywhere: bool) -> Run {
     with_big_stack(move || {
         let out = OutputBuffer::default();
         let options = HostOptions {
-            tier,
+            jit: Some(jit),
             suspend_everywhere,
+            ..HostOptions::default()
         };
         let mut host = Host::with_options(Interp::with_output(Box::new(out.clone())), options);
         let result = host.run_source(&src, &file);
@@ -50,7 +54,7 @@ fn cases() -> Vec<PathBuf> {
 }
 
 /// Checks one case on one configuration; returns the mismatch, if any.
-fn check(case: &Path, config: &str, tier: Tier, suspend: bool) -> Option<String> {
+fn check(case: &Path, config: &str, jit: JitMode, suspend: bool) -> Option<String> {
     let file = case
         .file_name()
         .expect("file name")
@@ -60,7 +64,7 @@ fn check(case: &Path, config: &str, tier: Tier, suspend: bool) -> Option<String>
     let src = std::fs::read_to_string(case).expect("read case");
     let out_file = case.with_extension("out");
     let err_file = case.with_extension("err");
-    let run = run_case(src, file, tier, suspend);
+    let run = run_case(src, file, jit, suspend);
     if let Ok(expected) = std::fs::read_to_string(&out_file) {
         if let Some(e) = &run.error {
             return Some(format!(
@@ -93,7 +97,7 @@ fn check(case: &Path, config: &str, tier: Tier, suspend: bool) -> Option<String>
     }
 }
 
-fn suite(configs: &[(&str, Tier, bool)]) {
+fn suite(configs: &[(&str, JitMode, bool)]) {
     let cases = cases();
     assert!(
         cases.len() >= 200,
@@ -101,11 +105,11 @@ fn suite(configs: &[(&str, Tier, bool)]) {
         cases.len()
     );
     let mut failures = Vec::new();
-    for (config, tier, suspend) in configs {
+    for (config, jit, suspend) in configs {
         failures.extend(
             cases
                 .iter()
-                .filter_map(|c| check(c, config, *tier, *suspend)),
+                .filter_map(|c| check(c, config, *jit, *suspend)),
         );
     }
     assert!(
@@ -124,5 +128,10 @@ fn conformance_suite_passes_on_the_cek() {
 
 #[test]
 fn conformance_suite_passes_on_the_vm() {
-    suite(&CONFIGS[2..]);
+    suite(&CONFIGS[2..4]);
+}
+
+#[test]
+fn conformance_suite_passes_when_functions_move_to_the_vm_while_running() {
+    suite(&CONFIGS[4..]);
 }

@@ -56,6 +56,8 @@ pub struct Analyzer<'i> {
     /// Enclosing functions and `let`/`letrec` bodies: `define` makes a global only
     /// outside all of them.
     local_depth: usize,
+    /// Policy names of the enclosing functions (see `LambdaInfo::policy_name`).
+    fn_names: Vec<Rc<str>>,
 }
 
 /// An analysed top-level form: its code and how many slots its frame needs.
@@ -74,6 +76,7 @@ impl<'i> Analyzer<'i> {
             scopes: vec![Scope::default()],
             expansion_depth: 0,
             local_depth: 0,
+            fn_names: Vec::new(),
         }
     }
 
@@ -254,7 +257,7 @@ impl<'i> Analyzer<'i> {
                 };
                 Node::Lambda(self.lambda(params, body, None, span)?)
             }
-            "let" => self.let_form(args, span)?,
+            "let" | "let*" => self.let_form(args, span)?,
             "letrec" => self.letrec(args, span)?,
             "do" | "begin" => {
                 let nodes = args
@@ -451,9 +454,16 @@ impl<'i> Analyzer<'i> {
         for n in &names {
             self.declare(*n);
         }
+        let policy_name: Rc<str> = match (name, self.fn_names.last()) {
+            (Some(n), _) => n.name(),
+            (None, Some(outer)) => outer.clone(),
+            (None, None) => Rc::from("fn"),
+        };
+        self.fn_names.push(policy_name.clone());
         self.local_depth += 1;
         let body = self.body(body, span);
         self.local_depth -= 1;
+        self.fn_names.pop();
         let scope = self.scopes.pop().expect("pushed above");
         Ok(Rc::new(LambdaInfo {
             name,
@@ -462,6 +472,8 @@ impl<'i> Analyzer<'i> {
             frame_size: scope.size,
             body: body?,
             span: span.clone(),
+            policy_name,
+            jit: crate::tiering::JitState::default(),
             chunk: std::cell::OnceCell::new(),
         }))
     }
@@ -685,6 +697,9 @@ impl<'i> Analyzer<'i> {
         let body = self.body(&args[1..], span)?;
         let saved = self.scope().names.len();
         let slot = self.declare(var);
+        // The slot after the variable holds where the value was raised (for re-raise).
+        let site = self.declare(Sym::new(" raise-site"));
+        debug_assert_eq!(site, slot + 1);
         let mut handler = Node::Reraise(slot);
         for clause in clauses.iter().rev() {
             let Some(parts) = clause.as_list().filter(|p| !p.is_empty()) else {

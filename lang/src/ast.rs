@@ -42,7 +42,8 @@ pub enum Node {
     Case(Rc<Case>),
     /// `guard`.
     Guard(Rc<Guard>),
-    /// Re-raise the value in a frame slot (a `guard` whose clauses did not match).
+    /// Re-raise the value in a frame slot (a `guard` whose clauses did not match),
+    /// at the position recorded in the next slot.
     Reraise(u32),
     /// `perform`.
     Perform(Rc<Perform>),
@@ -111,6 +112,11 @@ pub struct LambdaInfo {
     pub body: Node,
     /// Where the `fn` form starts.
     pub span: Span,
+    /// The name the tiering policy matches rules against: the function's own name,
+    /// else that of the nearest named function around it.
+    pub policy_name: Rc<str>,
+    /// The tiering policy's state for this function.
+    pub jit: crate::tiering::JitState,
     /// The bytecode, compiled the first time the VM runs this function.
     pub chunk: std::cell::OnceCell<Result<Rc<crate::vm::Chunk>, crate::vm::CompileError>>,
 }
@@ -156,7 +162,8 @@ pub struct Case {
 /// `(guard (e clause…) body…)`.
 #[derive(Debug)]
 pub struct Guard {
-    /// The frame slot that receives the raised value.
+    /// The frame slot that receives the raised value; the slot after it receives
+    /// where it was raised (see [`raise_site`]).
     pub slot: u32,
     /// The protected body.
     pub body: Node,
@@ -180,4 +187,18 @@ pub enum QuasiPart {
     Item(Node),
     /// `,@xs`: the elements of a list.
     Splice(Node, Span),
+}
+
+/// The value stored beside a caught value: where it was raised, as an error value
+/// carrying only the position (so a re-raise reports the original position).
+pub fn raise_site(span: Option<Span>) -> Value {
+    Value::error("", span)
+}
+
+/// The position a [`raise_site`] value records.
+pub fn raise_site_span(v: &Value) -> Option<Span> {
+    match v {
+        Value::Error(e) => e.span.clone(),
+        _ => None,
+    }
 }

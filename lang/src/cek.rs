@@ -53,6 +53,9 @@ pub(crate) enum Frame {
     Vm(VmFrame),
     /// A `guard` installed by VM code.
     VmGuard(Box<VmGuard>),
+    /// A call re-run on the CEK after it faulted on the VM: a value arriving here
+    /// means the fault was the VM's (a miscompile) and the call is recovered.
+    Recovery(Rc<crate::ast::LambdaInfo>, String),
     BuildList(Box<BuildState<QuasiPart>>),
     BuildDict(Box<BuildState<Node>>),
     Higher(Box<HigherLoop>),
@@ -99,6 +102,8 @@ pub(crate) struct Machine {
     mode: Mode,
     awaiting_resume: bool,
     pub(crate) perform_span: Option<Span>,
+    /// Why the tiering layer let the error being raised propagate.
+    pub(crate) note: Option<String>,
 }
 
 impl Machine {
@@ -110,6 +115,7 @@ impl Machine {
             mode: Mode::Eval(node, Env::new(frame_size as usize, None)),
             awaiting_resume: false,
             perform_span: None,
+            note: None,
         }
     }
 
@@ -121,6 +127,7 @@ impl Machine {
             mode: Mode::Return(Value::Nil),
             awaiting_resume: false,
             perform_span: None,
+            note: None,
         }
     }
 
@@ -132,6 +139,7 @@ impl Machine {
             mode: Mode::Return(Value::Nil),
             awaiting_resume: false,
             perform_span: None,
+            note: None,
         };
         let mode = m.apply_with(f, args, span);
         m.mode = mode;
@@ -181,34 +189,48 @@ impl Machine {
                 Mode::Vm(fr) => self.run_vm(fr, interp),
                 Mode::Raise(v, span) => match self.unwind() {
                     Some(Frame::Guard(guard, env, height)) => {
+                        self.note = None;
                         self.stack.truncate(height);
                         env.set(guard.slot, v);
+                        env.set(guard.slot + 1, crate::ast::raise_site(span));
                         Mode::Eval(guard.handler.clone(), env)
                     }
-                    Some(Frame::VmGuard(g)) => self.enter_vm_handler(*g, v),
+                    Some(Frame::VmGuard(g)) => {
+                        self.note = None;
+                        self.enter_vm_handler(*g, v, span)
+                    }
                     Some(_) => unreachable!("unwind stops only at guards"),
                     None => {
                         let span = match &v {
                             Value::Error(e) if e.span.is_some() => e.span.clone(),
                             _ => span,
                         };
-                        return Stop::Error(SxError { value: v, span });
+                        return Stop::Error(SxError {
+                            value: v,
+                            span,
+                            note: self.note.take(),
+                        });
                     }
                 },
-                Mode::Perform(req) => match interp.perform_handler.as_mut() {
-                    // The host answers at once: no suspension needed.
-                    Some(handler) => match handler(&req) {
-                        Ok(answer) => Mode::Return(answer),
-                        Err(message) => {
-                            let span = self.perform_span.clone();
-                            Mode::Raise(Value::error(message, span.clone()), span)
+                Mode::Perform(req) => {
+                    if !is_read_request(&req) {
+                        interp.effects += 1;
+                    }
+                    match interp.perform_handler.as_mut() {
+                        // The host answers at once: no suspension needed.
+                        Some(handler) => match handler(&req) {
+                            Ok(answer) => Mode::Return(answer),
+                            Err(message) => {
+                                let span = self.perform_span.clone();
+                                Mode::Raise(Value::error(message, span.clone()), span)
+                            }
+                        },
+                        None => {
+                            self.awaiting_resume = true;
+                            return Stop::Perform(req);
                         }
-                    },
-                    None => {
-                        self.awaiting_resume = true;
-                        return Stop::Perform(req);
                     }
-                },
+                }
             }
         }
     }
@@ -289,7 +311,10 @@ impl Machine {
                     .push(Frame::Guard(g, env.clone(), self.stack.len()));
                 Mode::Eval(body, env)
             }
-            Node::Reraise(slot) => Mode::Raise(env.get(slot), None),
+            Node::Reraise(slot) => Mode::Raise(
+                env.get(slot),
+                crate::ast::raise_site_span(&env.get(slot + 1)),
+            ),
             Node::Perform(p) => {
                 let request = p.request.clone();
                 self.kont.push(Frame::Perform(p.span.clone()));
@@ -357,6 +382,19 @@ impl Machine {
         span: &Span,
         interp: &mut Interp,
     ) -> Mode {
+        self.apply_on(f, args, span, interp, false)
+    }
+
+    /// Applies `f`, running a closure on the CEK whatever the policy says when
+    /// `force_cek` (the re-run of a call that faulted on the VM).
+    pub(crate) fn apply_on(
+        &mut self,
+        f: Value,
+        args: Vec<Value>,
+        span: &Span,
+        interp: &mut Interp,
+        force_cek: bool,
+    ) -> Mode {
         match f {
             Value::Lambda(c) => {
                 let info = &c.info;
@@ -381,9 +419,14 @@ impl Machine {
                         span,
                     );
                 }
-                if interp.runs_on_vm(info) {
-                    if let Some(chunk) = interp.chunk_for(info) {
-                        return self.enter_vm(chunk, c.env.clone(), args);
+                if !force_cek {
+                    if interp.runs_on_vm(info) {
+                        if let Some(chunk) = interp.chunk_for(info) {
+                            return self.enter_vm(chunk, c.env.clone(), args, interp.effects);
+                        }
+                    }
+                    if info.jit.failed.get() && interp.policy.mode != crate::tiering::JitMode::Off {
+                        interp.policy.record_fallback(&info.display_name());
                     }
                 }
                 let mut slots = args;
@@ -407,12 +450,17 @@ impl Machine {
                         let mut ctx = PrimCtx {
                             out: &mut *interp.out,
                             gensym: &mut interp.gensym,
+                            effects: &mut interp.effects,
                         };
                         match func(&args, &mut ctx) {
                             Ok(v) => Mode::Return(v),
                             Err(e) => prim_raise(e, span),
                         }
                     }
+                    PrimImpl::Interp(func) => match func(&args, interp) {
+                        Ok(v) => Mode::Return(v),
+                        Err(e) => prim_raise(e, span),
+                    },
                     PrimImpl::Higher(op) => match higher_args(*op, p.name, &args) {
                         Err(e) => prim_raise(e, span),
                         Ok(h) => self.start_higher(*op, h.f, h.init, h.items, span, interp),
@@ -574,10 +622,14 @@ impl Machine {
                 Mode::Eval(node, env)
             }
             Frame::SetLocal(s, env) => {
+                if s.depth > 0 {
+                    interp.effects += 1;
+                }
                 env.ancestor(s.depth).set(s.idx, v);
                 Mode::Return(Value::Nil)
             }
             Frame::SetGlobal(s) => {
+                interp.effects += 1;
                 if !s.define && interp.global_value_ref(s.sym).is_none() {
                     return raise_msg(format!("set!: undefined symbol: {}", s.sym), &s.span);
                 }
@@ -617,6 +669,13 @@ impl Machine {
                 Mode::Eval(branch, env)
             }
             Frame::Guard(..) | Frame::VmGuard(_) => Mode::Return(v),
+            Frame::Recovery(info, fault) => {
+                let name = info.display_name();
+                tracing::warn!(function = %name, fault = %fault, "call recovered on the CEK; function demoted from the VM");
+                info.jit.failed.set(true);
+                interp.policy.record_recovered(&name, &fault);
+                Mode::Return(v)
+            }
             Frame::Vm(fr) => self.resume_vm(fr, v),
             Frame::Perform(span) => {
                 self.perform_span = Some(span);
@@ -677,17 +736,28 @@ impl Machine {
         }
         match Analyzer::new(interp).toplevel(&form) {
             Ok(top) => {
-                if interp.tier == crate::interp::Tier::Vm {
+                if interp.policy.mode == crate::tiering::JitMode::Eager {
                     if let Ok(chunk) =
                         crate::vm::compile_toplevel(&top.node, top.frame_size, &form.span)
                     {
-                        return self.enter_vm(Rc::new(chunk), None, Vec::new());
+                        return self.enter_vm(Rc::new(chunk), None, Vec::new(), interp.effects);
                     }
                 }
                 Mode::Eval(top.node, Env::new(top.frame_size as usize, None))
             }
             Err(e) => raise_msg(e.message, &e.span),
         }
+    }
+}
+
+/// Requests the contract names as reads (idempotent); anything else is a write.
+pub(crate) fn is_read_request(req: &Value) -> bool {
+    let Value::Dict(d) = req else {
+        return false;
+    };
+    match d.get(&Value::keyword("op")) {
+        Some(Value::Str(op)) => matches!(&**op, "kv-get" | "kv-scan" | "now"),
+        _ => false,
     }
 }
 
@@ -767,7 +837,7 @@ fn simple_call(c: &Call, env: &Rc<Env>, interp: &mut Interp) -> Simple {
     let func = match interp.global_value_ref(g.sym) {
         Some(Value::Prim(p)) if p.pure => match &p.imp {
             PrimImpl::Plain(func) => (*p, *func),
-            PrimImpl::Higher(_) => {
+            PrimImpl::Higher(_) | PrimImpl::Interp(_) => {
                 c.not_simple.set(true);
                 return Simple::No;
             }
@@ -800,6 +870,7 @@ fn simple_call(c: &Call, env: &Rc<Env>, interp: &mut Interp) -> Simple {
     let mut ctx = PrimCtx {
         out: &mut *interp.out,
         gensym: &mut interp.gensym,
+        effects: &mut interp.effects,
     };
     match func(&args, &mut ctx) {
         Ok(v) => Simple::Value(v),

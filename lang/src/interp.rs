@@ -42,6 +42,8 @@ pub struct SxError {
     pub value: Value,
     /// Where it was raised, when known.
     pub span: Option<Span>,
+    /// Why the tiering layer let it propagate (not part of the error value).
+    pub note: Option<String>,
 }
 
 impl SxError {
@@ -58,6 +60,7 @@ impl SxError {
         SxError {
             value: Value::error(message, span.clone()),
             span,
+            note: None,
         }
     }
 }
@@ -169,8 +172,11 @@ pub struct Interp {
     /// When set, how many more function calls may run before evaluation raises
     /// `step limit reached` (for sandboxes and fuzzing).
     pub fuel: Option<u64>,
-    /// The tier that runs functions and top-level forms.
-    pub tier: Tier,
+    /// Which tier runs each function (and the record of what it decided).
+    pub policy: crate::tiering::TierPolicy,
+    /// Count of non-idempotent effects so far (writes, output, assignments): a
+    /// faulting call is re-run on the CEK only if this has not moved since it began.
+    pub effects: u64,
     /// Answers `perform` requests without suspending, when set; when unset every
     /// `perform` suspends to the host (`--suspend-everywhere`).
     pub perform_handler: Option<PerformHandler>,
@@ -199,7 +205,8 @@ impl Interp {
             gensym: 0,
             max_depth: DEFAULT_MAX_DEPTH,
             fuel: None,
-            tier: Tier::Cek,
+            policy: crate::tiering::TierPolicy::default(),
+            effects: 0,
             perform_handler: None,
             trace: None,
         };
@@ -235,22 +242,61 @@ impl Interp {
         self.globals[i] = Some(v);
     }
 
+    /// Selects a tier for everything: `Cek` is JIT mode `off`, `Vm` is `eager`.
+    pub fn set_tier(&mut self, tier: Tier) {
+        self.policy.mode = match tier {
+            Tier::Cek => crate::tiering::JitMode::Off,
+            Tier::Vm => crate::tiering::JitMode::Eager,
+        };
+    }
+
     /// Whether calls of the function `info` run on the VM.
     #[inline]
-    pub(crate) fn runs_on_vm(&self, _info: &crate::ast::LambdaInfo) -> bool {
-        self.tier == Tier::Vm
+    pub(crate) fn runs_on_vm(&mut self, info: &crate::ast::LambdaInfo) -> bool {
+        if self.policy.mode == crate::tiering::JitMode::Off {
+            return false;
+        }
+        self.policy.runs_on_vm(&info.policy_name, &info.jit)
     }
 
     /// The function's bytecode, compiling it on first use; `None` when it does not
-    /// compile (it then runs on the CEK).
-    pub(crate) fn chunk_for(&self, info: &crate::ast::LambdaInfo) -> Option<Rc<crate::vm::Chunk>> {
-        let compiled = info
-            .chunk
-            .get_or_init(|| crate::vm::compile_lambda(info).map(Rc::new));
+    /// compile: the call runs on the CEK and the function is demoted for good.
+    pub(crate) fn chunk_for(
+        &mut self,
+        info: &crate::ast::LambdaInfo,
+    ) -> Option<Rc<crate::vm::Chunk>> {
+        if let Some(Ok(c)) = info.chunk.get() {
+            return Some(c.clone());
+        }
+        let name = info.display_name();
+        let inject = self.policy.inject_faults.contains(&*name);
+        let fail = self
+            .policy
+            .inject_faults
+            .contains(&format!("{name}:compile"));
+        let compiled = info.chunk.get_or_init(|| {
+            if fail {
+                return Err(crate::vm::CompileError {
+                    function: name.to_string(),
+                    message: "injected compile failure".into(),
+                });
+            }
+            let mut chunk = crate::vm::compile_lambda(info)?;
+            if inject {
+                crate::vm::fault::corrupt(&mut chunk);
+            }
+            Ok(Rc::new(chunk))
+        });
         match compiled {
-            Ok(c) => Some(c.clone()),
+            Ok(c) => {
+                self.policy.record_compiled(&info.display_name());
+                Some(c.clone())
+            }
             Err(e) => {
-                tracing::warn!(function = %e.function, error = %e.message, "bytecode compile failed; running on the CEK");
+                tracing::warn!(function = %e.function, error = %e.message, "bytecode compile failed; the function runs on the CEK");
+                info.jit.failed.set(true);
+                self.policy
+                    .record_compile_failure(&info.display_name(), &e.message);
                 None
             }
         }

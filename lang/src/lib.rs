@@ -20,6 +20,7 @@ pub mod printer;
 pub mod reader;
 pub mod span;
 pub mod symbol;
+pub mod tiering;
 pub mod value;
 pub mod vm;
 

@@ -75,9 +75,16 @@ pub fn write_repr(out: &mut String, v: &Value) {
     }
 }
 
-/// Floats always show a `.` or an exponent: `2.0`, `0.1`, `1e300`.
+/// Floats always show a `.` or an exponent: `2.0`, `0.1`, `1e300`; the
+/// non-finite ones print as `##Inf`, `##-Inf` and `##NaN`, which read back.
 fn write_float(out: &mut String, f: f64) {
-    let _ = write!(out, "{f:?}");
+    if f.is_nan() {
+        out.push_str("##NaN");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "##Inf" } else { "##-Inf" });
+    } else {
+        let _ = write!(out, "{f:?}");
+    }
 }
 
 /// A string literal with the escapes the reader understands.

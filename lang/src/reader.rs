@@ -361,10 +361,18 @@ impl<'a> Reader<'a> {
             span: span.clone(),
         };
         match tok.as_str() {
+            "##Inf" => return Ok(Value::Float(f64::INFINITY)),
+            "##-Inf" => return Ok(Value::Float(f64::NEG_INFINITY)),
+            "##NaN" => return Ok(Value::Float(f64::NAN)),
             "nil" => return Ok(Value::Nil),
             "true" => return Ok(Value::Bool(true)),
             "false" => return Ok(Value::Bool(false)),
             _ => {}
+        }
+        if tok.starts_with("##") {
+            return Err(err(format!(
+                "unknown literal {tok} (expected ##Inf, ##-Inf or ##NaN)"
+            )));
         }
         if let Some(name) = tok.strip_prefix(':') {
             if name.is_empty() {

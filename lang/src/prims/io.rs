@@ -20,6 +20,7 @@ fn write(args: &[Value], ctx: &mut PrimCtx, newline: bool) -> Result<Value, Prim
     if newline {
         line.push('\n');
     }
+    *ctx.effects += 1;
     ctx.out
         .write_all(line.as_bytes())
         .map_err(|e| PrimError::Msg(format!("println: cannot write output: {e}")))?;

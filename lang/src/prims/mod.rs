@@ -10,6 +10,7 @@ mod io;
 mod lists;
 mod numbers;
 mod strings;
+mod tools;
 mod types;
 
 use std::io::Write;
@@ -22,6 +23,8 @@ pub enum PrimImpl {
     Plain(fn(&[Value], &mut PrimCtx) -> Result<Value, PrimError>),
     /// A higher-order operation driven by the evaluator.
     Higher(Higher),
+    /// A tool that works on the interpreter itself (tiering, bytecode inspection).
+    Interp(fn(&[Value], &mut crate::Interp) -> Result<Value, PrimError>),
 }
 
 /// The higher-order primitives, run by the evaluator as resumable loops.
@@ -83,6 +86,8 @@ pub struct PrimCtx<'a> {
     pub out: &'a mut dyn Write,
     /// Counter for `gensym`.
     pub gensym: &'a mut u64,
+    /// The interpreter's count of non-idempotent effects (output counts).
+    pub effects: &'a mut u64,
 }
 
 /// `NAME: expected (SIG), got (KINDS)`.
@@ -162,6 +167,7 @@ pub fn all() -> impl Iterator<Item = &'static Prim> {
         .chain(strings::PRIMS)
         .chain(dicts::PRIMS)
         .chain(io::PRIMS)
+        .chain(tools::PRIMS)
         .chain(HIGHER.iter())
 }
 

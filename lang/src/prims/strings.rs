@@ -95,7 +95,7 @@ fn parse_int(args: &[Value], _: &mut PrimCtx) -> R {
     match &args[0] {
         Value::Str(s) => Ok(s.trim().parse::<i64>().map_or(Value::Nil, Value::Int)),
         Value::Int(i) => Ok(Value::Int(*i)),
-        _ => Err(type_error("parse-int", "string", args)),
+        _ => Err(type_error("parse-int", "string | int", args)),
     }
 }
 
@@ -107,7 +107,9 @@ fn parse_float(args: &[Value], _: &mut PrimCtx) -> R {
             .ok()
             .filter(|f| f.is_finite())
             .map_or(Value::Nil, Value::Float)),
-        _ => Err(type_error("parse-float", "string", args)),
+        Value::Int(i) => Ok(Value::Float(*i as f64)),
+        Value::Float(f) => Ok(Value::Float(*f)),
+        _ => Err(type_error("parse-float", "string | number", args)),
     }
 }
 

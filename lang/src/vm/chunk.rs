@@ -79,6 +79,8 @@ pub enum Instr {
     PopGuard,
     /// `v ->` raises v.
     Raise,
+    /// `v site ->` raises v at the position `site` records (a guard's re-raise).
+    Reraise,
 }
 
 /// The primitives the VM runs inline.
@@ -180,6 +182,9 @@ pub struct Chunk {
     pub spans: Vec<Span>,
     /// Deepest operand stack above the slots (computed by the verifier).
     pub max_stack: u32,
+    /// Whether the code assigns a parameter slot (then a faulting call's arguments
+    /// cannot be read back from its frame to re-run it).
+    pub mutates_params: bool,
 }
 
 impl Chunk {

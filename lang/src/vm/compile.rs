@@ -71,12 +71,19 @@ impl Compiler {
                 lines: Vec::new(),
                 spans: vec![span.clone()],
                 max_stack: 0,
+                mutates_params: false,
             },
             span: 0,
         }
     }
 
     fn finish(mut self) -> Result<Chunk, CompileError> {
+        let nslots = self.chunk.nparams + u32::from(self.chunk.rest);
+        self.chunk.mutates_params = self
+            .chunk
+            .code
+            .iter()
+            .any(|i| matches!(i, Instr::StoreLocal(s) | Instr::StoreEnv(s) if *s < nslots));
         self.chunk.max_stack = verify(&self.chunk).map_err(|message| CompileError {
             function: self.chunk.name.to_string(),
             message,
@@ -256,7 +263,8 @@ impl Compiler {
             }
             Node::Reraise(slot) => {
                 self.load_slot(*slot);
-                self.emit(Instr::Raise);
+                self.load_slot(*slot + 1);
+                self.emit(Instr::Reraise);
             }
             Node::Perform(p) => {
                 self.expr(&p.request, false);

@@ -30,6 +30,8 @@ pub(crate) struct VmFrame {
     pub(crate) base: u32,
     /// Stack height expected when a value is handed back to this activation.
     pub(crate) resume_height: u32,
+    /// The interpreter's effect count when the activation began.
+    pub(crate) effects_at_entry: u64,
 }
 
 /// A `guard` installed by VM code: where its handler runs and what to restore.
@@ -76,6 +78,7 @@ impl Machine {
         chunk: Rc<Chunk>,
         closure_env: Option<Rc<Env>>,
         mut args: Vec<Value>,
+        effects: u64,
     ) -> Mode {
         let np = chunk.nparams as usize;
         if chunk.rest {
@@ -103,6 +106,7 @@ impl Machine {
             pc: 0,
             base,
             resume_height: 0,
+            effects_at_entry: effects,
         })
     }
 
@@ -119,19 +123,53 @@ impl Machine {
     }
 
     /// Unwinding reached a VM guard: restore its activation at the handler.
-    pub(crate) fn enter_vm_handler(&mut self, g: VmGuard, v: Value) -> Mode {
+    pub(crate) fn enter_vm_handler(
+        &mut self,
+        g: VmGuard,
+        v: Value,
+        span: Option<crate::span::Span>,
+    ) -> Mode {
         self.stack.truncate(g.height as usize);
         let fr = g.frame;
+        let site = crate::ast::raise_site(span);
         match &fr.env {
-            Some(env) => env.set(g.slot, v),
-            None => self.stack[(fr.base + g.slot) as usize] = v,
+            Some(env) => {
+                env.set(g.slot, v);
+                env.set(g.slot + 1, site);
+            }
+            None => {
+                self.stack[(fr.base + g.slot) as usize] = v;
+                self.stack[(fr.base + g.slot + 1) as usize] = site;
+            }
         }
         Mode::Vm(fr)
     }
 
     /// Runs VM code until control leaves the VM (returns to a non-VM frame, calls
     /// out, performs, or raises).
-    pub(crate) fn run_vm(&mut self, mut fr: VmFrame, interp: &mut Interp) -> Mode {
+    pub(crate) fn run_vm(&mut self, fr: VmFrame, interp: &mut Interp) -> Mode {
+        let mut faulted = None;
+        let mode = self.run_vm_inner(fr, interp, &mut faulted);
+        match faulted {
+            Some(fr) if matches!(mode, Mode::Raise(..)) => self.vm_fault(fr, mode, interp),
+            _ => mode,
+        }
+    }
+
+    fn run_vm_inner(
+        &mut self,
+        mut fr: VmFrame,
+        interp: &mut Interp,
+        faulted: &mut Option<VmFrame>,
+    ) -> Mode {
+        // A raise from the running activation: remember it for `vm_fault`.
+        macro_rules! fault {
+            ($mode:expr) => {{
+                let m = $mode;
+                *faulted = Some(fr);
+                return m;
+            }};
+        }
         loop {
             let pc = fr.pc as usize;
             let instr = fr.chunk.code[pc];
@@ -169,20 +207,23 @@ impl Machine {
                 }
                 Instr::StoreOuter(d, i) => {
                     let v = self.pop();
+                    interp.effects += 1;
                     outer(&fr, d).set(i, v);
                 }
                 Instr::LoadGlobal(sym) => match interp.global_value(sym) {
                     Some(v) => self.stack.push(v),
-                    None => return raise_at(&fr, pc, format!("undefined symbol: {sym}")),
+                    None => fault!(raise_at(&fr, pc, format!("undefined symbol: {sym}"))),
                 },
                 Instr::DefineGlobal(sym) => {
                     let v = self.pop();
+                    interp.effects += 1;
                     interp.set_global(sym, v);
                 }
                 Instr::SetGlobal(sym) => {
                     let v = self.pop();
+                    interp.effects += 1;
                     if interp.global_value_ref(sym).is_none() {
-                        return raise_at(&fr, pc, format!("set!: undefined symbol: {sym}"));
+                        fault!(raise_at(&fr, pc, format!("set!: undefined symbol: {sym}")));
                     }
                     interp.set_global(sym, v);
                 }
@@ -222,10 +263,12 @@ impl Machine {
                 }
                 Instr::Call(n) => match self.call(&mut fr, pc, n, false, interp) {
                     Next::Continue => {}
+                    Next::Exit(m @ Mode::Raise(..)) => fault!(m),
                     Next::Exit(m) => return m,
                 },
                 Instr::TailCall(n) => match self.call(&mut fr, pc, n, true, interp) {
                     Next::Continue => {}
+                    Next::Exit(m @ Mode::Raise(..)) => fault!(m),
                     Next::Exit(m) => return m,
                 },
                 Instr::Prim(op, n) => {
@@ -234,12 +277,13 @@ impl Machine {
                     if !is_prim {
                         match self.call(&mut fr, pc, n, false, interp) {
                             Next::Continue => {}
+                            Next::Exit(m @ Mode::Raise(..)) => fault!(m),
                             Next::Exit(m) => return m,
                         }
                         continue;
                     }
                     if let Err(m) = self.inline_op(op, n, interp) {
-                        return prim_raise_at(&fr, pc, m);
+                        fault!(prim_raise_at(&fr, pc, m));
                     }
                 }
                 Instr::Return => {
@@ -283,7 +327,7 @@ impl Machine {
                     let top = self.stack.last().expect("verified");
                     if !matches!(top, Value::List(_) | Value::Nil) {
                         let msg = format!("unquote-splicing: expected a list, got {}", top.kind());
-                        return raise_at(&fr, pc, msg);
+                        fault!(raise_at(&fr, pc, msg));
                     }
                 }
                 Instr::Dict(n) => {
@@ -324,7 +368,12 @@ impl Machine {
                 Instr::Raise => {
                     let v = self.pop();
                     let span = fr.chunk.span_at(pc).clone();
-                    return Mode::Raise(v, Some(span));
+                    fault!(Mode::Raise(v, Some(span)));
+                }
+                Instr::Reraise => {
+                    let site = self.pop();
+                    let v = self.pop();
+                    fault!(Mode::Raise(v, crate::ast::raise_site_span(&site)));
                 }
             }
         }
@@ -388,6 +437,7 @@ impl Machine {
                             pc: 0,
                             base: 0,
                             resume_height: 0,
+                            effects_at_entry: 0,
                         },
                     );
                     caller.resume_height = fidx as u32;
@@ -417,6 +467,7 @@ impl Machine {
                     pc: 0,
                     base: base as u32,
                     resume_height: 0,
+                    effects_at_entry: interp.effects,
                 };
                 Next::Continue
             }
@@ -431,6 +482,7 @@ impl Machine {
                 let mut ctx = PrimCtx {
                     out: &mut *interp.out,
                     gensym: &mut interp.gensym,
+                    effects: &mut interp.effects,
                 };
                 let result = func(&self.stack[fidx + 1..], &mut ctx);
                 match result {
@@ -482,14 +534,25 @@ impl Machine {
         let args = self.stack.split_off(fidx + 1);
         let f = self.pop();
         let span = fr.chunk.span_at(pc).clone();
+        if let Some(rejected) = reject_call(&f, &args, &span) {
+            // Raised while this activation is still current (even for a tail call).
+            return Next::Exit(rejected);
+        }
         if tail {
             self.stack.truncate(fr.base as usize - 1);
-        } else {
-            let mut caller = fr.clone();
-            caller.resume_height = self.stack.len() as u32;
-            self.kont.push(Frame::Vm(caller));
+            return Next::Exit(self.apply(f, args, &span, interp));
         }
-        Next::Exit(self.apply(f, args, &span, interp))
+        let mut caller = fr.clone();
+        caller.resume_height = self.stack.len() as u32;
+        let depth = self.kont.len();
+        self.kont.push(Frame::Vm(caller));
+        let mode = self.apply(f, args, &span, interp);
+        if matches!(mode, Mode::Raise(..)) && self.kont.len() == depth + 1 {
+            // The callee rejected the call at once: the fault belongs to this
+            // activation, which is still current.
+            self.kont.pop();
+        }
+        Next::Exit(mode)
     }
 
     /// Runs an inline primitive over the top `n` operands (the primitive itself is
@@ -540,6 +603,7 @@ impl Machine {
         let mut ctx = PrimCtx {
             out: &mut *interp.out,
             gensym: &mut interp.gensym,
+            effects: &mut interp.effects,
         };
         let v = func(&self.stack[len - n as usize..], &mut ctx)?;
         self.stack.truncate(len - n as usize - 1);
@@ -593,4 +657,90 @@ fn prim_raise_at(fr: &VmFrame, pc: usize, e: PrimError) -> Mode {
         }
         PrimError::Raise(v) => Mode::Raise(v, Some(span)),
     }
+}
+
+impl Machine {
+    /// An error is leaving the VM activation `fr` (raised by its own code). Unless a
+    /// guard of `fr` catches it, the call is re-run on the CEK: if the CEK raises too
+    /// the error was genuine and propagates unchanged; if it returns, the VM was
+    /// wrong and the call is recovered. A call that has already performed a
+    /// non-idempotent effect is never re-run: its error propagates, with a note.
+    fn vm_fault(&mut self, fr: VmFrame, raise: Mode, interp: &mut Interp) -> Mode {
+        let Mode::Raise(v, span) = raise else {
+            return raise;
+        };
+        if let Some(Frame::VmGuard(g)) = self.kont.last() {
+            if g.frame.base == fr.base {
+                return Mode::Raise(v, span);
+            }
+        }
+        let Some(Value::Lambda(c)) = self.stack.get(fr.base as usize - 1).cloned() else {
+            return Mode::Raise(v, span);
+        };
+        let name = c.info.display_name();
+        let message = match &v {
+            Value::Error(e) => e.message.clone(),
+            other => crate::printer::display(other),
+        };
+        let why_not = if interp.effects != fr.effects_at_entry {
+            Some("the call had already performed a non-idempotent effect (a write, output or assignment)")
+        } else if fr.chunk.mutates_params {
+            Some("it assigns its parameters, so its arguments are gone")
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            tracing::warn!(function = %name, error = %message, why, "error on the VM not re-run on the CEK");
+            self.note = Some(format!(
+                "{name} raised this on the VM and was not re-run on the interpreter: {why}"
+            ));
+            return Mode::Raise(v, span);
+        }
+        let n = (fr.chunk.nparams + u32::from(fr.chunk.rest)) as usize;
+        let mut args: Vec<Value> = match &fr.env {
+            Some(env) => env.slots.borrow()[..n].to_vec(),
+            None => self.stack[fr.base as usize..fr.base as usize + n].to_vec(),
+        };
+        if fr.chunk.rest {
+            if let Some(Value::List(extra)) = args.pop() {
+                args.extend_from_slice(extra.as_slice());
+            }
+        }
+        self.stack.truncate(fr.base as usize - 1);
+        tracing::info!(function = %name, error = %message, "error on the VM: re-running the call on the CEK");
+        self.kont.push(Frame::Recovery(c.info.clone(), message));
+        let call_span = span.unwrap_or_else(|| c.info.span.clone());
+        self.apply_on(Value::Lambda(c), args, &call_span, interp, true)
+    }
+}
+
+/// The error a call raises before running anything (wrong arity, wrong argument
+/// kinds for a higher-order primitive, not a function), if any.
+fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mode> {
+    let message = match f {
+        Value::Lambda(c) => {
+            let info = &c.info;
+            let (np, n) = (info.nparams as usize, args.len());
+            if n == np || (info.rest && n >= np) {
+                return None;
+            }
+            let max = if info.rest { None } else { Some(np) };
+            crate::prims::arity_message(&info.display_name(), np, max, n)
+        }
+        Value::Prim(p) => match p.check_arity(args.len()) {
+            Err(m) => m,
+            Ok(()) => match &p.imp {
+                PrimImpl::Higher(op) => match crate::prims::higher_args(*op, p.name, args) {
+                    Err(PrimError::Msg(m)) => m,
+                    _ => return None,
+                },
+                _ => return None,
+            },
+        },
+        other => format!("not a function: {}", crate::printer::repr(other)),
+    };
+    Some(Mode::Raise(
+        Value::error(message, Some(span.clone())),
+        Some(span.clone()),
+    ))
 }

@@ -11,6 +11,8 @@ pub mod chunk;
 pub mod compile;
 pub mod disasm;
 pub(crate) mod exec;
+pub mod fault;
+pub mod shape;
 pub mod verify;
 
 pub use chunk::{Chunk, Instr};

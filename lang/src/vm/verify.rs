@@ -157,6 +157,7 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
                 }
             }
             Instr::Raise => need(1)?,
+            Instr::Reraise => need(2)?,
             Instr::Perform | Instr::CheckSplice => {
                 need(1)?;
                 work.push((pc + 1, h, g));
@@ -198,6 +199,7 @@ mod tests {
             lambdas: vec![],
             spans: vec![Span::new(Rc::from("t"), 1, 1)],
             max_stack: 0,
+            mutates_params: false,
         }
     }
 

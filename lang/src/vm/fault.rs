@@ -1,0 +1,56 @@
+//! Fault injection: deliberately miscompiled bytecode, so that the tiering layer's
+//! recovery can be tested end to end.
+//!
+//! The corruption is the classic one: a call to a primitive gets the wrong argument
+//! count. An extra `nil` operand is pushed and the call's count raised by one, so the
+//! stack stays balanced (the verifier accepts it) but the primitive receives one
+//! argument too many and raises an error the CEK never would.
+
+use super::chunk::{Chunk, Instr};
+use super::shape::{callee_global, stack_heights};
+use super::verify::verify;
+
+/// Corrupts the first call of a fixed-arity primitive in `chunk` (one that an
+/// extra argument makes fail); returns whether anything was corrupted.
+pub fn corrupt(chunk: &mut Chunk) -> bool {
+    let heights = stack_heights(chunk);
+    let fixed = |name: &str| crate::prims::lookup(name).is_some_and(|p| p.max.is_some());
+    let target = chunk.code.iter().enumerate().position(|(pc, i)| match *i {
+        Instr::Prim(op, _) => fixed(op.name()),
+        Instr::Call(n) | Instr::TailCall(n) => {
+            callee_global(chunk, &heights, pc, n).is_some_and(|g| fixed(&g))
+        }
+        _ => false,
+    });
+    let Some(at) = target else {
+        return false;
+    };
+    let corrupted = match chunk.code[at] {
+        Instr::Prim(_, n) | Instr::Call(n) => Instr::Call(n + 1),
+        Instr::TailCall(n) => Instr::TailCall(n + 1),
+        _ => unreachable!("found above"),
+    };
+    // Insert `Nil` before the call and shift every jump target past it.
+    for i in chunk.code.iter_mut() {
+        if let Instr::Jump(t)
+        | Instr::JumpIfFalse(t)
+        | Instr::JumpIfTrue(t)
+        | Instr::JumpIfFalseKeep(t)
+        | Instr::JumpIfTrueKeep(t)
+        | Instr::PushGuard(t, _) = i
+        {
+            if *t as usize >= at {
+                *t += 1;
+            }
+        }
+    }
+    chunk.code[at] = corrupted;
+    chunk.code.insert(at, Instr::Nil);
+    let line = chunk.lines[at];
+    chunk.lines.insert(at, line);
+    if let Ok(max) = verify(chunk) {
+        chunk.max_stack = max;
+    }
+    tracing::info!(function = %chunk.name, at, "injected a fault: wrong primitive argument count");
+    true
+}
