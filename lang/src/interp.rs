@@ -182,6 +182,9 @@ pub struct Interp {
     pub perform_handler: Option<PerformHandler>,
     /// When set, the VM appends a line per executed instruction.
     pub(crate) trace: Option<Vec<String>>,
+    /// State that host crates attach to the interpreter (e.g. the Datalog bridge's
+    /// databases), one value per type.
+    pub extensions: HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
 }
 
 impl Default for Interp {
@@ -209,6 +212,7 @@ impl Interp {
             effects: 0,
             perform_handler: None,
             trace: None,
+            extensions: HashMap::new(),
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));
@@ -300,6 +304,15 @@ impl Interp {
                 None
             }
         }
+    }
+
+    /// The extension of type `T`, created with `T::default()` on first use.
+    pub fn extension<T: Default + 'static>(&mut self) -> &mut T {
+        self.extensions
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("extensions are keyed by their type")
     }
 
     /// Defines the global `name`.

@@ -38,6 +38,12 @@ pub(super) static PRIMS: &[Prim] = &[
         true
     )),
     tool!("jit-stats", 0, Some(1), jit_stats),
+    tool!("jit-excluded?", 1, Some(1), |a, i| {
+        let [name] = strings("jit-excluded?", "string", a)?[..] else {
+            unreachable!("arity checked")
+        };
+        Ok(Value::Bool(i.policy.is_excluded(name)))
+    }),
     tool!("jit-inject-fault!", 1, Some(1), inject_fault),
     tool!("bytecode-inspect", 1, Some(1), bytecode_inspect),
     tool!("vm-trace", 1, Some(1), vm_trace),
