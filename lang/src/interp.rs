@@ -185,6 +185,8 @@ pub struct Interp {
     /// State that host crates attach to the interpreter (e.g. the Datalog bridge's
     /// databases), one value per type.
     pub extensions: HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
+    /// The global names of the VM's inline primitives (`PrimOp as usize` indexes).
+    pub(crate) inline_syms: Vec<Sym>,
 }
 
 impl Default for Interp {
@@ -213,6 +215,10 @@ impl Interp {
             perform_handler: None,
             trace: None,
             extensions: HashMap::new(),
+            inline_syms: crate::vm::chunk::PrimOp::ALL
+                .iter()
+                .map(|op| Sym::new(op.name()))
+                .collect(),
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));
@@ -255,7 +261,7 @@ impl Interp {
     }
 
     /// Whether calls of the function `info` run on the VM.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn runs_on_vm(&mut self, info: &crate::ast::LambdaInfo) -> bool {
         if self.policy.mode == crate::tiering::JitMode::Off {
             return false;
@@ -265,6 +271,7 @@ impl Interp {
 
     /// The function's bytecode, compiling it on first use; `None` when it does not
     /// compile: the call runs on the CEK and the function is demoted for good.
+    #[inline]
     pub(crate) fn chunk_for(
         &mut self,
         info: &crate::ast::LambdaInfo,

@@ -54,6 +54,9 @@ pub struct JitState {
     pub excluded: Cell<bool>,
     /// Demoted for good (compile error or recovered fault).
     pub failed: Cell<bool>,
+    /// The policy epoch in which this function was last found ready for the VM
+    /// (a fast path for the common case; 0: not known).
+    pub ready: Cell<u32>,
 }
 
 /// Counters and per-function detail.
@@ -147,11 +150,19 @@ impl TierPolicy {
     }
 
     /// Decides whether this call of the function (`name`, `state`) runs on the VM.
-    #[inline]
+    #[inline(always)]
     pub fn runs_on_vm(&mut self, name: &str, state: &JitState) -> bool {
         if self.mode == JitMode::Off || state.failed.get() {
             return false;
         }
+        if state.ready.get() == self.epoch {
+            return true;
+        }
+        self.decide(name, state)
+    }
+
+    /// The slow path of [`TierPolicy::runs_on_vm`]: rules and hot counts.
+    fn decide(&mut self, name: &str, state: &JitState) -> bool {
         if state.epoch.get() != self.epoch {
             let excluded = self.is_excluded(name);
             if excluded && !state.excluded.get() {
@@ -175,6 +186,7 @@ impl TierPolicy {
                 return false;
             }
         }
+        state.ready.set(self.epoch);
         true
     }
 

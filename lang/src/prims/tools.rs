@@ -188,12 +188,16 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
     for (pc, instr) in chunk.code.iter().enumerate() {
         let (name, argc) = match *instr {
             Instr::Prim(op, n) => (Some(op.name().to_string()), n),
+            Instr::PrimLC(op, ..) | Instr::PrimLL(op, ..) => (Some(op.name().to_string()), 2),
             Instr::Call(n) | Instr::TailCall(n) => (callee_global(&chunk, &heights, pc, n), n),
             _ => continue,
         };
         let Some(name) = name else { continue };
         let Some(Value::Prim(p)) = interp.global(&name) else {
-            if matches!(instr, Instr::Prim(..)) {
+            if matches!(
+                instr,
+                Instr::Prim(..) | Instr::PrimLC(..) | Instr::PrimLL(..)
+            ) {
                 problems.push(Value::str(&format!("at {pc}: {name} is not a primitive")));
             }
             continue;

@@ -58,6 +58,12 @@ pub enum Instr {
     /// Inline primitive: `f a1 … an -> result`. When `f` (the operator, loaded like
     /// any other) is that primitive, runs it in place; otherwise calls `f`.
     Prim(PrimOp, u32),
+    /// `-> result`: the inline primitive on a stack slot and a constant, fused from
+    /// `LoadGlobal op; LoadLocal slot; Const k; Prim op 2` (nothing can run between
+    /// those, so reading the global here is the same as reading it first).
+    PrimLC(PrimOp, u32, u32),
+    /// `-> result`: the inline primitive on two stack slots (fused likewise).
+    PrimLL(PrimOp, u32, u32),
     /// `v ->` returns from this activation.
     Return,
     /// `request -> answer`: suspends to the host.
@@ -85,6 +91,7 @@ pub enum Instr {
 
 /// The primitives the VM runs inline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum PrimOp {
     /// `+`
     Add,
@@ -115,6 +122,23 @@ pub enum PrimOp {
 }
 
 impl PrimOp {
+    /// Every inline primitive, in declaration order (`op as usize` indexes it).
+    pub const ALL: [PrimOp; 13] = [
+        PrimOp::Add,
+        PrimOp::Sub,
+        PrimOp::Mul,
+        PrimOp::Lt,
+        PrimOp::Gt,
+        PrimOp::Le,
+        PrimOp::Ge,
+        PrimOp::Eq,
+        PrimOp::Not,
+        PrimOp::First,
+        PrimOp::Rest,
+        PrimOp::Cons,
+        PrimOp::Len,
+    ];
+
     /// The global name of the primitive.
     pub fn name(self) -> &'static str {
         match self {

@@ -327,6 +327,11 @@ impl Compiler {
             // The operator is still loaded first (as the CEK does), so the inline
             // op runs the primitive only if that is what the name held then.
             if let Some(op) = g.sym.with_name(|n| PrimOp::for_call(n, c.args.len())) {
+                if let Some(fused) = self.fused(op, &c.args) {
+                    self.emit(fused);
+                    self.span = saved;
+                    return;
+                }
                 self.expr(&c.f, false);
                 for a in c.args.iter() {
                     self.expr(a, false);
@@ -347,6 +352,24 @@ impl Compiler {
             Instr::Call(n)
         });
         self.span = saved;
+    }
+}
+
+impl Compiler {
+    /// A fused instruction for an inline binary primitive on stack slots and
+    /// constants, when the operands allow it.
+    fn fused(&mut self, op: PrimOp, args: &[Node]) -> Option<Instr> {
+        if self.chunk.heap_frame {
+            return None;
+        }
+        match args {
+            [Node::Local(a), Node::Const(v)] => {
+                let k = self.constant(v.clone());
+                Some(Instr::PrimLC(op, *a, k))
+            }
+            [Node::Local(a), Node::Local(b)] => Some(Instr::PrimLL(op, *a, *b)),
+            _ => None,
+        }
     }
 }
 

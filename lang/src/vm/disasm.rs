@@ -18,6 +18,12 @@ pub fn instr_text(chunk: &Chunk, i: &Instr) -> String {
             chunk.lambdas[*k as usize].display_name()
         ),
         Instr::Prim(op, n) => format!("PRIM {} {n}", op.name()),
+        Instr::PrimLC(op, a, k) => format!(
+            "PRIM_LC {} {a} {k} ; {}",
+            op.name(),
+            repr(&chunk.consts[*k as usize])
+        ),
+        Instr::PrimLL(op, a, b) => format!("PRIM_LL {} {a} {b}", op.name()),
         other => {
             let s = format!("{other:?}");
             // CamelCase(args) -> SNAKE_CASE args

@@ -286,6 +286,42 @@ impl Machine {
                         fault!(prim_raise_at(&fr, pc, m));
                     }
                 }
+                Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) => {
+                    let x = &self.stack[(fr.base + a) as usize];
+                    let y = match instr {
+                        Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
+                        _ => &self.stack[(fr.base + k) as usize],
+                    };
+                    let sym = interp.inline_syms[op as usize];
+                    let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, inline_prim(op)));
+                    if is_prim {
+                        if let (Value::Int(a), Value::Int(b)) = (x, y) {
+                            if let Some(v) = int_binop(op, *a, *b) {
+                                self.stack.push(v);
+                                continue;
+                            }
+                        }
+                    }
+                    // The general path: exactly what the unfused instructions do.
+                    let (x, y) = (x.clone(), y.clone());
+                    let Some(f) = interp.global_value(sym) else {
+                        fault!(raise_at(&fr, pc, format!("undefined symbol: {sym}")));
+                    };
+                    self.stack.push(f);
+                    self.stack.push(x);
+                    self.stack.push(y);
+                    if is_prim {
+                        if let Err(m) = self.inline_op(op, 2, interp) {
+                            fault!(prim_raise_at(&fr, pc, m));
+                        }
+                    } else {
+                        match self.call(&mut fr, pc, 2, false, interp) {
+                            Next::Continue => {}
+                            Next::Exit(m @ Mode::Raise(..)) => fault!(m),
+                            Next::Exit(m) => return m,
+                        }
+                    }
+                }
                 Instr::Return => {
                     let v = self.pop();
                     self.stack.truncate(fr.base as usize - 1);
@@ -427,21 +463,6 @@ impl Machine {
                     let start = fr.base as usize - 1;
                     self.stack.drain(start..fidx);
                     fidx = start;
-                } else {
-                    let mut caller = std::mem::replace(
-                        fr,
-                        VmFrame {
-                            chunk: chunk.clone(),
-                            closure_env: None,
-                            env: None,
-                            pc: 0,
-                            base: 0,
-                            resume_height: 0,
-                            effects_at_entry: 0,
-                        },
-                    );
-                    caller.resume_height = fidx as u32;
-                    self.kont.push(Frame::Vm(caller));
                 }
                 let base = fidx + 1;
                 if info.rest {
@@ -456,11 +477,13 @@ impl Machine {
                         parent: c.env.clone(),
                     }))
                 } else {
-                    self.stack
-                        .resize(base + chunk.frame_size as usize, Value::Nil);
+                    let top = base + chunk.frame_size as usize;
+                    if self.stack.len() < top {
+                        self.stack.resize(top, Value::Nil);
+                    }
                     None
                 };
-                *fr = VmFrame {
+                let callee = VmFrame {
                     chunk,
                     closure_env: c.env.clone(),
                     env,
@@ -469,6 +492,13 @@ impl Machine {
                     resume_height: 0,
                     effects_at_entry: interp.effects,
                 };
+                if tail {
+                    *fr = callee;
+                } else {
+                    let mut caller = std::mem::replace(fr, callee);
+                    caller.resume_height = fidx as u32;
+                    self.kont.push(Frame::Vm(caller));
+                }
                 Next::Continue
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) => {
@@ -561,21 +591,12 @@ impl Machine {
         let len = self.stack.len();
         if n == 2 {
             if let (Value::Int(a), Value::Int(b)) = (&self.stack[len - 2], &self.stack[len - 1]) {
-                let (a, b) = (*a, *b);
-                let fast = match op {
-                    PrimOp::Add => a.checked_add(b).map(Value::Int),
-                    PrimOp::Sub => a.checked_sub(b).map(Value::Int),
-                    PrimOp::Mul => a.checked_mul(b).map(Value::Int),
-                    PrimOp::Lt => Some(Value::Bool(a < b)),
-                    PrimOp::Gt => Some(Value::Bool(a > b)),
-                    PrimOp::Le => Some(Value::Bool(a <= b)),
-                    PrimOp::Ge => Some(Value::Bool(a >= b)),
-                    PrimOp::Eq => Some(Value::Bool(a == b)),
-                    _ => None,
-                };
+                let fast = int_binop(op, *a, *b);
                 if let Some(v) = fast {
-                    self.stack.truncate(len - 3);
-                    self.stack.push(v);
+                    // Two ints and the primitive: nothing to drop but their slots.
+                    self.stack.pop();
+                    self.stack.pop();
+                    *self.stack.last_mut().expect("the primitive is below") = v;
                     return Ok(());
                 }
             }
@@ -743,4 +764,21 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
         Value::error(message, Some(span.clone())),
         Some(span.clone()),
     ))
+}
+
+/// An inline binary primitive on two ints, when it has an int or bool result
+/// (`None`: overflow or not a binary numeric op; take the general path).
+#[inline(always)]
+fn int_binop(op: PrimOp, a: i64, b: i64) -> Option<Value> {
+    match op {
+        PrimOp::Add => a.checked_add(b).map(Value::Int),
+        PrimOp::Sub => a.checked_sub(b).map(Value::Int),
+        PrimOp::Mul => a.checked_mul(b).map(Value::Int),
+        PrimOp::Lt => Some(Value::Bool(a < b)),
+        PrimOp::Gt => Some(Value::Bool(a > b)),
+        PrimOp::Le => Some(Value::Bool(a <= b)),
+        PrimOp::Ge => Some(Value::Bool(a >= b)),
+        PrimOp::Eq => Some(Value::Bool(a == b)),
+        _ => None,
+    }
 }

@@ -22,7 +22,7 @@ pub fn stack_heights(chunk: &Chunk) -> Vec<Option<u32>> {
             | Instr::LoadOuter(..)
             | Instr::LoadGlobal(_)
             | Instr::Closure(_) => (0, 1, true, None),
-            Instr::Match(_) => (0, 1, true, None),
+            Instr::Match(_) | Instr::PrimLC(..) | Instr::PrimLL(..) => (0, 1, true, None),
             Instr::StoreLocal(_)
             | Instr::StoreEnv(_)
             | Instr::StoreOuter(..)

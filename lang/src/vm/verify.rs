@@ -150,6 +150,18 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
                 need(2 * a)?;
                 work.push((pc + 1, h + 1 - 2 * a, g));
             }
+            Instr::PrimLC(_, slot, k) | Instr::PrimLL(_, slot, k) => {
+                let k_ok = match instr {
+                    Instr::PrimLC(..) => (k as usize) < chunk.consts.len(),
+                    _ => slot_ok(k),
+                };
+                if !slot_ok(slot) || !k_ok || chunk.heap_frame {
+                    return Err(format!(
+                        "at {pc}: {instr:?} names a slot or constant that does not exist"
+                    ));
+                }
+                work.push((pc + 1, h + 1, g));
+            }
             Instr::Return => {
                 need(1)?;
                 if g != 0 {
