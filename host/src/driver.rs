@@ -68,6 +68,10 @@ impl Host {
             let s = services.clone();
             Some(Box::new(move |req: &Value| s.borrow_mut().handle(req)))
         };
+        // The dl-* library loads after the request handler is in place, like boot code.
+        if let Err(e) = bridge::install(&mut interp) {
+            tracing::error!(error = %format_error(&e), "the dl-* library failed to load");
+        }
         Host { interp, services }
     }
 

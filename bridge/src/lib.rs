@@ -1,0 +1,228 @@
+//! The `dl-*` library of SX and its bridge to the Rust Datalog engine.
+//!
+//! [`install`] gives an interpreter the library: it registers the engine primitives
+//! (`dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
+//! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and then runs
+//! `lang/lib/datalog.sx`, which defines the public `dl-*` functions. Those dispatch on
+//! the program object: `(dl-program)` answers an engine handle `{:dl-engine ID}` by
+//! default, and a pure-SX program when the tiering policy keeps `dl-*` on the CEK
+//! (`(jit-exclude! "dl-*")`) or when asked for one with `(dl-program :sx)`.
+//!
+//! Databases live in an interpreter extension ([`Engines`]); SX holds only the small
+//! handle. Values cross as [`Datum`]s (ints, strings, symbols, lists); a query crosses
+//! back as its matching bindings only, never a whole relation.
+#![forbid(missing_docs)]
+
+use datalog::sexpr::Datum;
+use datalog::Database;
+use lang::prims::{Prim, PrimError, PrimImpl};
+use lang::value::Dict;
+use lang::{Interp, Outcome, SxError, Value};
+
+/// The SX source of the `dl-*` library.
+pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
+
+/// The file name the library's positions are reported against.
+pub const LIBRARY_FILE: &str = "lang/lib/datalog.sx";
+
+/// The engine databases of one interpreter, indexed by handle id.
+#[derive(Default)]
+pub struct Engines {
+    databases: Vec<Database>,
+}
+
+impl Engines {
+    /// How many engine programs this interpreter has made.
+    pub fn len(&self) -> usize {
+        self.databases.len()
+    }
+
+    /// Whether no engine program was made yet.
+    pub fn is_empty(&self) -> bool {
+        self.databases.is_empty()
+    }
+}
+
+/// Registers the engine primitives and loads the `dl-*` library into `interp`.
+///
+/// The library performs nothing while it loads; a `perform` there is reported as an
+/// error rather than answered, so a host that serves requests in place (the `sx`
+/// host) and one that suspends see the same thing.
+pub fn install(interp: &mut Interp) -> Result<(), SxError> {
+    install_primitives(interp);
+    match interp.run_source(LIBRARY, LIBRARY_FILE) {
+        Outcome::Done(_) => Ok(()),
+        Outcome::Error(e) => Err(e),
+        Outcome::Perform(..) => Err(SxError::new(
+            "the dl-* library performed a request while loading",
+            None,
+        )),
+    }
+}
+
+/// Registers only the `dl-engine-*` primitives (without the SX library).
+pub fn install_primitives(interp: &mut Interp) {
+    for p in PRIMS {
+        interp.define(p.name, Value::Prim(p));
+    }
+}
+
+macro_rules! engine_prim {
+    ($name:expr, $min:expr, $f:expr) => {
+        Prim {
+            name: $name,
+            min: $min,
+            max: Some($min),
+            imp: PrimImpl::Interp($f),
+            pure: false,
+            int2: None,
+        }
+    };
+}
+
+static PRIMS: &[Prim] = &[
+    engine_prim!("dl-engine-new", 0, engine_new),
+    engine_prim!("dl-engine-add-fact!", 2, engine_add_fact),
+    engine_prim!("dl-engine-add-rule!", 2, engine_add_rule),
+    engine_prim!("dl-engine-saturate!", 1, engine_saturate),
+    engine_prim!("dl-engine-query", 2, engine_query),
+    engine_prim!("dl-engine-retract!", 2, engine_retract),
+];
+
+type R = Result<Value, PrimError>;
+
+fn handle_key() -> Value {
+    Value::keyword("dl-engine")
+}
+
+fn engine_new(_: &[Value], interp: &mut Interp) -> R {
+    let engines = interp.extension::<Engines>();
+    engines.databases.push(Database::new());
+    let mut d = Dict::default();
+    d.insert(handle_key(), Value::Int(engines.databases.len() as i64 - 1));
+    Ok(Value::dict(d))
+}
+
+/// The database behind the handle in `args[0]`.
+fn database<'a>(
+    name: &str,
+    args: &[Value],
+    interp: &'a mut Interp,
+) -> Result<&'a mut Database, PrimError> {
+    let id = match &args[0] {
+        Value::Dict(d) => match d.get(&handle_key()) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        },
+        _ => None,
+    };
+    let engines = interp.extension::<Engines>();
+    id.and_then(|i| usize::try_from(i).ok())
+        .and_then(|i| engines.databases.get_mut(i))
+        .ok_or_else(|| {
+            PrimError::Msg(format!(
+                "{name}: expected an engine program made by dl-program, got {}",
+                lang::printer::repr(&args[0])
+            ))
+        })
+}
+
+/// Converts an SX value to a datum: ints, strings, symbols and lists of them.
+pub fn to_datum(v: &Value) -> Result<Datum, String> {
+    Ok(match v {
+        Value::Int(n) => Datum::Int(*n),
+        Value::Str(s) => Datum::Str(s.to_string()),
+        Value::Sym(s) => Datum::Sym(s.name().to_string()),
+        Value::List(xs) => Datum::List(
+            xs.as_slice()
+                .iter()
+                .map(to_datum)
+                .collect::<Result<_, _>>()?,
+        ),
+        other => {
+            return Err(format!(
+                "expected an int, string, symbol or list, got {} {}",
+                other.kind(),
+                lang::printer::repr(other)
+            ))
+        }
+    })
+}
+
+/// Converts a datum back to an SX value.
+pub fn from_datum(d: &Datum) -> Value {
+    match d {
+        Datum::Int(n) => Value::Int(*n),
+        Datum::Str(s) => Value::str(s),
+        Datum::Sym(s) => Value::sym(s),
+        Datum::List(xs) => Value::list(xs.iter().map(from_datum).collect()),
+    }
+}
+
+fn datum_arg(name: &str, v: &Value) -> Result<Datum, PrimError> {
+    to_datum(v).map_err(|e| PrimError::Msg(format!("{name}: {e}")))
+}
+
+/// The engine's error text without the `<program>:0:0: ` position an SX form never has.
+fn engine_error(e: datalog::DatalogError) -> PrimError {
+    PrimError::Msg(strip_position(&e.to_string()).to_string())
+}
+
+/// `text` without a leading `<name>:LINE:COL: `.
+fn strip_position(text: &str) -> &str {
+    let Some(rest) = text.strip_prefix('<') else {
+        return text;
+    };
+    let Some((_, rest)) = rest.split_once(">:") else {
+        return text;
+    };
+    match rest.split_once(": ") {
+        Some((pos, msg)) if pos.chars().all(|c| c.is_ascii_digit() || c == ':') => msg,
+        _ => text,
+    }
+}
+
+fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {
+    let fact = datum_arg("dl-add-fact!", &args[1])?;
+    let db = database("dl-add-fact!", args, interp)?;
+    db.add_sx_fact(&fact).map(Value::Bool).map_err(engine_error)
+}
+
+fn engine_retract(args: &[Value], interp: &mut Interp) -> R {
+    let fact = datum_arg("dl-retract!", &args[1])?;
+    let db = database("dl-retract!", args, interp)?;
+    db.retract_sx_fact(&fact)
+        .map(Value::Bool)
+        .map_err(engine_error)
+}
+
+fn engine_add_rule(args: &[Value], interp: &mut Interp) -> R {
+    let rule = datum_arg("dl-add-rule!", &args[1])?;
+    let db = database("dl-add-rule!", args, interp)?;
+    db.add_sx_rule(&rule)
+        .map(|_| Value::Nil)
+        .map_err(engine_error)
+}
+
+fn engine_saturate(args: &[Value], interp: &mut Interp) -> R {
+    let db = database("dl-saturate!", args, interp)?;
+    db.saturate().map(|_| Value::Nil).map_err(engine_error)
+}
+
+fn engine_query(args: &[Value], interp: &mut Interp) -> R {
+    let pattern = datum_arg("dl-query", &args[1])?;
+    let db = database("dl-query", args, interp)?;
+    let answers = db.query_sx(&pattern).map_err(engine_error)?;
+    Ok(Value::list(
+        answers
+            .iter()
+            .map(|bindings| {
+                let mut d = Dict::default();
+                for (var, value) in bindings {
+                    d.insert(Value::sym(var), from_datum(value));
+                }
+                Value::dict(d)
+            })
+            .collect(),
+    ))
+}

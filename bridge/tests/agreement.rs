@@ -1,0 +1,392 @@
+//! Agreement: the `dl-*` library gives identical answers and identical rejections on
+//! three tiers — SX on the CEK (`--jit=off`, `dl-*` excluded), SX on the VM
+//! (`--jit=eager`, `(dl-program :sx)`) and the Rust engine (`(dl-program)`).
+//!
+//! Every case of `tests/datalog` whose program parses is translated automatically into
+//! SX forms (the datalog crate's parser gives the AST; its facts files are loaded through
+//! the engine's own reader) and run on all three; results must match each other and,
+//! for cases that succeed, the case's expected CSV files. Cases whose program does not
+//! parse (syntax errors, unsupported Soufflé constructs) have no SX form and are skipped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use datalog::ast::{Atom, Literal, Program, Term};
+use datalog::Database;
+use lang::tiering::JitMode;
+use lang::{Interp, OutputBuffer};
+use sx::{format_error, Host, HostOptions};
+
+/// One way of running the `dl-*` library.
+#[derive(Clone, Copy, Debug)]
+enum Tier {
+    /// Pure SX on the CEK: JIT off and `dl-*` excluded.
+    SxCek,
+    /// Pure SX on the VM: eager JIT, `(dl-program :sx)`.
+    SxVm,
+    /// The Rust engine: `(dl-program)` with nothing excluded.
+    Engine,
+}
+
+const TIERS: [Tier; 3] = [Tier::SxCek, Tier::SxVm, Tier::Engine];
+
+/// Runs `body` (which refers to the program as `db`) on `tier`: what it printed, then
+/// `error: MESSAGE` if it raised.
+fn run(tier: Tier, body: &str) -> String {
+    let (jit, prelude) = match tier {
+        Tier::SxCek => (
+            JitMode::Off,
+            "(jit-exclude! \"dl-*\")\n(define db (dl-program))",
+        ),
+        Tier::SxVm => (JitMode::Eager, "(define db (dl-program :sx))"),
+        Tier::Engine => (JitMode::Off, "(define db (dl-program))"),
+    };
+    let check = match tier {
+        Tier::Engine => "(unless (= (dl-implementation db) :engine) (error \"wrong tier\"))",
+        _ => "(unless (= (dl-implementation db) :sx) (error \"wrong tier\"))",
+    };
+    let out = OutputBuffer::default();
+    let interp = Interp::with_output(Box::new(out.clone()));
+    let mut host = Host::with_options(
+        interp,
+        HostOptions {
+            jit: Some(jit),
+            ..HostOptions::default()
+        },
+    );
+    let src = format!("{prelude}\n{check}\n{body}");
+    let result = host.run_source(&src, "<agreement>");
+    let mut text = out.take();
+    if let Err(e) = result {
+        let _ = writeln!(text, "error: {}", normalise_error(&e.message()));
+        let _ = format_error;
+    }
+    if let Tier::SxVm = tier {
+        assert!(
+            host.interp.policy.stats.compiled > 0,
+            "the VM tier compiled nothing"
+        );
+    }
+    text
+}
+
+/// The part of a rejection every tier words the same: the kind, and the variable,
+/// fact or cycle it names (the engine prints rules in Datalog syntax, SX as forms).
+fn normalise_error(msg: &str) -> String {
+    if let Some(i) = msg.find(" is not bound by a positive atom") {
+        return msg[..i].to_string();
+    }
+    msg.to_string()
+}
+
+/// Runs `body` on every tier and asserts they print the same; returns that text.
+fn agree(name: &str, body: &str) -> String {
+    let outs: Vec<String> = TIERS.iter().map(|t| run(*t, body)).collect();
+    for (t, o) in TIERS.iter().zip(&outs).skip(1) {
+        assert_eq!(
+            &outs[0], o,
+            "{name}: {:?} and {t:?} disagree\n--- program ---\n{body}",
+            TIERS[0]
+        );
+    }
+    outs.into_iter().next().unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Translation of tests/datalog cases into SX forms.
+
+fn var_name(v: &str) -> String {
+    format!("V{v}")
+}
+
+fn term(t: &Term) -> String {
+    match t {
+        Term::Var(v) => var_name(v),
+        Term::Wildcard => "_".into(),
+        Term::Number(n) => n.to_string(),
+        Term::Symbol(s) => match s.strip_prefix('\u{1}') {
+            Some(sym) => sym.to_string(),
+            None => format!("{s:?}"),
+        },
+        Term::Binary(op, a, b) => format!("({} {} {})", op.symbol(), term(a), term(b)),
+    }
+}
+
+/// A ground term's value (facts may use ground arithmetic); `None` when it fails.
+fn ground(t: &Term) -> Option<String> {
+    fn eval(t: &Term) -> Option<i64> {
+        match t {
+            Term::Number(n) => Some(*n),
+            Term::Binary(op, a, b) => op.apply(eval(a)?, eval(b)?),
+            _ => None,
+        }
+    }
+    match t {
+        Term::Binary(..) => eval(t).map(|n| n.to_string()),
+        other => Some(term(other)),
+    }
+}
+
+fn atom(a: &Atom) -> String {
+    let mut s = format!("({}", a.relation);
+    for t in &a.args {
+        s.push(' ');
+        s.push_str(&term(t));
+    }
+    s.push(')');
+    s
+}
+
+fn literal(l: &Literal) -> String {
+    match l {
+        Literal::Positive(a) => atom(a),
+        Literal::Negative(a) => format!("(not {})", atom(a)),
+        Literal::Compare { op, lhs, rhs, .. } => {
+            format!("({} {} {})", op.symbol(), term(lhs), term(rhs))
+        }
+        Literal::Aggregate {
+            result,
+            func,
+            target,
+            goal,
+            ..
+        } => {
+            let goal = match goal.as_slice() {
+                [one] => literal(one),
+                many => format!(
+                    "(and {})",
+                    many.iter().map(literal).collect::<Vec<_>>().join(" ")
+                ),
+            };
+            let target = target.as_ref().map(term).unwrap_or_else(|| "_".into());
+            format!("({} {} {target} {goal})", func.name(), var_name(result))
+        }
+    }
+}
+
+/// The facts of a case: its program's facts and its input files, as SX atoms.
+fn facts(prog: &Program, dir: &Path) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for f in &prog.facts {
+        let args: Option<Vec<String>> = f.args.iter().map(ground).collect();
+        let args = args?;
+        if f.args
+            .iter()
+            .any(|t| matches!(t, Term::Var(_) | Term::Wildcard))
+        {
+            // A non-ground fact: kept as written so every tier rejects it.
+            out.push(atom(f));
+            continue;
+        }
+        out.push(format!("({} {})", f.relation, args.join(" ")));
+    }
+    let mut db = Database::new();
+    db.add_program(Program {
+        decls: prog.decls.clone(),
+        ..Program::default()
+    })
+    .ok()?;
+    for (rel, _) in &prog.inputs {
+        let path = dir.join("facts").join(format!("{rel}.facts"));
+        datalog::facts::load_facts_file(&mut db, rel, &path).ok()?;
+    }
+    db.saturate().ok()?;
+    for (rel, _) in &prog.inputs {
+        for tuple in db.tuples(rel).ok()? {
+            let vals: Vec<String> = tuple
+                .iter()
+                .map(|v| match v {
+                    datalog::Value::Number(n) => n.to_string(),
+                    datalog::Value::Str(s) => format!("{s:?}"),
+                    datalog::Value::Sym(s) => s.clone(),
+                })
+                .collect();
+            out.push(format!("({rel} {})", vals.join(" ")));
+        }
+    }
+    Some(out)
+}
+
+/// The SX program for a case, or `None` when it has no SX form. Facts come first so
+/// that the engine takes its column types from values, as a `.decl` would give them.
+fn translate(dir: &Path) -> Option<(String, Vec<(String, usize)>)> {
+    let src = std::fs::read_to_string(dir.join("prog.dl")).ok()?;
+    let prog = datalog::parse_program(&src, "prog.dl").ok()?;
+    let mut body = String::new();
+    for f in facts(&prog, dir)? {
+        let _ = writeln!(body, "(dl-add-fact! db '{f})");
+    }
+    for r in &prog.rules {
+        let lits: Vec<String> = r.body.iter().map(literal).collect();
+        let _ = writeln!(
+            body,
+            "(dl-add-rule! db '(<- {} {}))",
+            atom(&r.head),
+            lits.join(" ")
+        );
+    }
+    let arity = |rel: &str| {
+        prog.decls
+            .iter()
+            .find(|d| d.name == rel)
+            .map(|d| d.columns.len())
+            .unwrap_or(0)
+    };
+    let mut outputs: Vec<(String, usize)> = Vec::new();
+    for (rel, _) in prog.outputs.iter().chain(&prog.printsizes) {
+        if !outputs.iter().any(|(r, _)| r == rel) {
+            outputs.push((rel.clone(), arity(rel)));
+        }
+    }
+    let _ = writeln!(body, "(dl-saturate! db)");
+    for (rel, n) in &outputs {
+        let vars: Vec<String> = (0..*n).map(|i| format!("A{i}")).collect();
+        let _ = writeln!(
+            body,
+            "(println \"{rel}\" (map (fn (d) (vals d)) (dl-query db '({rel} {}))))",
+            vars.join(" ")
+        );
+    }
+    Some((body, outputs))
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/datalog")
+}
+
+/// The expected CSV lines of `rel` in the SX printed form `(v1 v2)` per tuple.
+fn expected_rows(dir: &Path, rel: &str, arity: usize) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("expected").join(format!("{rel}.csv"))).ok()?;
+    let decls = datalog::parse_program(
+        &std::fs::read_to_string(dir.join("prog.dl")).ok()?,
+        "prog.dl",
+    )
+    .ok()?
+    .decls;
+    let types: Vec<datalog::ast::ColumnType> = decls
+        .iter()
+        .find(|d| d.name == rel)?
+        .columns
+        .iter()
+        .map(|c| c.1)
+        .collect();
+    let mut rows: Vec<Vec<(bool, String)>> = text
+        .lines()
+        .filter(|l| !l.is_empty() || arity == 0)
+        .map(|l| {
+            let fields: Vec<&str> = if arity == 0 {
+                vec![]
+            } else {
+                l.split('\t').collect()
+            };
+            fields
+                .iter()
+                .zip(&types)
+                .map(|(f, t)| (*t == datalog::ast::ColumnType::Number, f.to_string()))
+                .collect()
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        for (x, y) in a.iter().zip(b) {
+            let o = if x.0 && y.0 {
+                x.1.parse::<i64>()
+                    .unwrap_or(0)
+                    .cmp(&y.1.parse::<i64>().unwrap_or(0))
+            } else {
+                x.1.as_bytes().cmp(y.1.as_bytes())
+            };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    let printed: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let vals: Vec<String> = r
+                .iter()
+                .map(|(num, v)| if *num { v.clone() } else { format!("{v:?}") })
+                .collect();
+            format!("({})", vals.join(" "))
+        })
+        .collect();
+    Some(format!("{rel} ({})", printed.join(" ")))
+}
+
+#[test]
+fn every_expressible_datalog_case_agrees_on_cek_vm_and_engine() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("tests/datalog exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut ran = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let err = std::fs::read_to_string(dir.join("expected.err")).ok();
+        // Rejections about declarations and types have no SX form: SX programs
+        // declare nothing.
+        let expressible_err = err.as_deref().is_none_or(|e| {
+            [
+                "unsafe rule",
+                "non-ground fact",
+                "cycle through",
+                "unstratifiable",
+            ]
+            .iter()
+            .any(|w| e.contains(w))
+        });
+        let translated = if expressible_err {
+            translate(dir)
+        } else {
+            None
+        };
+        let Some((body, outputs)) = translated else {
+            skipped.push(name);
+            continue;
+        };
+        let text = agree(&name, &body);
+        match err {
+            Some(want) => {
+                let word = [
+                    ("unsafe rule", "unsafe rule"),
+                    ("non-ground fact", "non-ground fact"),
+                    ("cycle through", "unstratifiable program: cycle through"),
+                    ("unstratifiable", "unstratifiable program: cycle through"),
+                ]
+                .into_iter()
+                .find(|(w, _)| want.contains(w))
+                .map_or("error", |(_, said)| said);
+                assert!(
+                    text.contains(&format!("error: {word}")),
+                    "{name}: expected a rejection like {want:?}, got\n{text}"
+                );
+            }
+            None => {
+                assert!(
+                    !text.contains("error: "),
+                    "{name}: unexpected error\n{text}"
+                );
+                for (rel, arity) in &outputs {
+                    if let Some(want) = expected_rows(dir, rel, *arity) {
+                        assert!(
+                            text.lines().any(|l| l == want),
+                            "{name}: {rel} differs from expected/{rel}.csv\nwant {want}\ngot\n{text}"
+                        );
+                    }
+                }
+            }
+        }
+        ran.push(name);
+    }
+    eprintln!(
+        "agreement: {} cases ran on three tiers; {} without an SX form: {}",
+        ran.len(),
+        skipped.len(),
+        skipped.join(" ")
+    );
+    assert!(ran.len() >= 60, "too few cases translated: {}", ran.len());
+}
