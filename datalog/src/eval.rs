@@ -393,47 +393,34 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
     let Relation::Rows(head_new) = &mut new[c.head] else {
         return;
     };
+    let head_new = &mut head_new.fwd;
+    let known = &head_full.fwd;
     let mut acc = Acc::default();
     let mut acc2 = Acc::default();
-    let kind = head_full.fwd.kind();
-    // Rows keyed by v_start, values v_k (materialised only when a left step follows).
-    let mut mid = RowSet::new(kind);
-    let direct = left.is_empty();
-    // One left step and a forward head: fan each row straight into the head, so no
-    // intermediate rows are materialised.
-    let fan_direct = left.len() == 1 && c.head_forward;
-    let mut sink = |k: u32, acc: &mut Acc, counters: &mut Counters| {
-        if fan_direct {
-            if let Some(ps) = left[0].row(k) {
-                ps.for_each(|u| {
-                    counters.probes += 1;
-                    counters.derived +=
-                        acc.union_into(u, &mut head_new.fwd, Some(&head_full.fwd), false);
-                });
-            }
-            acc.clear();
-        } else if direct {
-            if c.head_forward {
-                counters.derived += acc.drain_into(k, &mut head_new.fwd, Some(&head_full.fwd));
-            } else {
-                acc.for_each(|v| {
-                    if !head_full.fwd.contains(v, k) && head_new.fwd.insert(v, k) {
-                        counters.derived += 1;
-                    }
-                });
-                acc.clear();
-            }
+    let kind = known.kind();
+    // Adds the accumulated row, keyed by `k`, to the head; leaves `acc` empty.
+    let emit = |k: u32, acc: &mut Acc, head_new: &mut RowSet, counters: &mut Counters| {
+        if c.head_forward {
+            counters.derived += acc.drain_into(k, head_new, Some(known));
         } else {
-            acc.drain_into(k, &mut mid, None);
+            acc.for_each(|v| {
+                if !known.contains(v, k) && head_new.insert(v, k) {
+                    counters.derived += 1;
+                }
+            });
+            acc.clear();
         }
     };
-    for &k in start.keys() {
-        let Some(row) = start.row(k) else { continue };
+    // The last left step (forward head) fans each row straight into the head, so the
+    // widest intermediate rows are never materialised.
+    let fan_last = c.head_forward && !left.is_empty();
+    // Rows keyed by the leftmost chain variable reached so far (materialised only when
+    // more than the last left step remains).
+    let mut mid = RowSet::new(kind);
+    for (k, row) in start.iter() {
         // Semi-join: a start key with no predecessor on the left derives nothing.
-        if let Some(pred) = left.first() {
-            if pred.row(k).is_none_or(|r| r.is_empty()) {
-                continue;
-            }
+        if left.first().is_some_and(|pred| pred.row(k).is_none()) {
+            continue;
         }
         acc.clear();
         acc.or_row(row);
@@ -447,23 +434,35 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
             });
             std::mem::swap(&mut acc, &mut acc2);
         }
-        if !acc.is_empty() {
-            sink(k, &mut acc, counters);
+        if acc.is_empty() {
+            continue;
+        }
+        if left.is_empty() {
+            emit(k, &mut acc, head_new, counters);
+        } else if fan_last && left.len() == 1 {
+            fan_out(k, &mut acc, &left[0], head_new, known, counters);
+        } else {
+            acc.drain_into(k, &mut mid, None);
         }
     }
-    if direct || fan_direct {
+    if left.is_empty() || (fan_last && left.len() == 1) {
         return;
     }
-    for (li, pred) in left.iter().enumerate() {
+    let materialised = if fan_last {
+        &left[..left.len() - 1]
+    } else {
+        &left[..]
+    };
+    for (li, pred) in materialised.iter().enumerate() {
         let mut next = RowSet::new(kind);
         let after = left.get(li + 1);
-        for &y in mid.keys() {
-            let (Some(row), Some(ps)) = (mid.row(y), pred.row(y)) else {
+        for (y, row) in mid.iter() {
+            let Some(ps) = pred.row(y) else {
                 continue;
             };
             ps.for_each(|u| {
                 // Semi-join with the following step: u without predecessors is useless.
-                if after.is_some_and(|a| a.row(u).is_none_or(|r| r.is_empty())) {
+                if after.is_some_and(|a| a.row(u).is_none()) {
                     return;
                 }
                 counters.probes += 1;
@@ -472,19 +471,39 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
         }
         mid = next;
     }
-    for &x in mid.keys() {
-        let Some(row) = mid.row(x) else { continue };
+    for (x, row) in mid.iter() {
         acc.clear();
         acc.or_row(row);
-        if c.head_forward {
-            counters.derived += acc.drain_into(x, &mut head_new.fwd, Some(&head_full.fwd));
+        if fan_last {
+            fan_out(
+                x,
+                &mut acc,
+                &left[left.len() - 1],
+                head_new,
+                known,
+                counters,
+            );
         } else {
-            acc.for_each(|v| {
-                if !head_full.fwd.contains(v, x) && head_new.fwd.insert(v, x) {
-                    counters.derived += 1;
-                }
-            });
-            acc.clear();
+            emit(x, &mut acc, head_new, counters);
         }
     }
+}
+
+/// Adds the accumulated row to the head under every predecessor of `k` in `pred`, minus
+/// what is known; leaves `acc` empty.
+fn fan_out(
+    k: u32,
+    acc: &mut Acc,
+    pred: &RowSet,
+    head_new: &mut RowSet,
+    known: &RowSet,
+    counters: &mut Counters,
+) {
+    if let Some(ps) = pred.row(k) {
+        ps.for_each(|u| {
+            counters.probes += 1;
+            counters.derived += acc.union_into(u, head_new, Some(known), false);
+        });
+    }
+    acc.clear();
 }

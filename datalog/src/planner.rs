@@ -36,11 +36,34 @@ pub const MAX_DENSE_DOMAIN: i64 = 23_170;
 pub struct PlanOptions {
     /// Allow row representations and set-at-a-time chains.
     pub rows: bool,
+    /// Allow dense bitset rows (otherwise every row relation is sparse).
+    pub dense_rows: bool,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { rows: true }
+        PlanOptions {
+            rows: true,
+            dense_rows: true,
+        }
+    }
+}
+
+impl PlanOptions {
+    /// Hash tuples only: no rows, no set-at-a-time chains.
+    pub fn hash_tuples() -> Self {
+        PlanOptions {
+            rows: false,
+            dense_rows: false,
+        }
+    }
+
+    /// Rows, but only sparse ones (sorted lists and roaring bitmaps).
+    pub fn sparse_rows() -> Self {
+        PlanOptions {
+            rows: true,
+            dense_rows: false,
+        }
     }
 }
 
@@ -174,7 +197,7 @@ fn choose_reprs(
             let s = stats.get(r).cloned().unwrap_or_default();
             let words = ((domain + 63) / 64) as usize;
             if derived {
-                if domain <= MAX_DENSE_DOMAIN {
+                if domain <= MAX_DENSE_DOMAIN && opts.dense_rows {
                     (
                         Repr::Rows(RowKind::Dense { words }),
                         format!("derived, id domain {domain} (≤ {MAX_DENSE_DOMAIN})"),
@@ -182,10 +205,13 @@ fn choose_reprs(
                 } else {
                     (
                         Repr::Rows(RowKind::Sparse),
-                        format!("derived, id domain {domain} too wide for dense rows"),
+                        format!("derived, id domain {domain}: sparse rows"),
                     )
                 }
-            } else if domain <= MAX_DENSE_DOMAIN && s.len as i64 * 64 >= s.keys as i64 * domain {
+            } else if domain <= MAX_DENSE_DOMAIN
+                && opts.dense_rows
+                && s.len as i64 * 64 >= s.keys as i64 * domain
+            {
                 (
                     Repr::Rows(RowKind::Dense { words }),
                     format!("{} facts over {} keys: dense rows", s.len, s.keys),

@@ -177,9 +177,13 @@ impl Relation {
             (Relation::Rows(a), Relation::Rows(b)) => {
                 a.fwd.union_with(&b.fwd);
                 if let Some(rev) = &mut a.rev {
-                    b.fwd.for_each(|k, v| {
-                        rev.insert(v, k);
-                    });
+                    match rev.kind() {
+                        // Dense inserts are O(1); a transposed dense delta could be wide.
+                        RowKind::Dense { .. } => b.fwd.for_each(|k, v| {
+                            rev.insert(v, k);
+                        }),
+                        RowKind::Sparse => rev.union_with(&b.fwd.transposed()),
+                    }
                 }
             }
             (me, other) => other.for_each(|t| {
@@ -214,23 +218,15 @@ impl RowRel {
     /// Builds the reverse rows if missing.
     pub fn ensure_rev(&mut self) {
         if self.rev.is_none() {
-            let mut rev = RowSet::new(self.fwd.kind());
-            self.fwd.for_each(|k, v| {
-                rev.insert(v, k);
-            });
-            self.rev = Some(rev);
+            self.rev = Some(self.fwd.transposed());
         }
     }
 
-    /// Rows keyed by column 1 (built on demand into `scratch` when not kept).
+    /// Rows keyed by column 1 (a copy of the kept reverse rows, or built).
     pub fn transposed(&self) -> RowSet {
-        if let Some(rev) = &self.rev {
-            return rev.clone();
+        match &self.rev {
+            Some(rev) => rev.clone(),
+            None => self.fwd.transposed(),
         }
-        let mut rev = RowSet::new(self.fwd.kind());
-        self.fwd.for_each(|k, v| {
-            rev.insert(v, k);
-        });
-        rev
     }
 }

@@ -1,38 +1,94 @@
-//! Row storage for binary relations over dense ids: key -> set of values, each set a
-//! dense bitset row (small domains, large rows) or a roaring bitmap (sparse rows).
-//! Set-at-a-time steps union whole rows through [`Acc`], a scratch bitset.
+//! Row storage for binary relations over dense ids: key -> set of values. A row is a
+//! dense bitset (dense kind: small domains, large rows), or, in the sparse kind, a sorted
+//! list while it is small and a roaring bitmap once it grows. Set-at-a-time steps union
+//! whole rows through [`Acc`], a scratch bitset.
 //!
-//! Invariant: values and keys are non-negative and fit in u32; `nonempty` lists every
-//! key whose row is non-empty, each once.
+//! Memory is paid per key that has a row, not per possible key: rows live in a compact
+//! vector, reached through a key -> slot table that is a direct array when keys are dense
+//! and a hash map when they are not.
+//!
+//! Invariants: values and keys are non-negative and fit in u32; every stored row is
+//! non-empty; `keys[i]` is the key of `rows[i]`, each key once.
 
 use roaring::RoaringBitmap;
+
+/// Largest sparse row kept as a sorted list; longer rows become roaring bitmaps, whose
+/// 16-bit arrays halve the bytes per value once the fixed overhead is paid off.
+pub const LIST_MAX: usize = 96;
 
 /// How the rows of a relation are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
-    /// Each row a bitset of `words` 64-bit words (grown on demand).
+    /// Each row a bitset of at least `words` 64-bit words (grown on demand).
     Dense {
         /// Initial width in words.
         words: usize,
     },
-    /// Each row a roaring bitmap.
+    /// Each row a sorted list, or a roaring bitmap past [`LIST_MAX`] values.
     Sparse,
 }
 
 /// One row: the set of values for one key.
 #[derive(Clone, Debug)]
 pub enum Row {
-    /// A dense bitset.
-    Dense(Vec<u64>),
-    /// A roaring bitmap.
-    Sparse(RoaringBitmap),
+    /// Sorted, distinct values (sparse kind, at most [`LIST_MAX`]).
+    List(Box<[u32]>),
+    /// A bitset (dense kind).
+    Bits(Box<[u64]>),
+    /// A roaring bitmap (sparse kind, longer than [`LIST_MAX`]).
+    Roaring(Box<RoaringBitmap>),
+}
+
+/// `a ∪ b` of sorted distinct slices, and how many of `b` were not in `a`.
+fn merge(a: &[u32], b: &[u32]) -> (Vec<u32>, u64) {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x < y {
+            out.push(x);
+            i += 1;
+        } else {
+            out.push(y);
+            j += 1;
+            i += (x == y) as usize;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    let added = (out.len() - a.len()) as u64;
+    (out, added)
+}
+
+fn set_bit(w: &mut Box<[u64]>, v: u32) -> bool {
+    let i = v as usize >> 6;
+    if i >= w.len() {
+        let mut grown = vec![0u64; (i + 1).max(w.len() * 2)];
+        grown[..w.len()].copy_from_slice(w);
+        *w = grown.into_boxed_slice();
+    }
+    let bit = 1u64 << (v & 63);
+    let was = w[i] & bit != 0;
+    w[i] |= bit;
+    !was
 }
 
 impl Row {
-    fn empty(kind: RowKind) -> Row {
+    /// A row of sorted distinct `vals` (not empty) in the given kind.
+    fn from_sorted(vals: Vec<u32>, kind: RowKind) -> Row {
         match kind {
-            RowKind::Dense { .. } => Row::Dense(Vec::new()),
-            RowKind::Sparse => Row::Sparse(RoaringBitmap::new()),
+            RowKind::Dense { words } => {
+                let top = vals.last().map_or(0, |&v| v as usize >> 6) + 1;
+                let mut w = vec![0u64; top.max(words)].into_boxed_slice();
+                for v in vals {
+                    w[v as usize >> 6] |= 1u64 << (v & 63);
+                }
+                Row::Bits(w)
+            }
+            RowKind::Sparse if vals.len() <= LIST_MAX => Row::List(vals.into_boxed_slice()),
+            RowKind::Sparse => Row::Roaring(Box::new(
+                RoaringBitmap::from_sorted_iter(vals).expect("sorted by construction"),
+            )),
         }
     }
 
@@ -40,28 +96,86 @@ impl Row {
     #[inline]
     pub fn contains(&self, v: u32) -> bool {
         match self {
-            Row::Dense(w) => w
+            Row::List(l) => l.binary_search(&v).is_ok(),
+            Row::Bits(w) => w
                 .get(v as usize >> 6)
                 .is_some_and(|x| x & (1u64 << (v & 63)) != 0),
-            Row::Sparse(r) => r.contains(v),
+            Row::Roaring(r) => r.contains(v),
         }
     }
 
-    /// Adds `v`; false when present. `words` is the initial width of a dense row.
-    #[inline]
-    fn insert(&mut self, v: u32, words: usize) -> bool {
+    /// Adds `v`; false when present.
+    fn insert(&mut self, v: u32) -> bool {
         match self {
-            Row::Dense(w) => {
-                let i = v as usize >> 6;
-                if i >= w.len() {
-                    w.resize((i + 1).max(words), 0);
-                }
-                let bit = 1u64 << (v & 63);
-                let was = w[i] & bit != 0;
-                w[i] |= bit;
-                !was
+            Row::Bits(w) => set_bit(w, v),
+            Row::Roaring(r) => r.insert(v),
+            Row::List(l) => {
+                let Err(pos) = l.binary_search(&v) else {
+                    return false;
+                };
+                let mut grown = Vec::with_capacity(l.len() + 1);
+                grown.extend_from_slice(&l[..pos]);
+                grown.push(v);
+                grown.extend_from_slice(&l[pos..]);
+                *self = Row::from_sorted(grown, RowKind::Sparse);
+                true
             }
-            Row::Sparse(r) => r.insert(v),
+        }
+    }
+
+    /// Adds sorted distinct `vals`; returns how many were new.
+    fn add_sorted(&mut self, vals: &[u32]) -> u64 {
+        match self {
+            Row::Bits(w) => vals.iter().map(|&v| set_bit(w, v) as u64).sum(),
+            Row::Roaring(r) => {
+                let was = r.len();
+                if vals.len() > 64 {
+                    **r |= RoaringBitmap::from_sorted_iter(vals.iter().copied())
+                        .expect("sorted by contract");
+                } else {
+                    for &v in vals {
+                        r.insert(v);
+                    }
+                }
+                r.len() - was
+            }
+            Row::List(l) => {
+                let (merged, added) = merge(l, vals);
+                if added > 0 {
+                    *self = Row::from_sorted(merged, RowKind::Sparse);
+                }
+                added
+            }
+        }
+    }
+
+    /// Adds every value of `src`; returns how many were new.
+    fn union_row(&mut self, src: &Row) -> u64 {
+        match (self, src) {
+            (Row::Bits(d), Row::Bits(s)) => {
+                if d.len() < s.len() {
+                    let mut grown = vec![0u64; s.len()];
+                    grown[..d.len()].copy_from_slice(d);
+                    *d = grown.into_boxed_slice();
+                }
+                let mut added = 0u64;
+                for (x, &y) in d.iter_mut().zip(s.iter()) {
+                    added += (y & !*x).count_ones() as u64;
+                    *x |= y;
+                }
+                added
+            }
+            (Row::Roaring(d), Row::Roaring(s)) => {
+                let was = d.len();
+                **d |= &**s;
+                d.len() - was
+            }
+            (d, Row::List(s)) => d.add_sorted(s),
+            (d, s) => {
+                let mut vals = Vec::with_capacity(s.len() as usize);
+                s.for_each(|v| vals.push(v));
+                d.add_sorted(&vals)
+            }
         }
     }
 
@@ -69,7 +183,8 @@ impl Row {
     #[inline]
     pub fn for_each(&self, mut f: impl FnMut(u32)) {
         match self {
-            Row::Dense(words) => {
+            Row::List(l) => l.iter().for_each(|&v| f(v)),
+            Row::Bits(words) => {
                 for (i, &w) in words.iter().enumerate() {
                     let mut w = w;
                     while w != 0 {
@@ -79,30 +194,105 @@ impl Row {
                     }
                 }
             }
-            Row::Sparse(r) => r.iter().for_each(f),
+            Row::Roaring(r) => r.iter().for_each(f),
         }
     }
 
     /// Number of values.
     pub fn len(&self) -> u64 {
         match self {
-            Row::Dense(w) => w.iter().map(|x| x.count_ones() as u64).sum(),
-            Row::Sparse(r) => r.len(),
+            Row::List(l) => l.len() as u64,
+            Row::Bits(w) => w.iter().map(|x| x.count_ones() as u64).sum(),
+            Row::Roaring(r) => r.len(),
         }
     }
 
-    /// Whether the row is empty.
+    /// Whether the row is empty (never, for a stored row).
     pub fn is_empty(&self) -> bool {
         match self {
-            Row::Dense(w) => w.iter().all(|&x| x == 0),
-            Row::Sparse(r) => r.is_empty(),
+            Row::List(l) => l.is_empty(),
+            Row::Bits(w) => w.iter().all(|&x| x == 0),
+            Row::Roaring(r) => r.is_empty(),
         }
     }
 
     fn heap_bytes(&self) -> usize {
         match self {
-            Row::Dense(w) => w.capacity() * 8,
-            Row::Sparse(r) => r.serialized_size(),
+            Row::List(l) => l.len() * 4,
+            Row::Bits(w) => w.len() * 8,
+            Row::Roaring(r) => r.serialized_size() + 24,
+        }
+    }
+}
+
+/// Key -> slot in [`RowSet::rows`].
+#[derive(Clone, Debug)]
+enum Slots {
+    /// `direct[k]` = slot + 1, 0 when `k` has no row.
+    Direct(Vec<u32>),
+    /// For keys too scattered for a direct table.
+    Hashed(hashbrown::HashMap<u32, u32>),
+}
+
+/// A direct table pays 4 bytes per possible key: use one while that is at most this
+/// many times the number of keys (or the keys are small anyway).
+const DIRECT_SPREAD: usize = 16;
+const DIRECT_ALWAYS: usize = 4096;
+
+impl Slots {
+    #[inline]
+    fn get(&self, k: u32) -> Option<usize> {
+        match self {
+            Slots::Direct(d) => match d.get(k as usize) {
+                Some(&s) if s != 0 => Some(s as usize - 1),
+                _ => None,
+            },
+            Slots::Hashed(h) => h.get(&k).map(|&s| s as usize),
+        }
+    }
+
+    /// Records a new key's slot; `keys` lists every key (the new one included).
+    fn set(&mut self, k: u32, slot: usize, keys: &[u32]) {
+        let fits_direct = |top: usize| top < DIRECT_ALWAYS || top <= keys.len() * DIRECT_SPREAD;
+        match self {
+            Slots::Direct(d) => {
+                let i = k as usize;
+                if i >= d.len() {
+                    if !fits_direct(i + 1) {
+                        let mut map = hashbrown::HashMap::with_capacity(keys.len());
+                        for &key in keys {
+                            if let Some(&s) = d.get(key as usize).filter(|&&s| s != 0) {
+                                map.insert(key, s - 1);
+                            }
+                        }
+                        map.insert(k, slot as u32);
+                        *self = Slots::Hashed(map);
+                        return;
+                    }
+                    d.resize(i + 1, 0);
+                }
+                d[i] = slot as u32 + 1;
+            }
+            Slots::Hashed(h) => {
+                h.insert(k, slot as u32);
+                if h.len() % 1024 == 0 {
+                    let top = keys.iter().copied().max().unwrap_or(0) as usize + 1;
+                    if fits_direct(top) {
+                        let mut d = vec![0u32; top];
+                        for (&key, &s) in h.iter() {
+                            d[key as usize] = s + 1;
+                        }
+                        *self = Slots::Direct(d);
+                    }
+                }
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Slots::Direct(d) => d.capacity() * 4,
+            Slots::Hashed(h) => h.capacity() * 9,
         }
     }
 }
@@ -111,10 +301,9 @@ impl Row {
 #[derive(Clone, Debug)]
 pub struct RowSet {
     kind: RowKind,
+    keys: Vec<u32>,
     rows: Vec<Row>,
-    nonempty: Vec<u32>,
-    /// listed[k]: k is in `nonempty`.
-    listed: Vec<bool>,
+    slots: Slots,
     len: u64,
 }
 
@@ -123,9 +312,9 @@ impl RowSet {
     pub fn new(kind: RowKind) -> Self {
         RowSet {
             kind,
+            keys: Vec::new(),
             rows: Vec::new(),
-            nonempty: Vec::new(),
-            listed: Vec::new(),
+            slots: Slots::Direct(Vec::new()),
             len: 0,
         }
     }
@@ -145,134 +334,238 @@ impl RowSet {
         self.len == 0
     }
 
-    /// Keys with a non-empty row, in first-insertion order.
+    /// Keys with a row, in first-insertion order.
     pub fn keys(&self) -> &[u32] {
-        &self.nonempty
+        &self.keys
     }
 
-    /// The row of `k`, if any.
+    /// Every (key, row), in first-insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Row)> + '_ {
+        self.keys.iter().copied().zip(&self.rows)
+    }
+
+    /// The row of `k`, if any (never empty).
     #[inline]
     pub fn row(&self, k: u32) -> Option<&Row> {
-        self.rows.get(k as usize)
+        self.slots.get(k).map(|s| &self.rows[s])
     }
 
     /// Whether (k, v) is present.
     #[inline]
     pub fn contains(&self, k: u32, v: u32) -> bool {
-        self.rows.get(k as usize).is_some_and(|r| r.contains(v))
+        self.row(k).is_some_and(|r| r.contains(v))
     }
 
-    /// Records that row `k` is non-empty.
-    #[inline]
-    fn mark(&mut self, k: u32) {
-        let i = k as usize;
-        if i >= self.listed.len() {
-            self.listed.resize(i + 1, false);
-        }
-        if !self.listed[i] {
-            self.listed[i] = true;
-            self.nonempty.push(k);
-        }
-    }
-
-    fn row_mut(&mut self, k: u32) -> &mut Row {
-        let k = k as usize;
-        if k >= self.rows.len() {
-            let kind = self.kind;
-            self.rows.resize_with(k + 1, || Row::empty(kind));
-        }
-        &mut self.rows[k]
-    }
-
-    fn words(&self) -> usize {
-        match self.kind {
-            RowKind::Dense { words } => words,
-            RowKind::Sparse => 0,
-        }
+    fn push_row(&mut self, k: u32, row: Row) {
+        let slot = self.rows.len();
+        self.rows.push(row);
+        self.keys.push(k);
+        self.slots.set(k, slot, &self.keys);
     }
 
     /// Adds (k, v); false when present.
     #[inline]
     pub fn insert(&mut self, k: u32, v: u32) -> bool {
-        let words = self.words();
-        let added = self.row_mut(k).insert(v, words);
-        if added {
-            self.len += 1;
-            self.mark(k);
+        let added = match self.slots.get(k) {
+            Some(s) => self.rows[s].insert(v),
+            None => {
+                self.push_row(k, Row::from_sorted(vec![v], self.kind));
+                true
+            }
+        };
+        self.len += added as u64;
+        added
+    }
+
+    /// Adds sorted distinct `vals` to row `k`; returns how many were new.
+    pub fn add_sorted(&mut self, k: u32, vals: &[u32]) -> u64 {
+        if vals.is_empty() {
+            return 0;
         }
+        let added = match self.slots.get(k) {
+            Some(s) => self.rows[s].add_sorted(vals),
+            None => {
+                self.push_row(k, Row::from_sorted(vals.to_vec(), self.kind));
+                vals.len() as u64
+            }
+        };
+        self.len += added;
+        added
+    }
+
+    /// Adds every value of `src` to row `k`; returns how many were new.
+    pub fn union_row(&mut self, k: u32, src: &Row) -> u64 {
+        let added = match self.slots.get(k) {
+            Some(s) => self.rows[s].union_row(src),
+            None => {
+                let row = match (self.kind, src) {
+                    (RowKind::Dense { words }, Row::Bits(s)) if s.len() >= words => src.clone(),
+                    (RowKind::Sparse, Row::List(_) | Row::Roaring(_)) => src.clone(),
+                    _ => {
+                        let mut vals = Vec::new();
+                        src.for_each(|v| vals.push(v));
+                        Row::from_sorted(vals, self.kind)
+                    }
+                };
+                let n = row.len();
+                if n == 0 {
+                    return 0;
+                }
+                self.push_row(k, row);
+                n
+            }
+        };
+        self.len += added;
         added
     }
 
     /// Calls `f(k, v)` on every pair.
     pub fn for_each(&self, mut f: impl FnMut(u32, u32)) {
-        for &k in &self.nonempty {
-            self.rows[k as usize].for_each(|v| f(k, v));
+        for (k, row) in self.iter() {
+            row.for_each(|v| f(k, v));
         }
     }
 
-    /// Adds every pair of `other` (same orientation).
+    /// Adds every pair of `other`.
     pub fn union_with(&mut self, other: &RowSet) {
-        for &k in &other.nonempty {
-            let src = &other.rows[k as usize];
-            match src {
-                Row::Sparse(b) if matches!(self.kind, RowKind::Sparse) => {
-                    let was = self.rows.get(k as usize).map_or(0, |r| r.len());
-                    let dst = self.row_mut(k);
-                    if let Row::Sparse(d) = dst {
-                        *d |= b;
+        for (k, row) in other.iter() {
+            self.union_row(k, row);
+        }
+    }
+
+    /// Removes everything (and frees the rows).
+    pub fn clear(&mut self) {
+        *self = RowSet::new(self.kind);
+    }
+
+    /// The same pairs keyed by the other column.
+    pub fn transposed(&self) -> RowSet {
+        match self.kind {
+            RowKind::Dense { .. } => self.transposed_dense(),
+            RowKind::Sparse => self.transposed_sparse(),
+        }
+    }
+
+    /// Sparse transposition in two passes: count each target row, then fill exact-size
+    /// rows in ascending key order, so every row is built by appending.
+    fn transposed_sparse(&self) -> RowSet {
+        let mut out = RowSet::new(self.kind);
+        if self.is_empty() {
+            return out;
+        }
+        let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
+        order.sort_unstable_by_key(|&s| self.keys[s as usize]);
+        // counts[v]: size of target row v; then its slot in `targets`.
+        let mut top = 0u32;
+        for row in &self.rows {
+            row.for_each(|v| top = top.max(v));
+        }
+        let mut counts = vec![0u32; top as usize + 1];
+        for row in &self.rows {
+            row.for_each(|v| counts[v as usize] += 1);
+        }
+        let mut targets: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (v, c) in counts.iter_mut().enumerate() {
+            if *c > 0 {
+                targets.push((v as u32, Vec::with_capacity(*c as usize)));
+                *c = targets.len() as u32 - 1;
+            }
+        }
+        for &s in &order {
+            let k = self.keys[s as usize];
+            self.rows[s as usize].for_each(|v| targets[counts[v as usize] as usize].1.push(k));
+        }
+        drop(counts);
+        for (v, ks) in targets {
+            out.len += ks.len() as u64;
+            out.push_row(v, Row::from_sorted(ks, self.kind));
+        }
+        out
+    }
+
+    /// Dense transposition by 64×64 bit blocks: a block of 64 source rows and one word
+    /// column becomes one word in each of 64 target rows.
+    fn transposed_dense(&self) -> RowSet {
+        let mut out = RowSet::new(self.kind);
+        let Some(&max_key) = self.keys.iter().max() else {
+            return out;
+        };
+        let width = self.rows.iter().map(|r| match r {
+            Row::Bits(w) => w.len(),
+            _ => 0,
+        });
+        let width = width.max().unwrap_or(0);
+        let out_words = (max_key as usize >> 6) + 1;
+        let out_words = match self.kind {
+            RowKind::Dense { words } => out_words.max(words),
+            RowKind::Sparse => out_words,
+        };
+        // Rows of the source grouped by block of 64 keys.
+        let mut blocks: Vec<Vec<(u32, usize)>> = vec![Vec::new(); (max_key as usize >> 6) + 1];
+        for (s, &k) in self.keys.iter().enumerate() {
+            blocks[k as usize >> 6].push((k & 63, s));
+        }
+        let mut target: Vec<Option<Box<[u64]>>> = vec![None; width * 64];
+        let mut m = [0u64; 64];
+        for (b, members) in blocks.iter().enumerate() {
+            if members.is_empty() {
+                continue;
+            }
+            for j in 0..width {
+                m.fill(0);
+                let mut any = 0u64;
+                for &(r, s) in members {
+                    if let Row::Bits(w) = &self.rows[s] {
+                        let x = w.get(j).copied().unwrap_or(0);
+                        m[r as usize] = x;
+                        any |= x;
                     }
-                    let now = self.rows[k as usize].len();
-                    if now > 0 {
-                        self.mark(k);
-                    }
-                    self.len += now - was;
                 }
-                Row::Dense(sw) if matches!(self.kind, RowKind::Dense { .. }) => {
-                    let words = self.words().max(sw.len());
-                    let dst = self.row_mut(k);
-                    let Row::Dense(dw) = dst else { continue };
-                    if dw.len() < sw.len() {
-                        dw.resize(words, 0);
-                    }
-                    let mut added = 0u64;
-                    for (d, s) in dw.iter_mut().zip(sw) {
-                        added += (s & !*d).count_ones() as u64;
-                        *d |= s;
-                    }
-                    if added > 0 {
-                        self.mark(k);
-                    }
-                    self.len += added;
+                if any == 0 {
+                    continue;
                 }
-                _ => {
-                    let mut vals = Vec::new();
-                    src.for_each(|v| vals.push(v));
-                    for v in vals {
-                        self.insert(k, v);
+                transpose64(&mut m);
+                for (c, &x) in m.iter().enumerate() {
+                    if x != 0 {
+                        let t = target[j * 64 + c]
+                            .get_or_insert_with(|| vec![0u64; out_words].into_boxed_slice());
+                        t[b] = x;
                     }
                 }
             }
         }
-    }
-
-    /// Removes everything.
-    pub fn clear(&mut self) {
-        for &k in &self.nonempty {
-            self.rows[k as usize] = Row::empty(self.kind);
-            self.listed[k as usize] = false;
+        for (v, t) in target.into_iter().enumerate() {
+            if let Some(t) = t {
+                out.len += t.iter().map(|x| x.count_ones() as u64).sum::<u64>();
+                out.push_row(v as u32, Row::Bits(t));
+            }
         }
-        self.nonempty.clear();
-        self.len = 0;
+        out
     }
 
     /// Approximate heap bytes.
     pub fn heap_bytes(&self) -> usize {
         self.rows.capacity() * std::mem::size_of::<Row>()
-            + self
-                .nonempty
-                .iter()
-                .map(|&k| self.rows[k as usize].heap_bytes())
-                .sum::<usize>()
+            + self.keys.capacity() * 4
+            + self.slots.heap_bytes()
+            + self.rows.iter().map(Row::heap_bytes).sum::<usize>()
+    }
+}
+
+/// Transposes a 64×64 bit matrix in place: bit c of `a[r]` moves to bit r of `a[c]`.
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32;
+    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
+    while j != 0 {
+        let mut k = 0;
+        while k < 64 {
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
     }
 }
 
@@ -281,6 +574,7 @@ impl RowSet {
 pub struct Acc {
     words: Vec<u64>,
     touched: Vec<u32>,
+    scratch: Vec<u32>,
 }
 
 impl Acc {
@@ -301,7 +595,7 @@ impl Acc {
     #[inline]
     pub fn or_row(&mut self, row: &Row) {
         match row {
-            Row::Dense(ws) => {
+            Row::Bits(ws) => {
                 if ws.len() > self.words.len() {
                     self.words.resize(ws.len(), 0);
                 }
@@ -315,7 +609,12 @@ impl Acc {
                     }
                 }
             }
-            Row::Sparse(r) => {
+            Row::List(l) => {
+                for &v in l.iter() {
+                    self.set(v);
+                }
+            }
+            Row::Roaring(r) => {
                 for v in r.iter() {
                     self.set(v);
                 }
@@ -363,53 +662,65 @@ impl Acc {
         clear: bool,
     ) -> u64 {
         let known_row = known.and_then(|kn| kn.row(k));
-        let mut added = 0u64;
-        match dst.kind {
+        let added = match dst.kind {
             RowKind::Dense { words } => {
-                let max_w = self.touched.iter().copied().max().unwrap_or(0) as usize + 1;
-                let row = dst.row_mut(k);
-                let Row::Dense(dw) = row else {
-                    unreachable_kind()
-                };
-                if dw.len() < max_w {
-                    dw.resize(max_w.max(words), 0);
-                }
+                let slot = dst.slots.get(k);
+                let mut fresh: Option<Box<[u64]>> = None;
+                let mut added = 0u64;
                 for &i in &self.touched {
                     let i = i as usize;
                     let mut w = self.words[i];
                     if clear {
                         self.words[i] = 0;
                     }
-                    if let Some(kr) = known_row {
-                        match kr {
-                            Row::Dense(kw) => w &= !kw.get(i).copied().unwrap_or(0),
-                            Row::Sparse(_) => {
-                                let mut m = w;
-                                while m != 0 {
-                                    let b = m.trailing_zeros();
-                                    if kr.contains(((i as u32) << 6) | b) {
-                                        w &= !(1u64 << b);
-                                    }
-                                    m &= m - 1;
+                    match known_row {
+                        Some(Row::Bits(kw)) => w &= !kw.get(i).copied().unwrap_or(0),
+                        Some(kr) => {
+                            let mut m = w;
+                            while m != 0 {
+                                let b = m.trailing_zeros();
+                                if kr.contains(((i as u32) << 6) | b) {
+                                    w &= !(1u64 << b);
                                 }
+                                m &= m - 1;
                             }
                         }
+                        None => {}
+                    }
+                    if w == 0 {
+                        continue;
+                    }
+                    let dw: &mut Box<[u64]> = match slot {
+                        Some(s) => match &mut dst.rows[s] {
+                            Row::Bits(dw) => dw,
+                            _ => unreachable_kind(),
+                        },
+                        None => fresh.get_or_insert_with(|| {
+                            vec![0u64; words.max(self.words.len())].into_boxed_slice()
+                        }),
+                    };
+                    if i >= dw.len() {
+                        let mut grown = vec![0u64; self.words.len().max(i + 1)];
+                        grown[..dw.len()].copy_from_slice(dw);
+                        *dw = grown.into_boxed_slice();
                     }
                     let new = w & !dw[i];
                     dw[i] |= new;
                     added += new.count_ones() as u64;
                 }
-                if clear {
-                    self.touched.clear();
-                }
-                if added > 0 {
-                    dst.mark(k);
+                if let Some(row) = fresh {
+                    if added > 0 {
+                        dst.push_row(k, Row::Bits(row));
+                    }
                 }
                 dst.len += added;
+                added
             }
             RowKind::Sparse => {
                 self.touched.sort_unstable();
-                let mut vals = Vec::new();
+                let mut vals = std::mem::take(&mut self.scratch);
+                vals.clear();
+                let mut kpos = 0usize;
                 for &i in &self.touched {
                     let i = i as usize;
                     let mut w = self.words[i];
@@ -419,68 +730,129 @@ impl Acc {
                     while w != 0 {
                         let v = ((i as u32) << 6) | w.trailing_zeros();
                         w &= w - 1;
-                        if known_row.is_none_or(|kr| !kr.contains(v)) {
+                        let known = match known_row {
+                            None => false,
+                            // Values come ascending: walk the known list once.
+                            Some(Row::List(l)) => {
+                                while kpos < l.len() && l[kpos] < v {
+                                    kpos += 1;
+                                }
+                                kpos < l.len() && l[kpos] == v
+                            }
+                            Some(kr) => kr.contains(v),
+                        };
+                        if !known {
                             vals.push(v);
                         }
                     }
                 }
-                if clear {
-                    self.touched.clear();
-                }
-                if vals.is_empty() {
-                    return 0;
-                }
-                let was = dst.rows.get(k as usize).map_or(0, |r| r.len());
-                let row = dst.row_mut(k);
-                let Row::Sparse(b) = row else {
-                    unreachable_kind()
-                };
-                if b.is_empty() {
-                    *b = RoaringBitmap::from_sorted_iter(vals).unwrap_or_default();
-                } else {
-                    b.extend(vals);
-                }
-                let now = b.len();
-                added = now - was;
-                if now > 0 {
-                    dst.mark(k);
-                }
-                dst.len += added;
+                let added = dst.add_sorted(k, &vals);
+                self.scratch = vals;
+                added
             }
+        };
+        if clear {
+            self.touched.clear();
         }
         added
     }
 }
 
 fn unreachable_kind() -> ! {
-    // Every row of a RowSet is created by `Row::empty(self.kind)`.
+    // Every row of a RowSet is created in its set's kind.
     unreachable!("row kind matches its row set by construction")
 }
 
-impl RowSet {
-    /// Adds every value of `src` to row `k`.
-    pub fn union_row(&mut self, k: u32, src: &Row) {
-        let words = self.words();
-        let was = self.rows.get(k as usize).map_or(0, |r| r.len());
-        let dst = self.row_mut(k);
-        match (dst, src) {
-            (Row::Sparse(d), Row::Sparse(s)) => *d |= s,
-            (Row::Dense(d), Row::Dense(s)) => {
-                if d.len() < s.len() {
-                    d.resize(s.len().max(words), 0);
-                }
-                for (x, y) in d.iter_mut().zip(s) {
-                    *x |= y;
-                }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(s: &RowSet) -> Vec<(u32, u32)> {
+        let mut v = Vec::new();
+        s.for_each(|k, x| v.push((k, x)));
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn transpose64_moves_bit_c_of_row_r_to_bit_r_of_row_c() {
+        let mut a = [0u64; 64];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for w in a.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *w = x;
+        }
+        let orig = a;
+        transpose64(&mut a);
+        for (r, &row) in orig.iter().enumerate() {
+            for (c, &col) in a.iter().enumerate() {
+                assert_eq!((row >> c) & 1, (col >> r) & 1, "r{r} c{c}");
             }
-            (dst, src) => src.for_each(|v| {
-                dst.insert(v, words);
-            }),
         }
-        let now = self.rows[k as usize].len();
-        if now > 0 {
-            self.mark(k);
+    }
+
+    #[test]
+    fn both_kinds_agree_on_inserts_unions_and_transposition() {
+        let mut x = 12345u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        for kind in [RowKind::Dense { words: 2 }, RowKind::Sparse] {
+            let mut a = RowSet::new(kind);
+            let mut b = RowSet::new(kind);
+            let mut want = std::collections::BTreeSet::new();
+            for i in 0..3000 {
+                // Few keys with long rows (roaring), many with short ones (lists).
+                let k = next(if i % 2 == 0 { 300 } else { 12 }) as u32;
+                let v = next(if i % 3 == 0 { 200 } else { 700 }) as u32;
+                let target = if i % 3 == 0 { &mut b } else { &mut a };
+                target.insert(k, v);
+                want.insert((k, v));
+            }
+            // A key far away switches the slot table to a hash map and back.
+            a.insert(4_000_000, 5);
+            want.insert((4_000_000, 5));
+            a.union_with(&b);
+            let got = pairs(&a);
+            assert_eq!(got, want.iter().copied().collect::<Vec<_>>());
+            assert_eq!(a.len() as usize, want.len());
+            if matches!(kind, RowKind::Sparse) {
+                assert!(a.iter().any(|(_, r)| matches!(r, Row::Roaring(_))));
+                assert!(a.iter().any(|(_, r)| matches!(r, Row::List(_))));
+                let t = a.transposed();
+                let mut tw: Vec<(u32, u32)> = want.iter().map(|&(k, v)| (v, k)).collect();
+                tw.sort_unstable();
+                assert_eq!(pairs(&t), tw);
+                assert_eq!(t.len() as usize, tw.len());
+            }
+            let mut acc = Acc::default();
+            for v in [1u32, 64, 65, 699, 3] {
+                acc.set(v);
+            }
+            let before = a.len();
+            let added = acc.drain_into(7, &mut a, Some(&b));
+            assert_eq!(a.len(), before + added);
         }
-        self.len += now - was;
+    }
+
+    #[test]
+    fn dense_transposition_matches_pairwise() {
+        let mut a = RowSet::new(RowKind::Dense { words: 3 });
+        let mut x = 7u64;
+        for _ in 0..5000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let (k, v) = (((x >> 20) % 190) as u32, ((x >> 40) % 180) as u32);
+            a.insert(k, v);
+        }
+        let t = a.transposed();
+        let mut want: Vec<(u32, u32)> = pairs(&a).into_iter().map(|(k, v)| (v, k)).collect();
+        want.sort_unstable();
+        assert_eq!(pairs(&t), want);
+        assert_eq!(t.len(), a.len());
     }
 }

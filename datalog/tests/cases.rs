@@ -17,9 +17,16 @@ fn sorted_lines(s: &str) -> Vec<String> {
     v
 }
 
-fn run_case(dir: &Path, rows: bool) -> Result<(), String> {
+fn run_case(dir: &Path, plan: PlanOptions) -> Result<(), String> {
+    let mode = if !plan.rows {
+        "tuples"
+    } else if plan.dense_rows {
+        "rows"
+    } else {
+        "sparse"
+    };
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    let out = std::env::temp_dir().join(format!("sx-dl-case-{}-{name}-{rows}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("sx-dl-case-{}-{name}-{mode}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let opts = RunOptions {
@@ -27,7 +34,7 @@ fn run_case(dir: &Path, rows: bool) -> Result<(), String> {
         output: OutputDest::Dir(out.clone()),
         explain: false,
         stats: false,
-        plan: PlanOptions { rows },
+        plan,
     };
     let mut stdout = Vec::new();
     let result = run_file(&dir.join("prog.dl"), &opts, &mut stdout);
@@ -122,7 +129,7 @@ fn suite_has_at_least_sixty_cases() {
 fn every_case_passes_with_row_storage() {
     let failures: Vec<String> = all_cases()
         .iter()
-        .filter_map(|d| run_case(d, true).err())
+        .filter_map(|d| run_case(d, PlanOptions::default()).err())
         .collect();
     assert!(
         failures.is_empty(),
@@ -136,7 +143,21 @@ fn every_case_passes_with_row_storage() {
 fn every_case_passes_with_hash_tuples_only() {
     let failures: Vec<String> = all_cases()
         .iter()
-        .filter_map(|d| run_case(d, false).err())
+        .filter_map(|d| run_case(d, PlanOptions::hash_tuples()).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_case_passes_with_sparse_rows_only() {
+    let failures: Vec<String> = all_cases()
+        .iter()
+        .filter_map(|d| run_case(d, PlanOptions::sparse_rows()).err())
         .collect();
     assert!(
         failures.is_empty(),

@@ -2,6 +2,7 @@
 //! a naive reference evaluator (brute force over every variable assignment) derives,
 //! both from scratch and when the facts arrive in two saturations.
 
+use datalog::planner::PlanOptions;
 use datalog::{Database, Value};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -158,9 +159,9 @@ fn program(rules: &[Vec<Template>]) -> String {
     s
 }
 
-fn engine(rules: &[Vec<Template>], batches: &[[Rel; 2]], rows: bool) -> Vec<Rel> {
+fn engine(rules: &[Vec<Template>], batches: &[[Rel; 2]], plan: PlanOptions) -> Vec<Rel> {
     let mut db = Database::new();
-    db.set_plan_options(datalog::planner::PlanOptions { rows });
+    db.set_plan_options(plan);
     db.add_rules(&program(rules), "random.dl")
         .expect("generated program is valid");
     for batch in batches {
@@ -199,7 +200,11 @@ fn rules() -> impl Strategy<Value = Vec<Vec<Template>>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // PROPTEST_CASES overrides the default of 256.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn engine_matches_naive_reference(
@@ -211,13 +216,15 @@ proptest! {
             f1.union(&g1).copied().collect::<Rel>(),
         ];
         let want = reference(&rules, &all);
-        prop_assert_eq!(&engine(&rules, std::slice::from_ref(&all), true), &want, "rows, one batch\n{}", program(&rules));
-        prop_assert_eq!(&engine(&rules, std::slice::from_ref(&all), false), &want, "tuples\n{}", program(&rules));
-        prop_assert_eq!(
-            &engine(&rules, &[[f0, f1], [g0, g1]], true),
-            &want,
-            "rows, incremental\n{}",
-            program(&rules)
-        );
+        let one = std::slice::from_ref(&all);
+        let two = [[f0, f1], [g0, g1]];
+        for (plan, mode) in [
+            (PlanOptions::default(), "rows"),
+            (PlanOptions::sparse_rows(), "sparse rows"),
+            (PlanOptions::hash_tuples(), "tuples"),
+        ] {
+            prop_assert_eq!(&engine(&rules, one, plan), &want, "{}, one batch\n{}", mode, program(&rules));
+            prop_assert_eq!(&engine(&rules, &two, plan), &want, "{}, incremental\n{}", mode, program(&rules));
+        }
     }
 }
