@@ -390,3 +390,151 @@ fn every_expressible_datalog_case_agrees_on_cek_vm_and_engine() {
     );
     assert!(ran.len() >= 60, "too few cases translated: {}", ran.len());
 }
+
+// ---------------------------------------------------------------------------
+// SX.md's examples, on every tier.
+
+/// Asserts that `body` prints `want` on every tier.
+fn prints(name: &str, body: &str, want: &str) {
+    assert_eq!(agree(name, body), want, "{name}");
+}
+
+const GRAPH: &str = "(dl-add-fact! db '(edge 1 2))
+(dl-add-fact! db '(edge 2 3))
+(dl-add-rule! db '(<- (path X Y) (edge X Y)))
+(dl-add-rule! db '(<- (path X Z) (path X Y) (edge Y Z)))
+";
+
+#[test]
+fn a_query_answers_dicts_from_variables_sorted_by_value() {
+    prints(
+        "path",
+        &format!("{GRAPH}(println (dl-query db '(path 1 X)))\n(println (dl-query db '(path X Y)))"),
+        "({X 2} {X 3})\n({X 1 Y 2} {X 1 Y 3} {X 2 Y 3})\n",
+    );
+}
+
+#[test]
+fn a_ground_query_answers_one_empty_dict_or_nothing() {
+    prints(
+        "ground",
+        &format!(
+            "{GRAPH}(println (dl-query db '(path 1 3)) (dl-query db '(path 3 1)) (dl-query db '(nothing 1)))"
+        ),
+        "({}) () ()\n",
+    );
+}
+
+#[test]
+fn a_wildcard_is_a_fresh_variable_at_each_occurrence() {
+    prints(
+        "wildcard",
+        &format!(
+            "{GRAPH}(dl-add-rule! db '(<- (has-out X) (edge X _)))
+(println (dl-query db '(has-out X)) (dl-query db '(path _ _)) (dl-query db '(path _ X)))"
+        ),
+        "({X 1} {X 2}) ({}) ({X 2} {X 3})\n",
+    );
+}
+
+#[test]
+fn variables_only_inside_a_negated_atom_are_local_to_it() {
+    prints(
+        "negation",
+        "(dl-add-fact! db '(n 1)) (dl-add-fact! db '(n 2)) (dl-add-fact! db '(n 3))
+(dl-add-fact! db '(s 1 5 5)) (dl-add-fact! db '(s 2 5 6))
+(dl-add-fact! db '(banned 3 \"why\"))
+(dl-add-rule! db '(<- (r X) (n X) (not (s X P P))))
+(dl-add-rule! db '(<- (ok X) (n X) (not (banned X _))))
+(println (dl-query db '(r X)) (dl-query db '(ok X)))",
+        "({X 2} {X 3}) ({X 1} {X 2})\n",
+    );
+}
+
+#[test]
+fn aggregates_of_nothing_count_and_sum_zero_and_min_max_derive_nothing() {
+    prints(
+        "aggregates",
+        "(dl-add-fact! db '(n 1)) (dl-add-fact! db '(n 2))
+(dl-add-fact! db '(e 1 10)) (dl-add-fact! db '(e 1 20)) (dl-add-fact! db '(e 1 30))
+(dl-add-rule! db '(<- (c X K) (n X) (count K Y (e X Y))))
+(dl-add-rule! db '(<- (s X K) (n X) (sum K Y (e X Y))))
+(dl-add-rule! db '(<- (lo X K) (n X) (min K Y (e X Y))))
+(dl-add-rule! db '(<- (hi X K) (n X) (max K Y (e X Y))))
+(dl-add-rule! db '(<- (total K) (count K X (e X _))))
+(println (dl-query db '(c X K)))
+(println (dl-query db '(s X K)))
+(println (dl-query db '(lo X K)) (dl-query db '(hi X K)) (dl-query db '(total K)))",
+        "({X 1 K 3} {X 2 K 0})\n({X 1 K 60} {X 2 K 0})\n({X 1 K 10}) ({X 1 K 30}) ({K 3})\n",
+    );
+}
+
+#[test]
+fn arithmetic_bindings_and_comparisons_derive_and_filter() {
+    prints(
+        "arith",
+        "(dl-add-fact! db '(n 1)) (dl-add-fact! db '(n 2)) (dl-add-fact! db '(n 0))
+(dl-add-rule! db '(<- (next X Z) (n X) (= Z (+ X 1)) (> Z 1)))
+(dl-add-rule! db '(<- (inv X Z) (n X) (= Z (/ 10 X))))
+(println (dl-query db '(next X Y)) (dl-query db '(inv X Y)))",
+        "({X 1 Y 2} {X 2 Y 3}) ({X 1 Y 10} {X 2 Y 5})\n",
+    );
+}
+
+#[test]
+fn symbols_and_strings_are_distinct_constants() {
+    prints(
+        "symbols",
+        "(dl-add-fact! db '(likes alice \"bob\"))
+(dl-add-rule! db '(<- (fan X) (likes X \"bob\")))
+(println (dl-query db '(fan X)) (dl-query db '(likes alice bob)) (dl-query db '(likes alice \"bob\")))",
+        "({X alice}) () ({})\n",
+    );
+}
+
+#[test]
+fn retracting_a_fact_removes_its_consequences() {
+    prints(
+        "retract",
+        &format!(
+            "{GRAPH}(println (dl-retract! db '(edge 2 3)) (dl-retract! db '(edge 9 9)))
+(println (dl-query db '(path 1 X)))"
+        ),
+        "true false\n({X 2})\n",
+    );
+}
+
+#[test]
+fn unsafe_rules_non_ground_facts_and_unstratifiable_programs_are_rejected() {
+    prints(
+        "unsafe",
+        "(dl-add-rule! db '(<- (bad X Y) (n X)))",
+        "error: unsafe rule: variable `Y`\n",
+    );
+    prints(
+        "non-ground",
+        "(dl-add-fact! db '(edge X 1))",
+        "error: non-ground fact `(edge X 1)`\n",
+    );
+    prints(
+        "unstratifiable",
+        "(dl-add-fact! db '(n 1))
+(dl-add-rule! db '(<- (p X) (n X) (not (q X))))
+(dl-add-rule! db '(<- (q X) (p X)))",
+        "error: unstratifiable program: cycle through negation p -> !q -> p\n",
+    );
+}
+
+#[test]
+fn the_tiering_policy_picks_the_implementation() {
+    let body = "(println (dl-implementation (dl-program)) (jit-excluded? \"dl-program\"))
+(jit-exclude! \"dl-*\")
+(println (dl-implementation (dl-program)) (dl-implementation (dl-program :engine)) (jit-excluded? \"dl-program\"))
+(jit-include! \"dl-*\")
+(println (dl-implementation (dl-program)) (dl-implementation (dl-program :sx)))";
+    let out = run(Tier::Engine, body);
+    assert_eq!(
+        out, ":engine false\n:sx :engine true\n:engine :sx\n",
+        "{out}"
+    );
+}
