@@ -104,6 +104,8 @@ pub(crate) struct Machine {
     pub(crate) perform_span: Option<Span>,
     /// Why the tiering layer let the error being raised propagate.
     pub(crate) note: Option<String>,
+    /// Emptied argument vectors, reused by higher-order loops for their callbacks.
+    pub(crate) spare_args: Vec<Vec<Value>>,
 }
 
 impl Machine {
@@ -116,6 +118,7 @@ impl Machine {
             awaiting_resume: false,
             perform_span: None,
             note: None,
+            spare_args: Vec::new(),
         }
     }
 
@@ -128,6 +131,7 @@ impl Machine {
             awaiting_resume: false,
             perform_span: None,
             note: None,
+            spare_args: Vec::new(),
         }
     }
 
@@ -140,6 +144,7 @@ impl Machine {
             awaiting_resume: false,
             perform_span: None,
             note: None,
+            spare_args: Vec::new(),
         };
         let mode = m.apply_with(f, args, span);
         m.mode = mode;
@@ -531,7 +536,12 @@ impl Machine {
     }
 
     /// One element of a higher-order loop has produced `v`.
-    fn step_higher(&mut self, mut h: Box<HigherLoop>, v: Value, interp: &mut Interp) -> Mode {
+    pub(crate) fn step_higher(
+        &mut self,
+        mut h: Box<HigherLoop>,
+        v: Value,
+        interp: &mut Interp,
+    ) -> Mode {
         let item = &h.items.as_slice()[h.idx];
         match h.op {
             Higher::Map | Higher::SortBy => h.acc.push(v),
@@ -561,11 +571,11 @@ impl Machine {
             return Mode::Return(finish_higher(*h));
         }
         let next = h.items.as_slice()[h.idx].clone();
-        let args = if h.op == Higher::Reduce {
-            vec![h.acc.pop().expect("accumulator"), next]
-        } else {
-            vec![next]
-        };
+        let mut args = self.spare_args.pop().unwrap_or_default();
+        if h.op == Higher::Reduce {
+            args.push(h.acc.pop().expect("accumulator"));
+        }
+        args.push(next);
         let f = h.f.clone();
         let span = h.span.clone();
         self.kont.push(Frame::Higher(h));

@@ -94,9 +94,14 @@ impl Machine {
                 parent: closure_env.clone(),
             }))
         } else {
-            self.stack.extend(args);
-            self.stack
-                .resize(base as usize + chunk.frame_size as usize, Value::Nil);
+            self.stack.append(&mut args);
+            if args.capacity() <= 8 && self.spare_args.len() < 64 {
+                self.spare_args.push(args);
+            }
+            let top = base as usize + chunk.frame_size as usize;
+            if self.stack.len() < top {
+                self.stack.resize(top, Value::Nil);
+            }
             None
         };
         Mode::Vm(VmFrame {
@@ -325,16 +330,8 @@ impl Machine {
                 Instr::Return => {
                     let v = self.pop();
                     self.stack.truncate(fr.base as usize - 1);
-                    match self.kont.last() {
-                        Some(Frame::Vm(_)) => {
-                            let Some(Frame::Vm(caller)) = self.kont.pop() else {
-                                unreachable!("checked above")
-                            };
-                            fr = caller;
-                            debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                            self.stack.push(v);
-                        }
-                        _ => return Mode::Return(v),
+                    if let Some(m) = self.deliver(v, &mut fr, interp) {
+                        return m;
                     }
                 }
                 Instr::Perform => {
@@ -521,7 +518,7 @@ impl Machine {
                         if tail {
                             // Return the value at once.
                             self.stack.push(v);
-                            self.vm_return(fr)
+                            self.vm_return(fr, interp)
                         } else {
                             self.stack.push(v);
                             Next::Continue
@@ -535,19 +532,46 @@ impl Machine {
     }
 
     /// Returns from the current activation with the value on top of the stack.
-    fn vm_return(&mut self, fr: &mut VmFrame) -> Next {
+    fn vm_return(&mut self, fr: &mut VmFrame, interp: &mut Interp) -> Next {
         let v = self.pop();
         self.stack.truncate(fr.base as usize - 1);
-        match self.kont.last() {
-            Some(Frame::Vm(_)) => {
-                let Some(Frame::Vm(caller)) = self.kont.pop() else {
-                    unreachable!("checked above")
-                };
-                *fr = caller;
-                self.stack.push(v);
-                Next::Continue
+        match self.deliver(v, fr, interp) {
+            None => Next::Continue,
+            Some(m) => Next::Exit(m),
+        }
+    }
+
+    /// Hands a returned value to the continuation without leaving the VM loop when
+    /// it can: to a waiting VM activation (which becomes `fr`), or to a higher-order
+    /// loop whose next callback runs on the VM (that activation becomes `fr`).
+    /// Otherwise returns the mode for the machine loop.
+    fn deliver(&mut self, mut v: Value, fr: &mut VmFrame, interp: &mut Interp) -> Option<Mode> {
+        loop {
+            match self.kont.last() {
+                Some(Frame::Vm(_)) => {
+                    let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                        unreachable!("checked above")
+                    };
+                    *fr = caller;
+                    debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
+                    self.stack.push(v);
+                    return None;
+                }
+                Some(Frame::Higher(_)) => {
+                    let Some(Frame::Higher(h)) = self.kont.pop() else {
+                        unreachable!("checked above")
+                    };
+                    match self.step_higher(h, v, interp) {
+                        Mode::Vm(next) => {
+                            *fr = next;
+                            return None;
+                        }
+                        Mode::Return(done) => v = done,
+                        other => return Some(other),
+                    }
+                }
+                _ => return Some(Mode::Return(v)),
             }
-            _ => Next::Exit(Mode::Return(v)),
         }
     }
 
