@@ -35,7 +35,9 @@ fn tiers(c: &mut Criterion) {
     for (name, tier) in [("cek", Tier::Cek), ("vm", Tier::Vm)] {
         let mut g = c.benchmark_group(name);
         let (mut i, fib) = setup(FIB, "fib", tier);
-        g.bench_function("fib25", |b| b.iter(|| call(&mut i, &fib, vec![Value::Int(25)])));
+        g.bench_function("fib25", |b| {
+            b.iter(|| call(&mut i, &fib, vec![Value::Int(25)]))
+        });
         let (mut i, run) = setup(PIPELINE, "run", tier);
         g.bench_function("pipeline100k", |b| b.iter(|| call(&mut i, &run, vec![])));
         let (mut i, run) = setup(STRINGS, "run", tier);
