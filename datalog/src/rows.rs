@@ -129,14 +129,10 @@ impl Row {
             Row::Bits(w) => vals.iter().map(|&v| set_bit(w, v) as u64).sum(),
             Row::Roaring(r) => {
                 let was = r.len();
-                if vals.len() > 64 {
-                    **r |= RoaringBitmap::from_sorted_iter(vals.iter().copied())
-                        .expect("sorted by contract");
-                } else {
-                    for &v in vals {
-                        r.insert(v);
-                    }
-                }
+                // A union builds each array container at its exact size; inserting one
+                // value at a time would leave amortised-growth slack in every row.
+                **r |= RoaringBitmap::from_sorted_iter(vals.iter().copied())
+                    .expect("sorted by contract");
                 r.len() - was
             }
             Row::List(l) => {
@@ -476,6 +472,8 @@ impl RowSet {
             self.rows[s as usize].for_each(|v| targets[counts[v as usize] as usize].1.push(k));
         }
         drop(counts);
+        out.keys.reserve_exact(targets.len());
+        out.rows.reserve_exact(targets.len());
         for (v, ks) in targets {
             out.len += ks.len() as u64;
             out.push_row(v, Row::from_sorted(ks, self.kind));
