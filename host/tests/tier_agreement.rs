@@ -138,20 +138,9 @@ enum Verdict {
 }
 
 /// A known, still open bug that explains how `runs` disagree (none with
-/// `SX_TIER_STRICT` set). Remove an entry when its ignored test passes.
-fn known_bug(runs: &[(&str, Observation)]) -> Option<&'static str> {
-    if std::env::var_os("SX_TIER_STRICT").is_some() {
-        return None;
-    }
-    let (cek, cek_s, vm, vm_s) = (&runs[0].1, &runs[1].1, &runs[2].1, &runs[3].1);
-    // `reraising_guards_in_recursion_agree_on_every_tier`: an error that a guard
-    // re-raises out of a VM frame makes the VM re-run the call on the CEK, whose
-    // callees run on the VM and do the same, so the cost doubles with each level of
-    // recursion. The VM runs out of fuel where the CEK does not; what follows then
-    // differs (the error may even be caught by a guard and the program go on).
-    if cek == cek_s && vm == vm_s && !cek.out_of_fuel && vm.out_of_fuel {
-        return Some("re-raising guards in recursion cost exponential time on the VM");
-    }
+/// `SX_TIER_STRICT` set). Add an entry, with its ignored test, when the property finds
+/// a bug that cannot be fixed at once; remove it when the test passes. None is open.
+fn known_bug(_runs: &[(&str, Observation)]) -> Option<&'static str> {
     None
 }
 
@@ -1315,21 +1304,21 @@ fn errors_agree_on_every_tier() {
 // ---------------------------------------------------------------------------------
 // Disagreements found by the property, minimised; ignored until fixed in `lang/`.
 
-/// Since the tiering layer (1640ff0) an error escaping a VM frame is re-run on the
-/// CEK; the re-run's callees run on the VM again. A guard that does not match, in a
-/// recursion 40 deep, re-raises at every level, each level re-runs everything below
-/// it, and the cost doubles with each level. The CEK makes 41 calls; the VM runs
-/// out of fuel (100,000 calls), and without fuel does not finish (`sx run --tier vm`
-/// takes 0.17 s at depth 24, more than 20 s at depth 1,000). When a guard further
-/// out catches the step-limit error, the VM even returns a value where the CEK
-/// raises.
+/// Found by the property: since the tiering layer an error escaping a VM frame is
+/// re-run on the CEK, and a guard that did not match re-raised at every level of a
+/// recursion, each level re-running everything below it (exponential time on the VM,
+/// which ran out of fuel where the CEK made 41 calls). Re-raises, and raises of what
+/// a guard just caught or the CEK confirmed, are now propagation, never re-run.
 #[test]
-#[ignore = "tier bug: a re-raising guard in a recursion costs exponential time on the VM (errors re-run on the CEK at every level)"]
 fn reraising_guards_in_recursion_agree_on_every_tier() {
     let o = agreed(
         "(define (r n) (if (<= n 0) (raise 0) (guard (e ((string? e) 1)) (+ 1 (r (- n 1))))))\n(r 40)",
     );
     assert_eq!(o.result, Err("0 @ prop.sx:1:28".to_string()));
+    let deep = agreed(
+        "(define (r n) (if (<= n 0) (error \"x\") (guard (e ((string? e) 1) (true (raise e))) (+ 1 (r (- n 1))))))\n(r 1000)",
+    );
+    assert_eq!(deep.result, Err("x @ prop.sx:1:28".to_string()));
 }
 
 /// A guard that re-raises a value that is not an error value: before 1640ff0 the

@@ -106,6 +106,9 @@ pub(crate) struct Machine {
     pub(crate) note: Option<String>,
     /// Emptied argument vectors, reused by higher-order loops for their callbacks.
     pub(crate) spare_args: Vec<Vec<Value>>,
+    /// The value most recently caught by a guard, or confirmed genuine by a CEK
+    /// re-run: raising it again is propagation, never a VM fault to recover.
+    pub(crate) recent_raise: Option<Value>,
 }
 
 impl Machine {
@@ -119,6 +122,7 @@ impl Machine {
             perform_span: None,
             note: None,
             spare_args: Vec::new(),
+            recent_raise: None,
         }
     }
 
@@ -132,6 +136,7 @@ impl Machine {
             perform_span: None,
             note: None,
             spare_args: Vec::new(),
+            recent_raise: None,
         }
     }
 
@@ -145,6 +150,7 @@ impl Machine {
             perform_span: None,
             note: None,
             spare_args: Vec::new(),
+            recent_raise: None,
         };
         let mode = m.apply_with(f, args, span);
         m.mode = mode;
@@ -192,9 +198,10 @@ impl Machine {
                     Some(frame) => self.resume_frame(frame, v, interp),
                 },
                 Mode::Vm(fr) => self.run_vm(fr, interp),
-                Mode::Raise(v, span) => match self.unwind() {
+                Mode::Raise(v, span) => match self.unwind(&v) {
                     Some(Frame::Guard(guard, env, height)) => {
                         self.note = None;
+                        self.recent_raise = Some(v.clone());
                         self.stack.truncate(height);
                         env.set(guard.slot, v);
                         env.set(guard.slot + 1, crate::ast::raise_site(span));
@@ -202,6 +209,7 @@ impl Machine {
                     }
                     Some(Frame::VmGuard(g)) => {
                         self.note = None;
+                        self.recent_raise = Some(v.clone());
                         self.enter_vm_handler(*g, v, span)
                     }
                     Some(_) => unreachable!("unwind stops only at guards"),
@@ -241,10 +249,13 @@ impl Machine {
     }
 
     /// Pops frames up to and including the nearest `guard` (CEK or VM).
-    fn unwind(&mut self) -> Option<Frame> {
+    fn unwind(&mut self, v: &Value) -> Option<Frame> {
         while let Some(frame) = self.kont.pop() {
-            if matches!(frame, Frame::Guard(..) | Frame::VmGuard(_)) {
-                return Some(frame);
+            match frame {
+                Frame::Guard(..) | Frame::VmGuard(_) => return Some(frame),
+                // A re-run on the CEK raised too: the error is genuine.
+                Frame::Recovery(..) => self.recent_raise = Some(v.clone()),
+                _ => {}
             }
         }
         None

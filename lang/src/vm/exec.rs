@@ -404,9 +404,10 @@ impl Machine {
                     fault!(Mode::Raise(v, Some(span)));
                 }
                 Instr::Reraise => {
+                    // Propagation of a caught value, never a fault of this code.
                     let site = self.pop();
                     let v = self.pop();
-                    fault!(Mode::Raise(v, crate::ast::raise_site_span(&site)));
+                    return Mode::Raise(v, crate::ast::raise_site_span(&site));
                 }
             }
         }
@@ -719,6 +720,15 @@ impl Machine {
                 return Mode::Raise(v, span);
             }
         }
+        if self
+            .recent_raise
+            .as_ref()
+            .is_some_and(|r| same_raised(r, &v))
+        {
+            // Raising what a guard just caught, or what the CEK already confirmed:
+            // propagation, not a fault (re-running would repeat the work below).
+            return Mode::Raise(v, span);
+        }
         let Some(Value::Lambda(c)) = self.stack.get(fr.base as usize - 1).cloned() else {
             return Mode::Raise(v, span);
         };
@@ -804,5 +814,15 @@ fn int_binop(op: PrimOp, a: i64, b: i64) -> Option<Value> {
         PrimOp::Ge => Some(Value::Bool(a >= b)),
         PrimOp::Eq => Some(Value::Bool(a == b)),
         _ => None,
+    }
+}
+
+/// Whether two raised values are the same raise: the same error object, or equal
+/// plain values.
+fn same_raised(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y),
+        (Value::Error(_), _) | (_, Value::Error(_)) => false,
+        _ => equal(a, b),
     }
 }
