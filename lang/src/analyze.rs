@@ -395,7 +395,7 @@ impl<'i> Analyzer<'i> {
         if let Some(items) = form.as_list() {
             if let (Some(head), Some((params, body))) = (
                 items.first().and_then(Form::as_sym),
-                items[1..].split_first(),
+                items.get(1..).and_then(<[Form]>::split_first),
             ) {
                 let h = head.name();
                 if (&*h == "fn" || &*h == "lambda") && self.lookup(head).is_none() {
