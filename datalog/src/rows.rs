@@ -12,9 +12,13 @@
 
 use roaring::RoaringBitmap;
 
-/// Largest sparse row kept as a sorted list; longer rows become roaring bitmaps, whose
-/// 16-bit arrays halve the bytes per value once the fixed overhead is paid off.
+/// Largest sparse row of wide values (some at least 2^16) kept as a sorted list; longer
+/// rows become roaring bitmaps.
 pub const LIST_MAX: usize = 96;
+
+/// Sparse rows whose values are all below this are sorted `u16` lists until a bitset
+/// over their largest value would be no bigger, then bitsets.
+const SHORT_LIMIT: u32 = 1 << 16;
 
 /// How the rows of a relation are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,23 +28,28 @@ pub enum RowKind {
         /// Initial width in words.
         words: usize,
     },
-    /// Each row a sorted list, or a roaring bitmap past [`LIST_MAX`] values.
+    /// Each row as small as its values allow: a `u16` list or a bitset below 2^16, a
+    /// `u32` list or a roaring bitmap above.
     Sparse,
 }
 
 /// One row: the set of values for one key.
 #[derive(Clone, Debug)]
 pub enum Row {
-    /// Sorted, distinct values (sparse kind, at most [`LIST_MAX`]).
+    /// Sorted, distinct values below 2^16 (sparse kind), fewer than a bitset would hold
+    /// in the same bytes.
+    Short(Box<[u16]>),
+    /// Sorted, distinct values, some at least 2^16 (sparse kind, at most [`LIST_MAX`]).
     List(Box<[u32]>),
-    /// A bitset (dense kind).
+    /// A bitset: every row of the dense kind; a sparse row below 2^16 once it is as
+    /// small as its list.
     Bits(Box<[u64]>),
-    /// A roaring bitmap (sparse kind, longer than [`LIST_MAX`]).
+    /// A roaring bitmap (sparse kind, wide values, longer than [`LIST_MAX`]).
     Roaring(Box<RoaringBitmap>),
 }
 
 /// `a ∪ b` of sorted distinct slices, and how many of `b` were not in `a`.
-fn merge(a: &[u32], b: &[u32]) -> (Vec<u32>, u64) {
+fn merge<T: Copy + Ord>(a: &[T], b: &[T]) -> (Vec<T>, u64) {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -73,29 +82,61 @@ fn set_bit(w: &mut Box<[u64]>, v: u32) -> bool {
     !was
 }
 
+fn bits_of(vals: impl Iterator<Item = u32>, words: usize) -> Box<[u64]> {
+    let mut w = vec![0u64; words].into_boxed_slice();
+    for v in vals {
+        w[v as usize >> 6] |= 1u64 << (v & 63);
+    }
+    w
+}
+
 impl Row {
     /// A row of sorted distinct `vals` (not empty) in the given kind.
     fn from_sorted(vals: Vec<u32>, kind: RowKind) -> Row {
         match kind {
             RowKind::Dense { words } => {
                 let top = vals.last().map_or(0, |&v| v as usize >> 6) + 1;
-                let mut w = vec![0u64; top.max(words)].into_boxed_slice();
-                for v in vals {
-                    w[v as usize >> 6] |= 1u64 << (v & 63);
-                }
-                Row::Bits(w)
+                Row::Bits(bits_of(vals.into_iter(), top.max(words)))
             }
-            RowKind::Sparse if vals.len() <= LIST_MAX => Row::List(vals.into_boxed_slice()),
-            RowKind::Sparse => Row::Roaring(Box::new(
-                RoaringBitmap::from_sorted_iter(vals).expect("sorted by construction"),
-            )),
+            RowKind::Sparse => Row::sparse(vals),
         }
+    }
+
+    /// The sparse row of sorted distinct `vals` (not empty).
+    fn sparse(vals: Vec<u32>) -> Row {
+        let top = vals.last().copied().unwrap_or(0);
+        if top < SHORT_LIMIT {
+            Row::short(vals.into_iter().map(|v| v as u16).collect())
+        } else if vals.len() <= LIST_MAX {
+            Row::List(vals.into_boxed_slice())
+        } else {
+            Row::Roaring(Box::new(
+                RoaringBitmap::from_sorted_iter(vals).expect("sorted by construction"),
+            ))
+        }
+    }
+
+    /// The sparse row of sorted distinct `vals` below 2^16 (not empty).
+    fn short(vals: Vec<u16>) -> Row {
+        let words = (vals.last().copied().unwrap_or(0) as usize >> 6) + 1;
+        if vals.len() * 2 >= words * 8 {
+            Row::Bits(bits_of(vals.into_iter().map(u32::from), words))
+        } else {
+            Row::Short(vals.into_boxed_slice())
+        }
+    }
+
+    fn to_vec(&self) -> Vec<u32> {
+        let mut v = Vec::new();
+        self.for_each(|x| v.push(x));
+        v
     }
 
     /// Whether `v` is in the row.
     #[inline]
     pub fn contains(&self, v: u32) -> bool {
         match self {
+            Row::Short(l) => v < SHORT_LIMIT && l.binary_search(&(v as u16)).is_ok(),
             Row::List(l) => l.binary_search(&v).is_ok(),
             Row::Bits(w) => w
                 .get(v as usize >> 6)
@@ -105,28 +146,37 @@ impl Row {
     }
 
     /// Adds `v`; false when present.
-    fn insert(&mut self, v: u32) -> bool {
+    fn insert(&mut self, v: u32, kind: RowKind) -> bool {
         match self {
-            Row::Bits(w) => set_bit(w, v),
+            Row::Bits(w) if matches!(kind, RowKind::Dense { .. }) || v < SHORT_LIMIT => {
+                set_bit(w, v)
+            }
             Row::Roaring(r) => r.insert(v),
-            Row::List(l) => {
-                let Err(pos) = l.binary_search(&v) else {
+            Row::Short(l) if v < SHORT_LIMIT => {
+                let Err(pos) = l.binary_search(&(v as u16)) else {
                     return false;
                 };
                 let mut grown = Vec::with_capacity(l.len() + 1);
                 grown.extend_from_slice(&l[..pos]);
-                grown.push(v);
+                grown.push(v as u16);
                 grown.extend_from_slice(&l[pos..]);
-                *self = Row::from_sorted(grown, RowKind::Sparse);
+                *self = Row::short(grown);
                 true
             }
+            _ => self.add_sorted(&[v], kind) == 1,
         }
     }
 
     /// Adds sorted distinct `vals`; returns how many were new.
-    fn add_sorted(&mut self, vals: &[u32]) -> u64 {
+    fn add_sorted(&mut self, vals: &[u32], kind: RowKind) -> u64 {
+        let Some(&top) = vals.last() else {
+            return 0;
+        };
+        let narrow = top < SHORT_LIMIT;
         match self {
-            Row::Bits(w) => vals.iter().map(|&v| set_bit(w, v) as u64).sum(),
+            Row::Bits(w) if matches!(kind, RowKind::Dense { .. }) || narrow => {
+                vals.iter().map(|&v| set_bit(w, v) as u64).sum()
+            }
             Row::Roaring(r) => {
                 let was = r.len();
                 // A union builds each array container at its exact size; inserting one
@@ -135,18 +185,32 @@ impl Row {
                     .expect("sorted by contract");
                 r.len() - was
             }
+            Row::Short(l) if narrow => {
+                let vals: Vec<u16> = vals.iter().map(|&v| v as u16).collect();
+                let (merged, added) = merge(l, &vals);
+                if added > 0 {
+                    *self = Row::short(merged);
+                }
+                added
+            }
             Row::List(l) => {
                 let (merged, added) = merge(l, vals);
                 if added > 0 {
-                    *self = Row::from_sorted(merged, RowKind::Sparse);
+                    *self = Row::sparse(merged);
                 }
+                added
+            }
+            // A narrow row meets a wide value: re-pick the representation.
+            _ => {
+                let (merged, added) = merge(&self.to_vec(), vals);
+                *self = Row::sparse(merged);
                 added
             }
         }
     }
 
     /// Adds every value of `src`; returns how many were new.
-    fn union_row(&mut self, src: &Row) -> u64 {
+    fn union_row(&mut self, src: &Row, kind: RowKind) -> u64 {
         match (self, src) {
             (Row::Bits(d), Row::Bits(s)) => {
                 if d.len() < s.len() {
@@ -166,12 +230,18 @@ impl Row {
                 **d |= &**s;
                 d.len() - was
             }
-            (d, Row::List(s)) => d.add_sorted(s),
-            (d, s) => {
-                let mut vals = Vec::with_capacity(s.len() as usize);
-                s.for_each(|v| vals.push(v));
-                d.add_sorted(&vals)
+            (d @ Row::Short(_), Row::Short(s)) => {
+                let Row::Short(l) = &*d else {
+                    unreachable!("matched above")
+                };
+                let (merged, added) = merge(l, s);
+                if added > 0 {
+                    *d = Row::short(merged);
+                }
+                added
             }
+            (d, Row::List(s)) => d.add_sorted(s, kind),
+            (d, s) => d.add_sorted(&s.to_vec(), kind),
         }
     }
 
@@ -179,6 +249,7 @@ impl Row {
     #[inline]
     pub fn for_each(&self, mut f: impl FnMut(u32)) {
         match self {
+            Row::Short(l) => l.iter().for_each(|&v| f(v as u32)),
             Row::List(l) => l.iter().for_each(|&v| f(v)),
             Row::Bits(words) => {
                 for (i, &w) in words.iter().enumerate() {
@@ -197,6 +268,7 @@ impl Row {
     /// Number of values.
     pub fn len(&self) -> u64 {
         match self {
+            Row::Short(l) => l.len() as u64,
             Row::List(l) => l.len() as u64,
             Row::Bits(w) => w.iter().map(|x| x.count_ones() as u64).sum(),
             Row::Roaring(r) => r.len(),
@@ -206,6 +278,7 @@ impl Row {
     /// Whether the row is empty (never, for a stored row).
     pub fn is_empty(&self) -> bool {
         match self {
+            Row::Short(l) => l.is_empty(),
             Row::List(l) => l.is_empty(),
             Row::Bits(w) => w.iter().all(|&x| x == 0),
             Row::Roaring(r) => r.is_empty(),
@@ -214,6 +287,7 @@ impl Row {
 
     fn heap_bytes(&self) -> usize {
         match self {
+            Row::Short(l) => l.len() * 2,
             Row::List(l) => l.len() * 4,
             Row::Bits(w) => w.len() * 8,
             Row::Roaring(r) => r.serialized_size() + 24,
@@ -363,7 +437,7 @@ impl RowSet {
     #[inline]
     pub fn insert(&mut self, k: u32, v: u32) -> bool {
         let added = match self.slots.get(k) {
-            Some(s) => self.rows[s].insert(v),
+            Some(s) => self.rows[s].insert(v, self.kind),
             None => {
                 self.push_row(k, Row::from_sorted(vec![v], self.kind));
                 true
@@ -379,7 +453,7 @@ impl RowSet {
             return 0;
         }
         let added = match self.slots.get(k) {
-            Some(s) => self.rows[s].add_sorted(vals),
+            Some(s) => self.rows[s].add_sorted(vals, self.kind),
             None => {
                 self.push_row(k, Row::from_sorted(vals.to_vec(), self.kind));
                 vals.len() as u64
@@ -392,16 +466,14 @@ impl RowSet {
     /// Adds every value of `src` to row `k`; returns how many were new.
     pub fn union_row(&mut self, k: u32, src: &Row) -> u64 {
         let added = match self.slots.get(k) {
-            Some(s) => self.rows[s].union_row(src),
+            Some(s) => self.rows[s].union_row(src, self.kind),
             None => {
                 let row = match (self.kind, src) {
                     (RowKind::Dense { words }, Row::Bits(s)) if s.len() >= words => src.clone(),
-                    (RowKind::Sparse, Row::List(_) | Row::Roaring(_)) => src.clone(),
-                    _ => {
-                        let mut vals = Vec::new();
-                        src.for_each(|v| vals.push(v));
-                        Row::from_sorted(vals, self.kind)
+                    (RowKind::Sparse, Row::Short(_) | Row::List(_) | Row::Roaring(_)) => {
+                        src.clone()
                     }
+                    _ => Row::from_sorted(src.to_vec(), self.kind),
                 };
                 let n = row.len();
                 if n == 0 {
@@ -607,16 +679,17 @@ impl Acc {
                     }
                 }
             }
+            Row::Short(l) => {
+                for &v in l.iter() {
+                    self.set(v as u32);
+                }
+            }
             Row::List(l) => {
                 for &v in l.iter() {
                     self.set(v);
                 }
             }
-            Row::Roaring(r) => {
-                for v in r.iter() {
-                    self.set(v);
-                }
-            }
+            Row::Roaring(r) => r.iter().for_each(|v| self.set(v)),
         }
     }
 
@@ -731,6 +804,12 @@ impl Acc {
                         let known = match known_row {
                             None => false,
                             // Values come ascending: walk the known list once.
+                            Some(Row::Short(l)) => {
+                                while kpos < l.len() && u32::from(l[kpos]) < v {
+                                    kpos += 1;
+                                }
+                                kpos < l.len() && u32::from(l[kpos]) == v
+                            }
                             Some(Row::List(l)) => {
                                 while kpos < l.len() && l[kpos] < v {
                                     kpos += 1;
@@ -807,7 +886,11 @@ mod tests {
             for i in 0..3000 {
                 // Few keys with long rows (roaring), many with short ones (lists).
                 let k = next(if i % 2 == 0 { 300 } else { 12 }) as u32;
-                let v = next(if i % 3 == 0 { 200 } else { 700 }) as u32;
+                let v = match i % 3 {
+                    0 => next(200),
+                    1 => next(700),
+                    _ => 65_000 + next(3000),
+                } as u32;
                 let target = if i % 3 == 0 { &mut b } else { &mut a };
                 target.insert(k, v);
                 want.insert((k, v));
@@ -820,8 +903,17 @@ mod tests {
             assert_eq!(got, want.iter().copied().collect::<Vec<_>>());
             assert_eq!(a.len() as usize, want.len());
             if matches!(kind, RowKind::Sparse) {
-                assert!(a.iter().any(|(_, r)| matches!(r, Row::Roaring(_))));
-                assert!(a.iter().any(|(_, r)| matches!(r, Row::List(_))));
+                for form in ["short", "list", "roaring"] {
+                    let has = a.iter().any(|(_, r)| {
+                        matches!(
+                            (form, r),
+                            ("short", Row::Short(_))
+                                | ("list", Row::List(_))
+                                | ("roaring", Row::Roaring(_))
+                        )
+                    });
+                    assert!(has, "no {form} row");
+                }
                 let t = a.transposed();
                 let mut tw: Vec<(u32, u32)> = want.iter().map(|&(k, v)| (v, k)).collect();
                 tw.sort_unstable();
