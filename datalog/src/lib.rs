@@ -7,13 +7,15 @@
 //! [`plan`] IR (semi-naive delta versions, join order, index selection, and the choice
 //! between hash tuples and row storage); [`eval`] interprets that IR. Storage is
 //! [`tuples`] (hash tuples with indexes per access pattern) and [`rows`] (binary
-//! relations as dense-bitset or roaring rows, unioned set at a time). [`Database`] is the
+//! relations as bitset, sorted-list or roaring rows, unioned set at a time); [`closure`]
+//! saturates transitive-closure strata by SCC condensation. [`Database`] is the
 //! library API, incremental when only facts are added; [`facts`] reads `.facts` files and
 //! writes outputs for the `sx datalog` command.
 #![forbid(missing_docs)]
 
 pub mod ast;
 pub mod check;
+pub mod closure;
 pub mod database;
 pub mod error;
 pub mod eval;

@@ -182,6 +182,16 @@ pub struct RulePlan {
     pub nonmonotone_reads: Vec<RelId>,
 }
 
+/// A stratum that computes only `head = edge⁺` over row relations: a full saturation
+/// runs [`closure`](crate::closure) (SCC condensation) instead of iterating its rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClosurePlan {
+    /// The closure relation.
+    pub head: RelId,
+    /// The relation closed over (a lower stratum).
+    pub edge: RelId,
+}
+
 /// One stratum's plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StratumPlan {
@@ -191,6 +201,8 @@ pub struct StratumPlan {
     pub recursive: bool,
     /// Its rules.
     pub rules: Vec<RulePlan>,
+    /// Set when a full saturation of this stratum is a transitive closure.
+    pub closure: Option<ClosurePlan>,
 }
 
 /// A relation as planned.
@@ -358,6 +370,13 @@ impl fmt::Display for Plan {
                     ""
                 }
             )?;
+            if let Some(c) = &s.closure {
+                writeln!(
+                    f,
+                    "  FULL: TRANSITIVE CLOSURE {} = {}⁺ BY SCC CONDENSATION (rules below: incremental)",
+                    self.relations[c.head].name, self.relations[c.edge].name
+                )?;
+            }
             for rp in &s.rules {
                 writeln!(f, "  RULE {}", rp.text)?;
                 for v in &rp.versions {

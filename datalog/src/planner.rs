@@ -123,6 +123,7 @@ pub fn plan_program(
                 .iter()
                 .map(|&ri| planner.plan_rule(ri, &prog.rules[ri], &var_types[ri]))
                 .collect(),
+            closure: closure_shape(prog, &rel_index, &relations, s, stats),
         })
         .collect();
     Plan { relations, strata }
@@ -821,4 +822,68 @@ fn name_wildcards(l: &Literal, fresh: &mut usize) -> Literal {
         }
         other => other.clone(),
     }
+}
+
+/// Whether stratum `s` computes exactly `h = e⁺` over row relations, `h` having no facts
+/// of its own: `h(x, y) :- e(x, y).` and `h(x, z) :- h(x, y), e(y, z).` (or
+/// `h(x, z) :- e(x, y), h(y, z).`), with distinct variables, body atoms in any order.
+fn closure_shape(
+    prog: &Program,
+    rel_index: &HashMap<&str, usize>,
+    relations: &[RelInfo],
+    s: &Stratum,
+    stats: &[RelStats],
+) -> Option<ClosurePlan> {
+    if !s.recursive || s.relations.len() != 1 || s.rules.len() != 2 {
+        return None;
+    }
+    let h = s.relations[0];
+    if stats.get(h).is_some_and(|st| st.len > 0) {
+        return None;
+    }
+    let pair = |a: &Atom| -> Option<(usize, String, String)> {
+        match (&a.args[..], rel_index.get(a.relation.as_str())) {
+            ([Term::Var(x), Term::Var(y)], Some(&r)) if x != y => Some((r, x.clone(), y.clone())),
+            _ => None,
+        }
+    };
+    let mut base = None;
+    let mut step = None;
+    for &ri in &s.rules {
+        let rule = &prog.rules[ri];
+        let (hr, hx, hy) = pair(&rule.head)?;
+        if hr != h {
+            return None;
+        }
+        let atoms: Vec<(usize, String, String)> = rule
+            .body
+            .iter()
+            .map(|l| match l {
+                Literal::Positive(a) => pair(a),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        match &atoms[..] {
+            [(e, x, y)] if *e != h && *x == hx && *y == hy => base = Some(*e),
+            [a, b] => {
+                let (rec, other) = match (a.0 == h, b.0 == h) {
+                    (true, false) => (a, b),
+                    (false, true) => (b, a),
+                    _ => return None,
+                };
+                let right_linear = rec.1 == hx && rec.2 == other.1 && other.2 == hy;
+                let left_linear = other.1 == hx && other.2 == rec.1 && rec.2 == hy;
+                // The middle variable is neither head variable.
+                let mid = if right_linear { &rec.2 } else { &other.2 };
+                if !(right_linear || left_linear) || *mid == hx || *mid == hy {
+                    return None;
+                }
+                step = Some(other.0);
+            }
+            _ => return None,
+        }
+    }
+    let (e, e2) = (base?, step?);
+    let rows = |r: usize| matches!(relations[r].repr, Repr::Rows(_));
+    (e == e2 && e != h && rows(e) && rows(h)).then_some(ClosurePlan { head: h, edge: e })
 }
