@@ -1,7 +1,11 @@
 //! SX's Datalog engine against peers on the reference workloads in `shared/bench`
-//! (`tc_a`, `sg`, `pta`; `tc_b` with few samples), on the same in-memory tuples, plus the
+//! (`tc_a`, `sg`, `pta`; `tc_b` on request), on the same in-memory tuples, plus the
 //! incremental case: one edge added to a saturated 10,000-node transitive closure.
-//! Peers here: datafrog. Run: `cargo bench -p sx-benches --bench datalog_peers`.
+//! Peers: datafrog 2 (hand-joined), ascent 0.8 (serial) and crepe 0.2 (with foldhash,
+//! hashbrown's default hasher), each given the same `(u32, u32)` tuples.
+//! Run: `cargo bench -p sx-benches --bench datalog_peers`; `SX_BENCH_TC_B=1` adds tc_b
+//! for SX and datafrog, `SX_BENCH_TC_B=all` also for ascent and crepe (about 20 s per
+//! iteration each).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use datafrog::{Iteration, Relation};
@@ -106,6 +110,145 @@ fn frog_pta(
     pt.complete().len()
 }
 
+ascent::ascent! {
+    struct AscentTc;
+    relation edge(u32, u32);
+    relation path(u32, u32);
+    path(x, y) <-- edge(x, y);
+    path(x, z) <-- path(x, y), edge(y, z);
+}
+
+ascent::ascent! {
+    struct AscentSg;
+    relation parent(u32, u32);
+    relation sg(u32, u32);
+    sg(x, y) <-- parent(x, p), parent(y, p), if x != y;
+    sg(x, y) <-- parent(x, a), sg(a, b), parent(y, b);
+}
+
+ascent::ascent! {
+    struct AscentPta;
+    relation address_of(u32, u32);
+    relation assign(u32, u32);
+    relation load(u32, u32);
+    relation store(u32, u32);
+    relation pt(u32, u32);
+    pt(v, o) <-- address_of(v, o);
+    pt(v, o) <-- assign(v, w), pt(w, o);
+    pt(v, o) <-- load(v, w), pt(w, q), pt(q, o);
+    pt(q, o) <-- store(v, w), pt(v, q), pt(w, o);
+}
+
+fn ascent_tc(edges: &[(u32, u32)]) -> usize {
+    let mut p = AscentTc::default();
+    p.edge = edges.to_vec();
+    p.run();
+    p.path.len()
+}
+
+fn ascent_sg(parent: &[(u32, u32)]) -> usize {
+    let mut p = AscentSg::default();
+    p.parent = parent.to_vec();
+    p.run();
+    p.sg.len()
+}
+
+fn ascent_pta(
+    addr: &[(u32, u32)],
+    assign: &[(u32, u32)],
+    load: &[(u32, u32)],
+    store: &[(u32, u32)],
+) -> usize {
+    let mut p = AscentPta::default();
+    p.address_of = addr.to_vec();
+    p.assign = assign.to_vec();
+    p.load = load.to_vec();
+    p.store = store.to_vec();
+    p.run();
+    p.pt.len()
+}
+
+mod crepe_tc {
+    crepe::crepe! {
+        @input
+        pub struct Edge(pub u32, pub u32);
+        @output
+        pub struct Path(pub u32, pub u32);
+        Path(x, y) <- Edge(x, y);
+        Path(x, z) <- Path(x, y), Edge(y, z);
+    }
+}
+
+mod crepe_sg {
+    crepe::crepe! {
+        @input
+        pub struct Parent(pub u32, pub u32);
+        @output
+        pub struct Sg(pub u32, pub u32);
+        Sg(x, y) <- Parent(x, p), Parent(y, p), (x != y);
+        Sg(x, y) <- Parent(x, a), Sg(a, b), Parent(y, b);
+    }
+}
+
+mod crepe_pta {
+    crepe::crepe! {
+        @input
+        pub struct AddressOf(pub u32, pub u32);
+        @input
+        pub struct Assign(pub u32, pub u32);
+        @input
+        pub struct Load(pub u32, pub u32);
+        @input
+        pub struct Store(pub u32, pub u32);
+        @output
+        pub struct Pt(pub u32, pub u32);
+        Pt(v, o) <- AddressOf(v, o);
+        Pt(v, o) <- Assign(v, w), Pt(w, o);
+        Pt(v, o) <- Load(v, w), Pt(w, q), Pt(q, o);
+        Pt(q, o) <- Store(v, w), Pt(v, q), Pt(w, o);
+    }
+}
+
+type Foldhash = hashbrown::DefaultHashBuilder;
+
+fn crepe_tc(edges: &[(u32, u32)]) -> usize {
+    let mut rt = crepe_tc::Crepe::new();
+    rt.extend(edges.iter().map(|&(a, b)| crepe_tc::Edge(a, b)));
+    let (path,) = rt.run_with_hasher::<Foldhash>();
+    path.len()
+}
+
+fn crepe_sg(parent: &[(u32, u32)]) -> usize {
+    let mut rt = crepe_sg::Crepe::new();
+    rt.extend(parent.iter().map(|&(a, b)| crepe_sg::Parent(a, b)));
+    let (sg,) = rt.run_with_hasher::<Foldhash>();
+    sg.len()
+}
+
+fn crepe_pta(
+    addr: &[(u32, u32)],
+    assign: &[(u32, u32)],
+    load: &[(u32, u32)],
+    store: &[(u32, u32)],
+) -> usize {
+    use crepe_pta::*;
+    let mut rt = Crepe::new();
+    rt.extend(addr.iter().map(|&(a, b)| AddressOf(a, b)));
+    rt.extend(assign.iter().map(|&(a, b)| Assign(a, b)));
+    rt.extend(load.iter().map(|&(a, b)| Load(a, b)));
+    rt.extend(store.iter().map(|&(a, b)| Store(a, b)));
+    let (pt,) = rt.run_with_hasher::<Foldhash>();
+    pt.len()
+}
+
+/// Every engine must derive the same number of tuples before it is timed.
+fn check_agreement(workload: &str, counts: &[(&str, usize)]) {
+    let (first, n) = counts[0];
+    for &(engine, m) in &counts[1..] {
+        assert_eq!(m, n, "{workload}: {engine} derives {m} tuples, {first} {n}");
+    }
+}
+
 fn peers(c: &mut Criterion) {
     let tc_a = pairs("tc_a", "edge");
     let sg = pairs("sg", "parent");
@@ -115,32 +258,73 @@ fn peers(c: &mut Criterion) {
         pairs("pta", "load"),
         pairs("pta", "store"),
     );
-    let mut g = c.benchmark_group("datalog");
-    g.sample_size(10);
-    g.bench_function("tc_a/sx", |b| {
-        b.iter(|| sx_run("tc_a", &[("edge", tc_a.clone())], "path"))
-    });
-    g.bench_function("tc_a/datafrog", |b| b.iter(|| frog_tc(&tc_a)));
-    g.bench_function("sg/sx", |b| {
-        b.iter(|| sx_run("sg", &[("parent", sg.clone())], "sg"))
-    });
-    g.bench_function("sg/datafrog", |b| b.iter(|| frog_sg(&sg)));
     let pta_facts = [
         ("addressOf", addr.clone()),
         ("assign", assign.clone()),
         ("load", load.clone()),
         ("store", store.clone()),
     ];
+    check_agreement(
+        "tc_a",
+        &[
+            ("sx", sx_run("tc_a", &[("edge", tc_a.clone())], "path")),
+            ("datafrog", frog_tc(&tc_a)),
+            ("ascent", ascent_tc(&tc_a)),
+            ("crepe", crepe_tc(&tc_a)),
+        ],
+    );
+    check_agreement(
+        "sg",
+        &[
+            ("sx", sx_run("sg", &[("parent", sg.clone())], "sg")),
+            ("datafrog", frog_sg(&sg)),
+            ("ascent", ascent_sg(&sg)),
+            ("crepe", crepe_sg(&sg)),
+        ],
+    );
+    check_agreement(
+        "pta",
+        &[
+            ("sx", sx_run("pta", &pta_facts, "pt")),
+            ("datafrog", frog_pta(&addr, &assign, &load, &store)),
+            ("ascent", ascent_pta(&addr, &assign, &load, &store)),
+            ("crepe", crepe_pta(&addr, &assign, &load, &store)),
+        ],
+    );
+    let mut g = c.benchmark_group("datalog");
+    g.sample_size(10);
+    g.bench_function("tc_a/sx", |b| {
+        b.iter(|| sx_run("tc_a", &[("edge", tc_a.clone())], "path"))
+    });
+    g.bench_function("tc_a/datafrog", |b| b.iter(|| frog_tc(&tc_a)));
+    g.bench_function("tc_a/ascent", |b| b.iter(|| ascent_tc(&tc_a)));
+    g.bench_function("tc_a/crepe", |b| b.iter(|| crepe_tc(&tc_a)));
+    g.bench_function("sg/sx", |b| {
+        b.iter(|| sx_run("sg", &[("parent", sg.clone())], "sg"))
+    });
+    g.bench_function("sg/datafrog", |b| b.iter(|| frog_sg(&sg)));
+    g.bench_function("sg/ascent", |b| b.iter(|| ascent_sg(&sg)));
+    g.bench_function("sg/crepe", |b| b.iter(|| crepe_sg(&sg)));
     g.bench_function("pta/sx", |b| b.iter(|| sx_run("pta", &pta_facts, "pt")));
     g.bench_function("pta/datafrog", |b| {
         b.iter(|| frog_pta(&addr, &assign, &load, &store))
     });
-    if std::env::var_os("SX_BENCH_TC_B").is_some() {
+    g.bench_function("pta/ascent", |b| {
+        b.iter(|| ascent_pta(&addr, &assign, &load, &store))
+    });
+    g.bench_function("pta/crepe", |b| {
+        b.iter(|| crepe_pta(&addr, &assign, &load, &store))
+    });
+    if let Ok(which) = std::env::var("SX_BENCH_TC_B") {
         let tc_b = pairs("tc_b", "edge");
         g.bench_function("tc_b/sx", |b| {
             b.iter(|| sx_run("tc_b", &[("edge", tc_b.clone())], "path"))
         });
         g.bench_function("tc_b/datafrog", |b| b.iter(|| frog_tc(&tc_b)));
+        if which == "all" {
+            g.bench_function("tc_b/ascent", |b| b.iter(|| ascent_tc(&tc_b)));
+            g.bench_function("tc_b/crepe", |b| b.iter(|| crepe_tc(&tc_b)));
+        }
     }
     g.finish();
 }
