@@ -752,6 +752,12 @@ impl<'i> Analyzer<'i> {
                 if let Some((tag, inner)) = tagged(form) {
                     match &*tag.name() {
                         "unquote" if depth == 1 => return self.expr(inner, false),
+                        "unquote-splicing" if depth == 1 => {
+                            return err(
+                                &form.span,
+                                "unquote-splicing: only allowed inside a list (,@x splices into the list around it)",
+                            )
+                        }
                         "unquote" | "unquote-splicing" => {
                             return self.rebuild(tag, inner, depth - 1, &form.span)
                         }
