@@ -582,6 +582,27 @@ impl Machine {
             return Mode::Return(finish_higher(*h));
         }
         let next = h.items.as_slice()[h.idx].clone();
+        if let Some(fr) = self.fast_vm_callback(&h, interp) {
+            // Exactly what `apply` would do for this callback, without the detour.
+            let acc = if h.op == Higher::Reduce {
+                Some(h.acc.pop().expect("accumulator"))
+            } else {
+                None
+            };
+            self.kont.push(Frame::Higher(h));
+            let base = fr.base as usize;
+            self.stack.push(Value::Nil);
+            debug_assert_eq!(self.stack.len(), base);
+            if let Some(acc) = acc {
+                self.stack.push(acc);
+            }
+            self.stack.push(next);
+            let top = base + fr.chunk.frame_size as usize;
+            if self.stack.len() < top {
+                self.stack.resize(top, Value::Nil);
+            }
+            return Mode::Vm(fr);
+        }
         let mut args = self.spare_args.pop().unwrap_or_default();
         if h.op == Higher::Reduce {
             args.push(h.acc.pop().expect("accumulator"));
@@ -591,6 +612,44 @@ impl Machine {
         let span = h.span.clone();
         self.kont.push(Frame::Higher(h));
         self.apply(f, args, &span, interp)
+    }
+
+    /// The activation for the next callback of `h` when `apply` would certainly
+    /// enter it on the VM with its slots on the stack (compiled, ready by the policy's
+    /// fast path, exact arity, no fuel or depth limit in reach); `None`: take `apply`.
+    #[inline]
+    fn fast_vm_callback(&self, h: &HigherLoop, interp: &Interp) -> Option<VmFrame> {
+        let Value::Lambda(c) = &h.f else {
+            return None;
+        };
+        let info = &*c.info;
+        if !interp.policy.ready_for_vm(&info.jit) {
+            return None;
+        }
+        let argc = if h.op == Higher::Reduce { 2 } else { 1 };
+        // `apply` checks the depth with the loop's frame pushed: one more than now.
+        if info.nparams != argc
+            || info.rest
+            || interp.fuel.is_some()
+            || self.kont.len() + 1 >= interp.max_depth
+        {
+            return None;
+        }
+        let Some(Ok(chunk)) = info.chunk.get() else {
+            return None;
+        };
+        if chunk.heap_frame {
+            return None;
+        }
+        Some(VmFrame {
+            chunk: chunk.clone(),
+            closure_env: c.env.clone(),
+            env: None,
+            pc: 0,
+            base: self.stack.len() as u32 + 1,
+            resume_height: 0,
+            effects_at_entry: interp.effects,
+        })
     }
 
     fn continue_build_list(&mut self, mut b: BuildState<QuasiPart>) -> Mode {

@@ -186,7 +186,9 @@ pub struct Interp {
     /// databases), one value per type.
     pub extensions: HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
     /// The global names of the VM's inline primitives (`PrimOp as usize` indexes).
-    pub(crate) inline_syms: Vec<Sym>,
+    pub(crate) inline_syms: [Sym; 13],
+    /// The VM's inline primitives themselves (`PrimOp as usize` indexes).
+    pub(crate) inline_prims: [&'static crate::prims::Prim; 13],
 }
 
 impl Default for Interp {
@@ -215,10 +217,9 @@ impl Interp {
             perform_handler: None,
             trace: None,
             extensions: HashMap::new(),
-            inline_syms: crate::vm::chunk::PrimOp::ALL
-                .iter()
-                .map(|op| Sym::new(op.name()))
-                .collect(),
+            inline_syms: crate::vm::chunk::PrimOp::ALL.map(|op| Sym::new(op.name())),
+            inline_prims: crate::vm::chunk::PrimOp::ALL
+                .map(|op| crate::prims::lookup(op.name()).expect("inline primitives exist")),
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));

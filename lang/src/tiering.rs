@@ -161,6 +161,13 @@ impl TierPolicy {
         self.decide(name, state)
     }
 
+    /// Whether [`TierPolicy::runs_on_vm`] would answer yes from its fast path, without
+    /// deciding anything (no counts, no side effects): `false` only means "ask".
+    #[inline(always)]
+    pub fn ready_for_vm(&self, state: &JitState) -> bool {
+        self.mode != JitMode::Off && !state.failed.get() && state.ready.get() == self.epoch
+    }
+
     /// The slow path of [`TierPolicy::runs_on_vm`]: rules and hot counts.
     fn decide(&mut self, name: &str, state: &JitState) -> bool {
         if state.epoch.get() != self.epoch {

@@ -8,7 +8,6 @@
 //! suspends the machine.
 
 use std::rc::Rc;
-use std::sync::OnceLock;
 
 use super::chunk::{Chunk, Instr, PrimOp};
 use crate::cek::{Frame, Machine, Mode};
@@ -39,31 +38,6 @@ pub(crate) struct VmGuard {
     pub(crate) frame: VmFrame,
     pub(crate) height: u32,
     pub(crate) slot: u32,
-}
-
-fn inline_prim(op: PrimOp) -> &'static Prim {
-    static TABLE: OnceLock<Vec<&'static Prim>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        [
-            PrimOp::Add,
-            PrimOp::Sub,
-            PrimOp::Mul,
-            PrimOp::Lt,
-            PrimOp::Gt,
-            PrimOp::Le,
-            PrimOp::Ge,
-            PrimOp::Eq,
-            PrimOp::Not,
-            PrimOp::First,
-            PrimOp::Rest,
-            PrimOp::Cons,
-            PrimOp::Len,
-        ]
-        .iter()
-        .map(|op| crate::prims::lookup(op.name()).expect("inline primitives exist"))
-        .collect()
-    });
-    table[op as usize]
 }
 
 enum Next {
@@ -175,10 +149,13 @@ impl Machine {
                 return m;
             }};
         }
+        // Only a primitive that gets the interpreter (`vm-trace`) changes the trace,
+        // and calling one leaves this loop, so one check per entry is enough.
+        let tracing = interp.trace.is_some();
         loop {
             let pc = fr.pc as usize;
             let instr = fr.chunk.code[pc];
-            if interp.trace.is_some() {
+            if tracing {
                 self.trace_instr(&fr, pc, interp);
             }
             fr.pc += 1;
@@ -237,12 +214,12 @@ impl Machine {
                 }
                 Instr::Jump(t) => fr.pc = t,
                 Instr::JumpIfFalse(t) => {
-                    if !self.pop().truthy() {
+                    if !self.pop_truthy() {
                         fr.pc = t;
                     }
                 }
                 Instr::JumpIfTrue(t) => {
-                    if self.pop().truthy() {
+                    if self.pop_truthy() {
                         fr.pc = t;
                     }
                 }
@@ -277,8 +254,26 @@ impl Machine {
                     Next::Exit(m) => return m,
                 },
                 Instr::Prim(op, n) => {
-                    let fidx = self.stack.len() - n as usize - 1;
-                    let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, inline_prim(op)));
+                    let len = self.stack.len();
+                    if n == 2 {
+                        if let [Value::Prim(p), Value::Int(a), Value::Int(b)] =
+                            &self.stack[len - 3..]
+                        {
+                            if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
+                                if let Some(v) = int_binop(op, *a, *b) {
+                                    // Two ints and the primitive: nothing to drop.
+                                    std::mem::forget(self.stack.pop());
+                                    std::mem::forget(self.stack.pop());
+                                    let slot =
+                                        self.stack.last_mut().expect("the primitive is below");
+                                    std::mem::forget(std::mem::replace(slot, v));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    let fidx = len - n as usize - 1;
+                    let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
                     if !is_prim {
                         match self.call(&mut fr, pc, n, false, interp) {
                             Next::Continue => {}
@@ -298,7 +293,7 @@ impl Machine {
                         _ => &self.stack[(fr.base + k) as usize],
                     };
                     let sym = interp.inline_syms[op as usize];
-                    let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, inline_prim(op)));
+                    let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
                     if is_prim {
                         if let (Value::Int(a), Value::Int(b)) = (x, y) {
                             if let Some(v) = int_binop(op, *a, *b) {
@@ -418,6 +413,21 @@ impl Machine {
         self.stack.pop().expect("verified stack height")
     }
 
+    /// Pops the top of the stack and says whether it is truthy (no destructor call
+    /// for the booleans and nils that tests leave).
+    #[inline(always)]
+    fn pop_truthy(&mut self) -> bool {
+        match self.stack.pop() {
+            Some(Value::Bool(b)) => b,
+            Some(Value::Nil) => false,
+            Some(other) => {
+                drop(other);
+                true
+            }
+            None => unreachable!("verified stack height"),
+        }
+    }
+
     /// `Call`/`TailCall` with `n` operands above the callee.
     fn call(
         &mut self,
@@ -430,11 +440,23 @@ impl Machine {
         let fidx = self.stack.len() - n as usize - 1;
         match &self.stack[fidx] {
             Value::Lambda(c) if interp.runs_on_vm(&c.info) => {
-                let c = c.clone();
-                let Some(chunk) = interp.chunk_for(&c.info) else {
-                    return self.call_out(fr, fidx, pc, tail, interp);
+                let info = &*c.info;
+                let chunk = match info.chunk.get() {
+                    Some(Ok(chunk)) => chunk.clone(),
+                    _ => {
+                        let c = c.clone();
+                        match interp.chunk_for(&c.info) {
+                            Some(chunk) => chunk,
+                            None => return self.call_out(fr, fidx, pc, tail, interp),
+                        }
+                    }
                 };
-                let info = &c.info;
+                // Borrow the callee again (compiling it may not move it, but the
+                // borrow checker cannot see that through `chunk_for`).
+                let Value::Lambda(c) = &self.stack[fidx] else {
+                    unreachable!("matched above")
+                };
+                let info = &*c.info;
                 let np = info.nparams as usize;
                 let got = n as usize;
                 if got != np && !(info.rest && got >= np) {
@@ -455,6 +477,8 @@ impl Machine {
                     );
                     return Next::Exit(raise_at(fr, pc, m));
                 }
+                let rest = info.rest;
+                let closure_env = c.env.clone();
                 let mut fidx = fidx;
                 if tail {
                     // Slide the callee and its operands down over this activation.
@@ -463,7 +487,7 @@ impl Machine {
                     fidx = start;
                 }
                 let base = fidx + 1;
-                if info.rest {
+                if rest {
                     let extra = self.stack.split_off(base + np);
                     self.stack.push(Value::list(extra));
                 }
@@ -472,7 +496,7 @@ impl Machine {
                     slots.resize(chunk.frame_size as usize, Value::Nil);
                     Some(Rc::new(Env {
                         slots: std::cell::RefCell::new(slots),
-                        parent: c.env.clone(),
+                        parent: closure_env.clone(),
                     }))
                 } else {
                     let top = base + chunk.frame_size as usize;
@@ -483,7 +507,7 @@ impl Machine {
                 };
                 let callee = VmFrame {
                     chunk,
-                    closure_env: c.env.clone(),
+                    closure_env,
                     env,
                     pc: 0,
                     base: base as u32,
@@ -642,7 +666,7 @@ impl Machine {
                 return Ok(());
             }
         }
-        let p = inline_prim(op);
+        let p = interp.inline_prims[op as usize];
         let PrimImpl::Plain(func) = &p.imp else {
             unreachable!("inline primitives are plain")
         };
