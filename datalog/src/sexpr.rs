@@ -335,6 +335,26 @@ pub fn fact_from_datum(d: &Datum) -> Result<Atom, DatalogError> {
     Ok(a)
 }
 
+/// The value of a ground fact argument, computing arithmetic (`(+ 1 1)` is 2).
+fn ground_of(t: &Term) -> Result<Value, DatalogError> {
+    match t {
+        Term::Binary(op, a, b) => match (ground_of(a)?, ground_of(b)?) {
+            (Value::Number(x), Value::Number(y)) => {
+                op.apply(x, y).map(Value::Number).ok_or_else(|| {
+                    DatalogError::Usage(format!(
+                        "arithmetic overflow or division by zero in fact argument `{t}`"
+                    ))
+                })
+            }
+            _ => Err(DatalogError::Usage(format!(
+                "arithmetic on a non-number in fact argument `{t}`"
+            ))),
+        },
+        other => value_of(other)
+            .ok_or_else(|| DatalogError::Usage(format!("fact argument `{other}` is not a value"))),
+    }
+}
+
 fn value_of(t: &Term) -> Option<Value> {
     match t {
         Term::Number(n) => Some(Value::Number(*n)),
@@ -425,7 +445,11 @@ impl Database {
                 ..Default::default()
             })?;
         }
-        let vals: Vec<Value> = a.args.iter().filter_map(value_of).collect();
+        let vals = a
+            .args
+            .iter()
+            .map(ground_of)
+            .collect::<Result<Vec<Value>, _>>()?;
         self.add_fact(&a.relation, &vals)
     }
 
@@ -435,7 +459,11 @@ impl Database {
         if self.relation_types(&a.relation).is_none() {
             return Ok(false);
         }
-        let vals: Vec<Value> = a.args.iter().filter_map(value_of).collect();
+        let vals = a
+            .args
+            .iter()
+            .map(ground_of)
+            .collect::<Result<Vec<Value>, _>>()?;
         self.retract_fact(&a.relation, &vals)
     }
 

@@ -343,3 +343,17 @@ fn transitive_closure_by_scc_condensation_matches_search_and_stays_incremental()
         }
     }
 }
+
+#[test]
+fn ground_arithmetic_in_an_sx_fact_is_computed_never_dropped() {
+    let mut db = Database::new();
+    db.add_sx_fact(&d("(edge (+ 1 1) (* 3 4))")).unwrap();
+    assert_eq!(db.query_sx(&d("(edge 2 12)")).unwrap(), vec![vec![]]);
+    assert_eq!(db.size("edge").unwrap(), 1);
+    let err = db
+        .add_sx_fact(&d("(edge (/ 1 0) 1)"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("division by zero"), "{err}");
+    assert_eq!(db.size("edge").unwrap(), 1, "nothing half-added");
+}
