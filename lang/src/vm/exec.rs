@@ -325,6 +325,16 @@ impl Machine {
                 Instr::Return => {
                     let v = self.pop();
                     self.stack.truncate(fr.base as usize - 1);
+                    // The common case of `deliver`, inline: back to a waiting VM caller.
+                    if let Some(Frame::Vm(_)) = self.kont.last() {
+                        let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                            unreachable!("checked above")
+                        };
+                        fr = caller;
+                        debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
+                        self.stack.push(v);
+                        continue;
+                    }
                     if let Some(m) = self.deliver(v, &mut fr, interp) {
                         return m;
                     }
