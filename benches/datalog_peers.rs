@@ -140,15 +140,19 @@ ascent::ascent! {
 }
 
 fn ascent_tc(edges: &[(u32, u32)]) -> usize {
-    let mut p = AscentTc::default();
-    p.edge = edges.to_vec();
+    let mut p = AscentTc {
+        edge: edges.to_vec(),
+        ..Default::default()
+    };
     p.run();
     p.path.len()
 }
 
 fn ascent_sg(parent: &[(u32, u32)]) -> usize {
-    let mut p = AscentSg::default();
-    p.parent = parent.to_vec();
+    let mut p = AscentSg {
+        parent: parent.to_vec(),
+        ..Default::default()
+    };
     p.run();
     p.sg.len()
 }
@@ -159,11 +163,13 @@ fn ascent_pta(
     load: &[(u32, u32)],
     store: &[(u32, u32)],
 ) -> usize {
-    let mut p = AscentPta::default();
-    p.address_of = addr.to_vec();
-    p.assign = assign.to_vec();
-    p.load = load.to_vec();
-    p.store = store.to_vec();
+    let mut p = AscentPta {
+        address_of: addr.to_vec(),
+        assign: assign.to_vec(),
+        load: load.to_vec(),
+        store: store.to_vec(),
+        ..Default::default()
+    };
     p.run();
     p.pt.len()
 }

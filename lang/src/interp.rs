@@ -295,7 +295,7 @@ impl Interp {
             }
             let mut chunk = crate::vm::compile_lambda(info)?;
             if inject {
-                crate::vm::fault::corrupt(&mut chunk);
+                crate::vm::fault::corrupt(&mut chunk)?;
             }
             Ok(Rc::new(chunk))
         });

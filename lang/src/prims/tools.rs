@@ -126,11 +126,11 @@ fn chunk_of(tool: &str, args: &[Value], interp: &mut Interp) -> Result<Rc<Chunk>
     };
     match interp.global(name) {
         Some(Value::Lambda(c)) => crate::vm::compile_lambda(&c.info)
-            .map(|mut chunk| {
+            .and_then(|mut chunk| {
                 if interp.policy.inject_faults.contains(name) {
-                    crate::vm::fault::corrupt(&mut chunk);
+                    crate::vm::fault::corrupt(&mut chunk)?;
                 }
-                Rc::new(chunk)
+                Ok(Rc::new(chunk))
             })
             .map_err(|e| PrimError::Msg(format!("{tool}: {e}"))),
         Some(other) => Err(PrimError::Msg(format!(

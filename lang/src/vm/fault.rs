@@ -9,10 +9,13 @@
 use super::chunk::{Chunk, Instr};
 use super::shape::{callee_global, stack_heights};
 use super::verify::verify;
+use super::CompileError;
 
 /// Corrupts the first call of a fixed-arity primitive in `chunk` (one that an
-/// extra argument makes fail); returns whether anything was corrupted.
-pub fn corrupt(chunk: &mut Chunk) -> bool {
+/// extra argument makes fail); returns whether anything was corrupted. The corrupted
+/// chunk is verified again like any other: if it fails, so does the compile (nothing
+/// unverified ever runs).
+pub fn corrupt(chunk: &mut Chunk) -> Result<bool, CompileError> {
     let heights = stack_heights(chunk);
     let fixed = |name: &str| crate::prims::lookup(name).is_some_and(|p| p.max.is_some());
     let target = chunk.code.iter().enumerate().position(|(pc, i)| match *i {
@@ -23,7 +26,7 @@ pub fn corrupt(chunk: &mut Chunk) -> bool {
         _ => false,
     });
     let Some(at) = target else {
-        return false;
+        return Ok(false);
     };
     let corrupted = match chunk.code[at] {
         Instr::Prim(_, n) | Instr::Call(n) => Instr::Call(n + 1),
@@ -48,9 +51,10 @@ pub fn corrupt(chunk: &mut Chunk) -> bool {
     chunk.code.insert(at, Instr::Nil);
     let line = chunk.lines[at];
     chunk.lines.insert(at, line);
-    if let Ok(max) = verify(chunk) {
-        chunk.max_stack = max;
-    }
+    chunk.max_stack = verify(chunk).map_err(|message| CompileError {
+        function: chunk.name.to_string(),
+        message: format!("after fault injection: {message}"),
+    })?;
     tracing::info!(function = %chunk.name, at, "injected a fault: wrong primitive argument count");
-    true
+    Ok(true)
 }
