@@ -1319,6 +1319,16 @@ fn reraising_guards_in_recursion_agree_on_every_tier() {
         "(define (r n) (if (<= n 0) (error \"x\") (guard (e ((string? e) 1) (true (raise e))) (+ 1 (r (- n 1))))))\n(r 1000)",
     );
     assert_eq!(deep.result, Err("x @ prop.sx:1:28".to_string()));
+    // Found by the property next: a handler raising a *new* error at every level. A
+    // re-run on the CEK now runs all its callees on the CEK too, and an activation
+    // whose guard has caught is not re-run, so this stays linear on the VM.
+    let translated = agreed(
+        "(define (r n) (if (<= n 0) (error \"boom\") (guard (e ((error? e) (error \"bad thing\"))) (+ 1 (r (- n 1))))))\n(r 500)",
+    );
+    assert_eq!(
+        translated.result,
+        Err("bad thing @ prop.sx:1:65".to_string())
+    );
 }
 
 /// A guard that re-raises a value that is not an error value: before 1640ff0 the

@@ -109,49 +109,47 @@ pub(crate) struct Machine {
     /// The value most recently caught by a guard, or confirmed genuine by a CEK
     /// re-run: raising it again is propagation, never a VM fault to recover.
     pub(crate) recent_raise: Option<Value>,
+    /// How many CEK re-runs of faulting VM calls are in progress: while any is, every
+    /// call runs on the CEK, so a re-run is a pure reference evaluation (and nested
+    /// faults cannot trigger nested re-runs).
+    pub(crate) recovering: u32,
 }
 
 impl Machine {
     /// A machine that will evaluate `node` in a fresh top-level frame of `frame_size`.
     pub(crate) fn for_node(node: Node, frame_size: u32) -> Machine {
+        Machine::starting(
+            Vec::new(),
+            Mode::Eval(node, Env::new(frame_size as usize, None)),
+        )
+    }
+
+    /// A fresh machine with continuation `kont` about to do `mode`.
+    fn starting(kont: Vec<Frame>, mode: Mode) -> Machine {
         Machine {
-            kont: Vec::new(),
+            kont,
             stack: Vec::new(),
-            mode: Mode::Eval(node, Env::new(frame_size as usize, None)),
+            mode,
             awaiting_resume: false,
             perform_span: None,
             note: None,
             spare_args: Vec::new(),
             recent_raise: None,
+            recovering: 0,
         }
     }
 
     /// A machine that analyses and runs `forms` one after the other, like a file.
     pub(crate) fn for_forms(forms: Vec<Form>) -> Machine {
-        Machine {
-            kont: vec![Frame::TopLevel(forms.into(), 0)],
-            stack: Vec::new(),
-            mode: Mode::Return(Value::Nil),
-            awaiting_resume: false,
-            perform_span: None,
-            note: None,
-            spare_args: Vec::new(),
-            recent_raise: None,
-        }
+        Machine::starting(
+            vec![Frame::TopLevel(forms.into(), 0)],
+            Mode::Return(Value::Nil),
+        )
     }
 
     /// A machine that applies `f` to `args`.
     pub(crate) fn for_call(f: Value, args: Vec<Value>, span: &Span) -> Machine {
-        let mut m = Machine {
-            kont: Vec::new(),
-            stack: Vec::new(),
-            mode: Mode::Return(Value::Nil),
-            awaiting_resume: false,
-            perform_span: None,
-            note: None,
-            spare_args: Vec::new(),
-            recent_raise: None,
-        };
+        let mut m = Machine::starting(Vec::new(), Mode::Return(Value::Nil));
         let mode = m.apply_with(f, args, span);
         m.mode = mode;
         m
@@ -254,7 +252,10 @@ impl Machine {
             match frame {
                 Frame::Guard(..) | Frame::VmGuard(_) => return Some(frame),
                 // A re-run on the CEK raised too: the error is genuine.
-                Frame::Recovery(..) => self.recent_raise = Some(v.clone()),
+                Frame::Recovery(..) => {
+                    self.recovering -= 1;
+                    self.recent_raise = Some(v.clone());
+                }
                 _ => {}
             }
         }
@@ -435,7 +436,7 @@ impl Machine {
                         span,
                     );
                 }
-                if !force_cek {
+                if !force_cek && self.recovering == 0 {
                     if interp.runs_on_vm(info) {
                         if let Some(chunk) = interp.chunk_for(info) {
                             return self.enter_vm(chunk, c.env.clone(), args, interp.effects);
@@ -623,7 +624,7 @@ impl Machine {
             return None;
         };
         let info = &*c.info;
-        if !interp.policy.ready_for_vm(&info.jit) {
+        if self.recovering > 0 || !interp.policy.ready_for_vm(&info.jit) {
             return None;
         }
         let argc = if h.op == Higher::Reduce { 2 } else { 1 };
@@ -649,6 +650,7 @@ impl Machine {
             base: self.stack.len() as u32 + 1,
             resume_height: 0,
             effects_at_entry: interp.effects,
+            caught: false,
         })
     }
 
@@ -750,6 +752,7 @@ impl Machine {
             }
             Frame::Guard(..) | Frame::VmGuard(_) => Mode::Return(v),
             Frame::Recovery(info, fault) => {
+                self.recovering -= 1;
                 let name = info.display_name();
                 tracing::warn!(function = %name, fault = %fault, "call recovered on the CEK; function demoted from the VM");
                 info.jit.failed.set(true);
@@ -865,7 +868,7 @@ fn raise_msg(message: String, span: &Span) -> Mode {
 }
 
 /// Turns a primitive's failure into a raise at `span`.
-fn prim_raise(e: PrimError, span: &Span) -> Mode {
+pub(crate) fn prim_raise(e: PrimError, span: &Span) -> Mode {
     let (v, s) = prim_error_value(e, span);
     Mode::Raise(v, Some(s))
 }

@@ -31,6 +31,9 @@ pub(crate) struct VmFrame {
     pub(crate) resume_height: u32,
     /// The interpreter's effect count when the activation began.
     pub(crate) effects_at_entry: u64,
+    /// A guard of this activation has caught an error: what it raises afterwards
+    /// derives from that error and is not re-run as a fault.
+    pub(crate) caught: bool,
 }
 
 /// A `guard` installed by VM code: where its handler runs and what to restore.
@@ -86,6 +89,7 @@ impl Machine {
             base,
             resume_height: 0,
             effects_at_entry: effects,
+            caught: false,
         })
     }
 
@@ -109,7 +113,8 @@ impl Machine {
         span: Option<crate::span::Span>,
     ) -> Mode {
         self.stack.truncate(g.height as usize);
-        let fr = g.frame;
+        let mut fr = g.frame;
+        fr.caught = true;
         let site = crate::ast::raise_site(span);
         match &fr.env {
             Some(env) => {
@@ -449,7 +454,7 @@ impl Machine {
     ) -> Next {
         let fidx = self.stack.len() - n as usize - 1;
         match &self.stack[fidx] {
-            Value::Lambda(c) if interp.runs_on_vm(&c.info) => {
+            Value::Lambda(c) if self.recovering == 0 && interp.runs_on_vm(&c.info) => {
                 let info = &*c.info;
                 let chunk = match info.chunk.get() {
                     Some(Ok(chunk)) => chunk.clone(),
@@ -523,6 +528,7 @@ impl Machine {
                     base: base as u32,
                     resume_height: 0,
                     effects_at_entry: interp.effects,
+                    caught: false,
                 };
                 if tail {
                     *fr = callee;
@@ -724,19 +730,7 @@ fn raise_at(fr: &VmFrame, pc: usize, message: String) -> Mode {
 }
 
 fn prim_raise_at(fr: &VmFrame, pc: usize, e: PrimError) -> Mode {
-    let span = fr.chunk.span_at(pc).clone();
-    match e {
-        PrimError::Msg(m) => Mode::Raise(Value::error(m, Some(span.clone())), Some(span)),
-        PrimError::Raise(Value::Error(mut err)) => {
-            if let Some(inner) = Rc::get_mut(&mut err) {
-                if inner.span.is_none() {
-                    inner.span = Some(span.clone());
-                }
-            }
-            Mode::Raise(Value::Error(err), Some(span))
-        }
-        PrimError::Raise(v) => Mode::Raise(v, Some(span)),
-    }
+    crate::cek::prim_raise(e, fr.chunk.span_at(pc))
 }
 
 impl Machine {
@@ -771,6 +765,11 @@ impl Machine {
             Value::Error(e) => e.message.clone(),
             other => crate::printer::display(other),
         };
+        if fr.caught {
+            // Raised after one of this activation's guards caught an error: the
+            // handler's doing, derived from an error already dealt with.
+            return Mode::Raise(v, span);
+        }
         let why_not = if interp.effects != fr.effects_at_entry {
             Some("the call had already performed a non-idempotent effect (a write, output or assignment)")
         } else if fr.chunk.mutates_params {
@@ -798,6 +797,7 @@ impl Machine {
         self.stack.truncate(fr.base as usize - 1);
         tracing::info!(function = %name, error = %message, "error on the VM: re-running the call on the CEK");
         self.kont.push(Frame::Recovery(c.info.clone(), message));
+        self.recovering += 1;
         let call_span = span.unwrap_or_else(|| c.info.span.clone());
         self.apply_on(Value::Lambda(c), args, &call_span, interp, true)
     }
