@@ -43,22 +43,124 @@ impl Engines {
     }
 }
 
-/// Registers the engine primitives and loads the `dl-*` library into `interp`.
+/// Registers the engine primitives and makes the `dl-*` library available in
+/// `interp`: every name the library defines starts as a small stub that loads the
+/// library on first use and then calls the real function, so a host that never uses
+/// Datalog does not pay for reading and running the library.
 ///
 /// The library performs nothing while it loads; a `perform` there is reported as an
 /// error rather than answered, so a host that serves requests in place (the `sx`
-/// host) and one that suspends see the same thing.
+/// host) and one that suspends see the same thing. A global the program defined
+/// before the first use keeps the program's value.
 pub fn install(interp: &mut Interp) -> Result<(), SxError> {
     install_primitives(interp);
-    match interp.run_source(LIBRARY, LIBRARY_FILE) {
-        Outcome::Done(_) => Ok(()),
-        Outcome::Error(e) => Err(e),
-        Outcome::Perform(..) => Err(SxError::new(
-            "the dl-* library performed a request while loading",
-            None,
-        )),
+    interp.define(LOAD_LIBRARY.name, Value::Prim(&LOAD_LIBRARY));
+    let names = library_names();
+    let stubs: String = names
+        .iter()
+        .map(|n| format!("(define ({n} &rest args) (dl--load-library!) (apply {n} args))\n"))
+        .collect();
+    match interp.run_source(&stubs, "<dl-* stubs>") {
+        Outcome::Done(_) => {}
+        Outcome::Error(e) => return Err(e),
+        Outcome::Perform(..) => unreachable!("the stubs perform nothing while defined"),
     }
+    let stub_values = names.iter().filter_map(|n| interp.global(n)).collect();
+    interp.extension::<LazyLibrary>().stubs = Some(stub_values);
+    Ok(())
 }
+
+/// Loads the library now (what the stubs do on first use); a second call does nothing.
+pub fn load_library(interp: &mut Interp) -> Result<(), SxError> {
+    let Some(stubs) = interp.extension::<LazyLibrary>().stubs.take() else {
+        return Ok(());
+    };
+    // Keep what the program itself defined under a library name.
+    let is_stub = |v: &Value| stubs.iter().any(|s| lang::value::equal(s, v));
+    let mut keep = Vec::new();
+    for name in library_names() {
+        if let Some(v) = interp.global(name) {
+            if !is_stub(&v) {
+                keep.push((name, v));
+            }
+        }
+    }
+    match interp.run_source(LIBRARY, LIBRARY_FILE) {
+        Outcome::Done(_) => {}
+        Outcome::Error(e) => return Err(e),
+        Outcome::Perform(..) => {
+            return Err(SxError::new(
+                "the dl-* library performed a request while loading",
+                None,
+            ))
+        }
+    }
+    for (name, v) in keep {
+        interp.define(name, v);
+    }
+    Ok(())
+}
+
+/// Whether the library still waits for its first use (the stubs are in place).
+#[derive(Default)]
+struct LazyLibrary {
+    stubs: Option<Vec<Value>>,
+}
+
+/// Every global the library defines at top level, read from its source once.
+fn library_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| scan_library_names(LIBRARY))
+}
+
+/// The names of the top-level `define`s, found by a line scan (much cheaper than
+/// reading the whole library at every start; a test checks it against the reader).
+fn scan_library_names(src: &str) -> Vec<String> {
+    src.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("(define ")?;
+            let rest = rest.strip_prefix('(').unwrap_or(rest);
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == ')')
+                .unwrap_or(rest.len());
+            (end > 0).then(|| rest[..end].to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+fn read_library_names() -> Vec<String> {
+    let Ok(forms) = lang::reader::read_all(LIBRARY, LIBRARY_FILE) else {
+        return Vec::new();
+    };
+    forms
+        .iter()
+        .filter_map(|f| {
+            let items = f.as_list()?;
+            if items.first()?.as_sym()?.name().as_ref() != "define" {
+                return None;
+            }
+            let target = items.get(1)?;
+            let sym = target
+                .as_sym()
+                .or_else(|| target.as_list()?.first()?.as_sym())?;
+            Some(sym.name().to_string())
+        })
+        .collect()
+}
+
+static LOAD_LIBRARY: Prim = Prim {
+    name: "dl--load-library!",
+    min: 0,
+    max: Some(0),
+    imp: PrimImpl::Interp(|_, interp| {
+        load_library(interp).map(|()| Value::Nil).map_err(|e| {
+            PrimError::Msg(format!("dl-*: loading the library failed: {}", e.message()))
+        })
+    }),
+    pure: false,
+    int2: None,
+};
 
 /// Registers only the `dl-engine-*` primitives (without the SX library).
 pub fn install_primitives(interp: &mut Interp) {
@@ -225,4 +327,14 @@ fn engine_query(args: &[Value], interp: &mut Interp) -> R {
             })
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_line_scan_finds_exactly_the_top_level_defines() {
+        let scanned = super::scan_library_names(super::LIBRARY);
+        assert!(scanned.iter().any(|n| n == "dl-program"), "{scanned:?}");
+        assert_eq!(scanned, super::read_library_names());
+    }
 }

@@ -1,0 +1,53 @@
+//! The dl-* library loads on first use, and a program's own definitions survive it.
+
+use lang::{printer::repr, Interp, Outcome, OutputBuffer};
+
+fn run(interp: &mut Interp, src: &str) -> String {
+    match interp.run_source(src, "t") {
+        Outcome::Done(v) => repr(&v),
+        Outcome::Error(e) => format!("error: {}", e.message()),
+        Outcome::Perform(..) => "perform".into(),
+    }
+}
+
+fn interp() -> Interp {
+    let mut i = Interp::with_output(Box::new(OutputBuffer::default()));
+    bridge::install(&mut i).expect("install");
+    i
+}
+
+#[test]
+fn the_library_works_through_its_stubs_on_first_use() {
+    let mut i = interp();
+    let q = "(define db (dl-program)) (dl-add-fact! db '(edge 1 2)) (dl-add-fact! db '(edge 2 3))
+             (dl-add-rule! db '(<- (path X Y) (edge X Y))) (dl-add-rule! db '(<- (path X Z) (path X Y) (edge Y Z)))
+             (dl-query db '(path 1 X))";
+    assert_eq!(run(&mut i, q), "({X 2} {X 3})");
+    // Loaded once: a second program gets the real functions at once.
+    assert_eq!(run(&mut i, "(dl-implementation (dl-program :sx))"), ":sx");
+}
+
+#[test]
+fn a_definition_made_before_the_first_use_is_kept() {
+    let mut i = interp();
+    assert_eq!(
+        run(
+            &mut i,
+            "(define (dl-query db q) \"mine\") (dl-query (dl-program) 1)"
+        ),
+        "\"mine\""
+    );
+    assert_eq!(run(&mut i, "(dl-query 1 2)"), "\"mine\"");
+}
+
+#[test]
+fn excluding_dl_star_still_selects_the_sx_implementation() {
+    let mut i = interp();
+    assert_eq!(
+        run(
+            &mut i,
+            "(jit-exclude! \"dl-*\") (dl-implementation (dl-program))"
+        ),
+        ":sx"
+    );
+}
