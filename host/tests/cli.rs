@@ -403,3 +403,36 @@ fn repl_keeps_state_across_inputs_and_exits_on_eof() {
     assert_eq!(stdout.lines().last(), Some("6"), "{stdout}");
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn the_jit_mode_comes_from_the_flag_or_sx_jit_and_bad_modes_are_rejected() {
+    let mode = |cmd: &mut Command| {
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let q = "(get (jit-stats) :mode)";
+    assert_eq!(mode(sx().args(["eval", q])), "\"off\"\n");
+    assert_eq!(
+        mode(sx().args(["eval", "--jit", "hot:5", q])),
+        "\"hot:5\"\n"
+    );
+    assert_eq!(
+        mode(sx().args(["eval", q]).env("SX_JIT", "eager")),
+        "\"eager\"\n"
+    );
+    assert_eq!(
+        mode(
+            sx().args(["eval", "--jit", "off", q])
+                .env("SX_JIT", "eager")
+        ),
+        "\"off\"\n"
+    );
+    let bad = sx().args(["eval", "--jit", "warm", "1"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("unknown JIT mode \"warm\""),
+        "{}",
+        stderr(&bad)
+    );
+}
