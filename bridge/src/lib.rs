@@ -301,9 +301,19 @@ fn engine_retract(args: &[Value], interp: &mut Interp) -> R {
 fn engine_add_rule(args: &[Value], interp: &mut Interp) -> R {
     let rule = datum_arg("dl-add-rule!", &args[1])?;
     let db = database("dl-add-rule!", args, interp)?;
-    db.add_sx_rule(&rule)
-        .map(|_| Value::Nil)
-        .map_err(engine_error)
+    db.add_sx_rule(&rule).map(|_| Value::Nil).map_err(|e| {
+        // Name the rule as the program wrote it (an SX form), as the SX library does,
+        // not in the engine's Datalog syntax: every tier raises the same message.
+        match engine_error(e) {
+            PrimError::Msg(m) => PrimError::Msg(match m.rfind(" in `") {
+                Some(at) if m.starts_with("unsafe rule") && m.ends_with('`') => {
+                    format!("{} in {}", &m[..at], lang::printer::repr(&args[1]))
+                }
+                _ => m,
+            }),
+            other => other,
+        }
+    })
 }
 
 fn engine_saturate(args: &[Value], interp: &mut Interp) -> R {
