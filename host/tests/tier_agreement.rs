@@ -1307,8 +1307,8 @@ fn errors_agree_on_every_tier() {
 /// Found by the property: since the tiering layer an error escaping a VM frame is
 /// re-run on the CEK, and a guard that did not match re-raised at every level of a
 /// recursion, each level re-running everything below it (exponential time on the VM,
-/// which ran out of fuel where the CEK made 41 calls). Re-raises, and raises of what
-/// a guard just caught or the CEK confirmed, are now propagation, never re-run.
+/// which ran out of fuel where the CEK made 41 calls). Re-raises, and anything raised
+/// after the activation's own guard caught, are now propagation, never re-run.
 #[test]
 fn reraising_guards_in_recursion_agree_on_every_tier() {
     let o = agreed(

@@ -122,6 +122,23 @@ pub struct LambdaInfo {
 }
 
 impl LambdaInfo {
+    /// Checks a call's argument count, giving the arity error message (the same on
+    /// every tier) when it is wrong.
+    #[inline]
+    pub fn check_arity(&self, got: usize) -> Result<(), String> {
+        let np = self.nparams as usize;
+        if got == np || (self.rest && got >= np) {
+            return Ok(());
+        }
+        let max = if self.rest { None } else { Some(np) };
+        Err(crate::prims::arity_message(
+            &self.display_name(),
+            np,
+            max,
+            got,
+        ))
+    }
+
     /// The name used in arity errors: the function's name, or `fn`.
     pub fn display_name(&self) -> Rc<str> {
         match self.name {

@@ -15,7 +15,7 @@ use crate::analyze::Analyzer;
 use crate::ast::*;
 use crate::closure::{Closure, Env};
 use crate::interp::{Interp, SxError};
-use crate::prims::{arity_message, higher_args, Higher, PrimCtx, PrimError, PrimImpl};
+use crate::prims::{higher_args, Higher, PrimCtx, PrimError, PrimImpl};
 use crate::reader::{Form, FormKind};
 use crate::span::Span;
 use crate::value::{total_cmp, List, Value};
@@ -106,9 +106,6 @@ pub(crate) struct Machine {
     pub(crate) note: Option<String>,
     /// Emptied argument vectors, reused by higher-order loops for their callbacks.
     pub(crate) spare_args: Vec<Vec<Value>>,
-    /// The value most recently caught by a guard, or confirmed genuine by a CEK
-    /// re-run: raising it again is propagation, never a VM fault to recover.
-    pub(crate) recent_raise: Option<Value>,
     /// How many CEK re-runs of faulting VM calls are in progress: while any is, every
     /// call runs on the CEK, so a re-run is a pure reference evaluation (and nested
     /// faults cannot trigger nested re-runs).
@@ -134,7 +131,6 @@ impl Machine {
             perform_span: None,
             note: None,
             spare_args: Vec::new(),
-            recent_raise: None,
             recovering: 0,
         }
     }
@@ -196,10 +192,9 @@ impl Machine {
                     Some(frame) => self.resume_frame(frame, v, interp),
                 },
                 Mode::Vm(fr) => self.run_vm(fr, interp),
-                Mode::Raise(v, span) => match self.unwind(&v) {
+                Mode::Raise(v, span) => match self.unwind() {
                     Some(Frame::Guard(guard, env, height)) => {
                         self.note = None;
-                        self.recent_raise = Some(v.clone());
                         self.stack.truncate(height);
                         env.set(guard.slot, v);
                         env.set(guard.slot + 1, crate::ast::raise_site(span));
@@ -207,7 +202,6 @@ impl Machine {
                     }
                     Some(Frame::VmGuard(g)) => {
                         self.note = None;
-                        self.recent_raise = Some(v.clone());
                         self.enter_vm_handler(*g, v, span)
                     }
                     Some(_) => unreachable!("unwind stops only at guards"),
@@ -247,15 +241,12 @@ impl Machine {
     }
 
     /// Pops frames up to and including the nearest `guard` (CEK or VM).
-    fn unwind(&mut self, v: &Value) -> Option<Frame> {
+    fn unwind(&mut self) -> Option<Frame> {
         while let Some(frame) = self.kont.pop() {
             match frame {
                 Frame::Guard(..) | Frame::VmGuard(_) => return Some(frame),
                 // A re-run on the CEK raised too: the error is genuine.
-                Frame::Recovery(..) => {
-                    self.recovering -= 1;
-                    self.recent_raise = Some(v.clone());
-                }
+                Frame::Recovery(..) => self.recovering -= 1,
                 _ => {}
             }
         }
@@ -415,26 +406,11 @@ impl Machine {
         match f {
             Value::Lambda(c) => {
                 let info = &c.info;
-                let n = args.len();
-                let np = info.nparams as usize;
-                if n != np && !(info.rest && n >= np) {
-                    let max = if info.rest { None } else { Some(np) };
-                    return raise_msg(arity_message(&info.display_name(), np, max, n), span);
+                if let Err(m) = info.check_arity(args.len()) {
+                    return raise_msg(m, span);
                 }
-                if let Some(fuel) = &mut interp.fuel {
-                    if *fuel == 0 {
-                        return raise_msg("step limit reached".into(), span);
-                    }
-                    *fuel -= 1;
-                }
-                if self.kont.len() >= interp.max_depth {
-                    return raise_msg(
-                        format!(
-                            "recursion depth exceeded: more than {} frames",
-                            interp.max_depth
-                        ),
-                        span,
-                    );
+                if let Err(m) = interp.enter_call(self.kont.len()) {
+                    return raise_msg(m, span);
                 }
                 if !force_cek && self.recovering == 0 {
                     if interp.runs_on_vm(info) {
@@ -448,7 +424,7 @@ impl Machine {
                 }
                 let mut slots = args;
                 if info.rest {
-                    let extra = slots.split_off(np);
+                    let extra = slots.split_off(info.nparams as usize);
                     slots.push(Value::list(extra));
                 }
                 slots.resize(info.frame_size as usize, Value::Nil);

@@ -253,6 +253,25 @@ impl Interp {
         self.globals[i] = Some(v);
     }
 
+    /// The checks every function call makes on entry, on every tier: the fuel limit
+    /// (one unit per call) and the recursion depth (`depth` continuation frames now).
+    #[inline]
+    pub(crate) fn enter_call(&mut self, depth: usize) -> Result<(), String> {
+        if let Some(fuel) = &mut self.fuel {
+            if *fuel == 0 {
+                return Err("step limit reached".into());
+            }
+            *fuel -= 1;
+        }
+        if depth >= self.max_depth {
+            return Err(format!(
+                "recursion depth exceeded: more than {} frames",
+                self.max_depth
+            ));
+        }
+        Ok(())
+    }
+
     /// Selects a tier for everything: `Cek` is JIT mode `off`, `Vm` is `eager`.
     pub fn set_tier(&mut self, tier: Tier) {
         self.policy.mode = match tier {

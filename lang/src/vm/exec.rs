@@ -473,23 +473,10 @@ impl Machine {
                 };
                 let info = &*c.info;
                 let np = info.nparams as usize;
-                let got = n as usize;
-                if got != np && !(info.rest && got >= np) {
-                    let max = if info.rest { None } else { Some(np) };
-                    let m = crate::prims::arity_message(&info.display_name(), np, max, got);
+                if let Err(m) = info.check_arity(n as usize) {
                     return Next::Exit(raise_at(fr, pc, m));
                 }
-                if let Some(fuel) = &mut interp.fuel {
-                    if *fuel == 0 {
-                        return Next::Exit(raise_at(fr, pc, "step limit reached".into()));
-                    }
-                    *fuel -= 1;
-                }
-                if self.kont.len() >= interp.max_depth {
-                    let m = format!(
-                        "recursion depth exceeded: more than {} frames",
-                        interp.max_depth
-                    );
+                if let Err(m) = interp.enter_call(self.kont.len()) {
                     return Next::Exit(raise_at(fr, pc, m));
                 }
                 let rest = info.rest;
@@ -748,15 +735,6 @@ impl Machine {
                 return Mode::Raise(v, span);
             }
         }
-        if self
-            .recent_raise
-            .as_ref()
-            .is_some_and(|r| same_raised(r, &v))
-        {
-            // Raising what a guard just caught, or what the CEK already confirmed:
-            // propagation, not a fault (re-running would repeat the work below).
-            return Mode::Raise(v, span);
-        }
         let Some(Value::Lambda(c)) = self.stack.get(fr.base as usize - 1).cloned() else {
             return Mode::Raise(v, span);
         };
@@ -807,15 +785,7 @@ impl Machine {
 /// kinds for a higher-order primitive, not a function), if any.
 fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mode> {
     let message = match f {
-        Value::Lambda(c) => {
-            let info = &c.info;
-            let (np, n) = (info.nparams as usize, args.len());
-            if n == np || (info.rest && n >= np) {
-                return None;
-            }
-            let max = if info.rest { None } else { Some(np) };
-            crate::prims::arity_message(&info.display_name(), np, max, n)
-        }
+        Value::Lambda(c) => c.info.check_arity(args.len()).err()?,
         Value::Prim(p) => match p.check_arity(args.len()) {
             Err(m) => m,
             Ok(()) => match &p.imp {
@@ -848,15 +818,5 @@ fn int_binop(op: PrimOp, a: i64, b: i64) -> Option<Value> {
         PrimOp::Ge => Some(Value::Bool(a >= b)),
         PrimOp::Eq => Some(Value::Bool(a == b)),
         _ => None,
-    }
-}
-
-/// Whether two raised values are the same raise: the same error object, or equal
-/// plain values.
-fn same_raised(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y),
-        (Value::Error(_), _) | (_, Value::Error(_)) => false,
-        _ => equal(a, b),
     }
 }
