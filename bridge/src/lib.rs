@@ -13,11 +13,12 @@
 //! back as its matching bindings only, never a whole relation.
 #![forbid(missing_docs)]
 
-use datalog::sexpr::Datum;
+use datalog::sexpr::{AnswerValue, Datum};
 use datalog::Database;
 use lang::prims::{Prim, PrimError, PrimImpl};
 use lang::value::Dict;
 use lang::{Interp, Outcome, SxError, Value};
+use std::collections::HashMap;
 
 /// The SX source of the `dl-*` library.
 pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
@@ -324,19 +325,41 @@ fn engine_saturate(args: &[Value], interp: &mut Interp) -> R {
 fn engine_query(args: &[Value], interp: &mut Interp) -> R {
     let pattern = datum_arg("dl-query", &args[1])?;
     let db = database("dl-query", args, interp)?;
-    let answers = db.query_sx(&pattern).map_err(engine_error)?;
-    Ok(Value::list(
-        answers
-            .iter()
-            .map(|bindings| {
-                let mut d = Dict::default();
-                for (var, value) in bindings {
-                    d.insert(Value::sym(var), from_datum(value));
-                }
-                Value::dict(d)
-            })
-            .collect(),
-    ))
+    let answers = db.query_sx_answers(&pattern).map_err(engine_error)?;
+    // Every answer is a dict with the same keys: fill a copy of one template (no
+    // hashing per answer), and make each distinct string or symbol once.
+    let mut template = Dict::with_capacity(answers.vars().len());
+    for var in answers.vars() {
+        template.insert(Value::sym(var), Value::Nil);
+    }
+    let mut text: HashMap<i64, Value> = HashMap::new();
+    let mut out = Vec::with_capacity(answers.len());
+    for row in answers.rows() {
+        let mut d = template.clone();
+        for (i, &raw) in row.iter().enumerate() {
+            let v = if answers.is_text(i) {
+                text.entry(raw)
+                    .or_insert_with(|| answer_value(answers.value(i, raw)))
+                    .clone()
+            } else {
+                answer_value(answers.value(i, raw))
+            };
+            if let Some((_, slot)) = d.get_index_mut(i) {
+                *slot = v;
+            }
+        }
+        out.push(Value::dict(d));
+    }
+    Ok(Value::list(out))
+}
+
+/// The SX value of one answer value.
+fn answer_value(v: AnswerValue<'_>) -> Value {
+    match v {
+        AnswerValue::Int(n) => Value::Int(n),
+        AnswerValue::Str(s) => Value::str(s),
+        AnswerValue::Sym(s) => Value::sym(s),
+    }
 }
 
 #[cfg(test)]

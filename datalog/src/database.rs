@@ -146,7 +146,7 @@ impl Database {
         self.program.decls.iter().map(|d| d.name.as_str()).collect()
     }
 
-    fn rel_id(&self, name: &str) -> Result<usize, DatalogError> {
+    pub(crate) fn rel_id(&self, name: &str) -> Result<usize, DatalogError> {
         self.rel_index
             .get(name)
             .copied()
@@ -464,52 +464,9 @@ impl Database {
         pattern: &[Option<Value>],
     ) -> Result<impl Iterator<Item = Vec<Value>> + '_, DatalogError> {
         let r = self.rel_id(relation)?;
-        let d = &self.program.decls[r];
-        if pattern.len() != d.columns.len() {
-            return Err(DatalogError::Usage(format!(
-                "`{relation}` has arity {}, pattern has {} positions",
-                d.columns.len(),
-                pattern.len()
-            )));
-        }
-        let types: Vec<ColumnType> = d.columns.iter().map(|c| c.1).collect();
-        let mut mask = 0u32;
-        let mut key = Vec::new();
-        let mut unknown = false;
-        for (c, p) in pattern.iter().enumerate() {
-            if let Some(v) = p {
-                if v.column_type() != types[c] {
-                    return Err(DatalogError::Usage(format!(
-                        "type mismatch in query of `{relation}`: `{v}` is not a {}",
-                        types[c]
-                    )));
-                }
-                mask |= 1 << c;
-                match v.lookup(&self.interner) {
-                    Some(x) => key.push(x),
-                    None => unknown = true,
-                }
-            }
-        }
         let mut out: Vec<Vec<i64>> = Vec::new();
-        if !unknown {
-            let rel: &Relation = if self.plan.is_some() && !self.stale {
-                &self.store.full[r]
-            } else {
-                return Err(DatalogError::Usage(
-                    "query before saturate: call saturate first".into(),
-                ));
-            };
-            rel.lookup(mask, &key, |t| {
-                let ok = (0..t.len())
-                    .filter(|c| mask & (1 << c) != 0)
-                    .zip(&key)
-                    .all(|(c, k)| t[c] == *k);
-                if ok {
-                    out.push(t.to_vec());
-                }
-            });
-        }
+        self.query_encoded(r, pattern, |t| out.push(t.to_vec()))?;
+        let types: Vec<ColumnType> = self.program.decls[r].columns.iter().map(|c| c.1).collect();
         let interner = &self.interner;
         Ok(out.into_iter().map(move |t| {
             t.iter()
@@ -517,6 +474,59 @@ impl Database {
                 .map(|(&v, &ty)| Value::decode(v, ty, interner))
                 .collect()
         }))
+    }
+
+    /// Calls `f` on every stored (encoded) tuple of relation number `r` matching
+    /// `pattern`, from the last saturated state.
+    pub(crate) fn query_encoded(
+        &self,
+        r: usize,
+        pattern: &[Option<Value>],
+        mut f: impl FnMut(&[i64]),
+    ) -> Result<(), DatalogError> {
+        let d = &self.program.decls[r];
+        if pattern.len() != d.columns.len() {
+            return Err(DatalogError::Usage(format!(
+                "`{}` has arity {}, pattern has {} positions",
+                d.name,
+                d.columns.len(),
+                pattern.len()
+            )));
+        }
+        let mut mask = 0u32;
+        let mut key = Vec::new();
+        for (c, p) in pattern.iter().enumerate() {
+            if let Some(v) = p {
+                let ty = d.columns[c].1;
+                if v.column_type() != ty {
+                    return Err(DatalogError::Usage(format!(
+                        "type mismatch in query of `{}`: `{v}` is not a {ty}",
+                        d.name
+                    )));
+                }
+                mask |= 1 << c;
+                match v.lookup(&self.interner) {
+                    Some(x) => key.push(x),
+                    // Text never seen: nothing matches.
+                    None => return Ok(()),
+                }
+            }
+        }
+        if self.plan.is_none() || self.stale {
+            return Err(DatalogError::Usage(
+                "query before saturate: call saturate first".into(),
+            ));
+        }
+        self.store.full[r].lookup(mask, &key, |t| {
+            let ok = (0..t.len())
+                .filter(|c| mask & (1 << c) != 0)
+                .zip(&key)
+                .all(|(c, k)| t[c] == *k);
+            if ok {
+                f(t);
+            }
+        });
+        Ok(())
     }
 
     /// Every tuple of a relation, decoded and sorted (numbers numerically, text by bytes).

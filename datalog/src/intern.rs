@@ -15,25 +15,39 @@ pub enum SymbolKind {
 /// A bidirectional map between strings and dense ids.
 #[derive(Clone, Debug, Default)]
 pub struct Interner {
-    ids: HashMap<(SymbolKind, Box<str>), u32>,
+    /// Ids of strings, looked up by `&str` without allocating.
+    strs: HashMap<Box<str>, u32>,
+    /// Ids of SX symbols.
+    syms: HashMap<Box<str>, u32>,
     texts: Vec<(SymbolKind, Box<str>)>,
 }
 
 impl Interner {
     /// The id of `text`, assigning the next one on first sight.
     pub fn intern(&mut self, kind: SymbolKind, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(&(kind, Box::from(text))) {
+        if let Some(id) = self.get(kind, text) {
             return id;
         }
         let id = self.texts.len() as u32;
         self.texts.push((kind, Box::from(text)));
-        self.ids.insert((kind, Box::from(text)), id);
+        self.map_mut(kind).insert(Box::from(text), id);
         id
     }
 
     /// The id of `text` if it was interned.
     pub fn get(&self, kind: SymbolKind, text: &str) -> Option<u32> {
-        self.ids.get(&(kind, Box::from(text))).copied()
+        match kind {
+            SymbolKind::Str => self.strs.get(text),
+            SymbolKind::Sym => self.syms.get(text),
+        }
+        .copied()
+    }
+
+    fn map_mut(&mut self, kind: SymbolKind) -> &mut HashMap<Box<str>, u32> {
+        match kind {
+            SymbolKind::Str => &mut self.strs,
+            SymbolKind::Sym => &mut self.syms,
+        }
     }
 
     /// The text and kind of an id.

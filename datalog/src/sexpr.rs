@@ -10,6 +10,7 @@
 
 use crate::ast::*;
 use crate::error::{CheckError, DatalogError, Loc, ParseError};
+use crate::intern::{Interner, SymbolKind};
 use crate::value::Value;
 use crate::Database;
 use std::collections::HashMap;
@@ -471,11 +472,42 @@ impl Database {
     /// in the order the variables first appear. A ground query answers `[[]]` or `[]`.
     /// Saturates first if needed.
     pub fn query_sx(&mut self, pattern: &Datum) -> Result<Vec<Bindings>, DatalogError> {
+        let answers = self.query_sx_answers(pattern)?;
+        Ok(answers
+            .rows()
+            .map(|row| {
+                answers
+                    .vars()
+                    .iter()
+                    .zip(row)
+                    .enumerate()
+                    .map(|(i, (var, &raw))| (var.clone(), answers.value(i, raw).to_datum()))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Answers `(rel arg…)` as [`query_sx`](Self::query_sx) does (same answers, same
+    /// order), but without copying: the variables once, then each answer as a row of
+    /// stored values that [`SxAnswers::value`] reads. Saturates first if needed.
+    pub fn query_sx_answers(&mut self, pattern: &Datum) -> Result<SxAnswers<'_>, DatalogError> {
         self.saturate()?;
         let a = atom(pattern)?;
-        let Some(types) = self.relation_types(&a.relation) else {
-            return Ok(Vec::new());
+        let mut answers = SxAnswers {
+            vars: Vec::new(),
+            types: Vec::new(),
+            rows: Vec::new(),
+            len: 0,
+            interner: self.interner(),
         };
+        let Ok(r) = self.rel_id(&a.relation) else {
+            return Ok(answers);
+        };
+        let types: Vec<ColumnType> = self.program().decls[r]
+            .columns
+            .iter()
+            .map(|c| c.1)
+            .collect();
         if types.len() != a.args.len() {
             return Err(DatalogError::Usage(format!(
                 "`{}` has arity {}, query has {} arguments",
@@ -485,65 +517,187 @@ impl Database {
             )));
         }
         let mut bound: Vec<Option<Value>> = Vec::new();
-        let mut vars: Vec<String> = Vec::new();
+        // Per argument: the index of its variable, if it is one.
+        let mut slot: Vec<Option<usize>> = Vec::new();
         for (t, ty) in a.args.iter().zip(&types) {
             match t {
                 Term::Var(v) => {
-                    if !vars.contains(v) {
-                        vars.push(v.clone());
-                    }
+                    let i = match answers.vars.iter().position(|x| x == v) {
+                        Some(i) => {
+                            // A variable in columns of two types matches nothing.
+                            if answers.types[i] != *ty {
+                                return Ok(answers);
+                            }
+                            i
+                        }
+                        None => {
+                            answers.vars.push(v.clone());
+                            answers.types.push(*ty);
+                            answers.vars.len() - 1
+                        }
+                    };
+                    slot.push(Some(i));
                     bound.push(None);
                 }
-                Term::Wildcard => bound.push(None),
+                Term::Wildcard => {
+                    slot.push(None);
+                    bound.push(None);
+                }
                 other => {
                     let v = value_of(other).ok_or_else(|| bad("bad query argument", pattern))?;
                     if v.column_type() != *ty {
-                        return Ok(Vec::new());
+                        return Ok(answers);
                     }
+                    slot.push(None);
                     bound.push(Some(v));
                 }
             }
         }
-        let mut answers: Vec<Vec<Datum>> = Vec::new();
-        for tuple in self.query(&a.relation, &bound)? {
-            let mut vals: Vec<Option<Datum>> = vec![None; vars.len()];
-            let mut ok = true;
-            for (t, v) in a.args.iter().zip(&tuple) {
-                if let Term::Var(name) = t {
-                    let i = vars.iter().position(|x| x == name).unwrap_or(0);
-                    let d = Datum::from_value(v);
-                    match &vals[i] {
-                        Some(prev) if *prev != d => ok = false,
-                        _ => vals[i] = Some(d),
+        let width = answers.vars.len();
+        let mut rows: Vec<i64> = Vec::new();
+        let mut row = vec![0i64; width];
+        let mut set = vec![false; width];
+        let mut n = 0usize;
+        self.query_encoded(r, &bound, |t| {
+            set.iter_mut().for_each(|s| *s = false);
+            for (&v, s) in t.iter().zip(&slot) {
+                if let Some(i) = *s {
+                    if set[i] && row[i] != v {
+                        return;
                     }
+                    row[i] = v;
+                    set[i] = true;
                 }
             }
-            if ok {
-                answers.push(vals.into_iter().flatten().collect());
+            rows.extend_from_slice(&row);
+            n += 1;
+        })?;
+        let interner = self.interner();
+        if width == 0 {
+            answers.len = n.min(1);
+            return Ok(answers);
+        }
+        // Sort keys: numbers as they are, text by its rank among the ids that occur,
+        // so rows compare as plain integers.
+        let mut keys = rows.clone();
+        for (c, &ty) in answers.types.iter().enumerate() {
+            if ty != ColumnType::Symbol {
+                continue;
+            }
+            let mut ids: Vec<i64> = (0..n).map(|i| rows[i * width + c]).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut by_value = ids.clone();
+            by_value.sort_by_key(|&id| answer_value(ty, id, interner));
+            // `rank[k]`: the rank of `ids[k]` (ids sorted by id, for binary search).
+            let mut rank = vec![0i64; ids.len()];
+            for (r, id) in by_value.iter().enumerate() {
+                if let Ok(k) = ids.binary_search(id) {
+                    rank[k] = r as i64;
+                }
+            }
+            for i in 0..n {
+                let id = rows[i * width + c];
+                if let Ok(k) = ids.binary_search(&id) {
+                    keys[i * width + c] = rank[k];
+                }
             }
         }
-        answers.sort_by(|x, y| cmp_data(x, y));
-        answers.dedup();
-        Ok(answers
-            .into_iter()
-            .map(|vals| vars.iter().cloned().zip(vals).collect())
-            .collect())
+        // Sort the row numbers by key, then keep one of each run of equal rows.
+        let key = |i: usize| &keys[i * width..(i + 1) * width];
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_unstable_by(|&x, &y| key(x).cmp(key(y)));
+        order.dedup_by(|x, y| key(*x) == key(*y));
+        let key = |i: usize| &rows[i * width..(i + 1) * width];
+        answers.rows = Vec::with_capacity(order.len() * width);
+        for i in &order {
+            answers.rows.extend_from_slice(key(*i));
+        }
+        answers.len = order.len();
+        Ok(answers)
     }
 }
 
-/// SX's total order restricted to Datalog values: numbers < strings < symbols.
-fn cmp_data(a: &[Datum], b: &[Datum]) -> std::cmp::Ordering {
-    let rank = |d: &Datum| match d {
-        Datum::Int(_) => 0,
-        Datum::Str(_) => 1,
-        Datum::Sym(_) => 2,
-        Datum::List(_) => 3,
-    };
-    for (x, y) in a.iter().zip(b) {
-        let o = rank(x).cmp(&rank(y)).then_with(|| x.cmp(y));
-        if o != std::cmp::Ordering::Equal {
-            return o;
+/// One value of an answer, borrowing text from the database. Ordered as SX orders
+/// Datalog values: numbers < strings < symbols, text by bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AnswerValue<'a> {
+    /// A number.
+    Int(i64),
+    /// A string.
+    Str(&'a str),
+    /// A symbol.
+    Sym(&'a str),
+}
+
+impl AnswerValue<'_> {
+    /// The value as an owned datum.
+    pub fn to_datum(self) -> Datum {
+        match self {
+            AnswerValue::Int(n) => Datum::Int(n),
+            AnswerValue::Str(s) => Datum::Str(s.to_string()),
+            AnswerValue::Sym(s) => Datum::Sym(s.to_string()),
         }
     }
-    a.len().cmp(&b.len())
+}
+
+fn answer_value(ty: ColumnType, raw: i64, interner: &Interner) -> AnswerValue<'_> {
+    match ty {
+        ColumnType::Number => AnswerValue::Int(raw),
+        ColumnType::Symbol => match interner.resolve(raw as u32) {
+            Some((SymbolKind::Sym, s)) => AnswerValue::Sym(s),
+            Some((SymbolKind::Str, s)) => AnswerValue::Str(s),
+            None => AnswerValue::Int(raw),
+        },
+    }
+}
+
+/// The answers to an SX query (see [`Database::query_sx_answers`]): the query's
+/// variables in order of first appearance, and the distinct answers, sorted, each a row
+/// of one stored value per variable.
+#[derive(Debug)]
+pub struct SxAnswers<'a> {
+    vars: Vec<String>,
+    types: Vec<ColumnType>,
+    /// The rows, one after another (`vars.len()` values each).
+    rows: Vec<i64>,
+    len: usize,
+    interner: &'a Interner,
+}
+
+impl<'a> SxAnswers<'a> {
+    /// The variables, in the order they first appear in the query.
+    pub fn vars(&self) -> &[String] {
+        &self.vars
+    }
+
+    /// How many answers there are (a ground query has one empty answer or none).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no answers.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The answers in order, each one stored value per variable (read them with
+    /// [`value`](Self::value)).
+    pub fn rows(&self) -> impl Iterator<Item = &[i64]> + '_ {
+        let width = self.vars.len();
+        (0..self.len).map(move |i| &self.rows[i * width..(i + 1) * width])
+    }
+
+    /// The value stored as `raw` for variable number `var`. Two equal `raw` values of
+    /// one variable are the same value, so callers may cache conversions by
+    /// `(var, raw)` (or by `raw` alone among [`is_text`](Self::is_text) variables).
+    pub fn value(&self, var: usize, raw: i64) -> AnswerValue<'a> {
+        answer_value(self.types[var], raw, self.interner)
+    }
+
+    /// Whether variable number `var` holds strings or symbols (stored as ids shared by
+    /// every such column), rather than numbers.
+    pub fn is_text(&self, var: usize) -> bool {
+        self.types[var] == ColumnType::Symbol
+    }
 }
