@@ -603,11 +603,34 @@ impl Database {
                 }
             }
         }
-        // Sort the row numbers by key, then keep one of each run of equal rows.
+        // Sort the row numbers by key, then keep one of each run of equal rows. Up to
+        // two columns, a key packs into one u128 (each i64 mapped to a u64 in order).
         let key = |i: usize| &keys[i * width..(i + 1) * width];
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_unstable_by(|&x, &y| key(x).cmp(key(y)));
-        order.dedup_by(|x, y| key(*x) == key(*y));
+        let order: Vec<usize> = if width <= 2 {
+            let ordered = |x: i64| u128::from((x as u64) ^ (1 << 63));
+            let mut packed: Vec<(u128, usize)> = (0..n)
+                .map(|i| {
+                    let k = key(i);
+                    let hi = ordered(k[0]);
+                    (
+                        if width == 2 {
+                            hi << 64 | ordered(k[1])
+                        } else {
+                            hi
+                        },
+                        i,
+                    )
+                })
+                .collect();
+            packed.sort_unstable_by_key(|p| p.0);
+            packed.dedup_by_key(|p| p.0);
+            packed.into_iter().map(|p| p.1).collect()
+        } else {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_unstable_by(|&x, &y| key(x).cmp(key(y)));
+            order.dedup_by(|x, y| key(*x) == key(*y));
+            order
+        };
         let key = |i: usize| &rows[i * width..(i + 1) * width];
         answers.rows = Vec::with_capacity(order.len() * width);
         for i in &order {
