@@ -266,23 +266,10 @@ fn datum_arg(name: &str, v: &Value) -> Result<Datum, PrimError> {
     to_datum(v).map_err(|e| PrimError::Msg(format!("{name}: {e}")))
 }
 
-/// The engine's error text without the `<program>:0:0: ` position an SX form never has.
+/// The engine's error as an SX error message (errors of programs built from SX forms
+/// carry no position).
 fn engine_error(e: datalog::DatalogError) -> PrimError {
-    PrimError::Msg(strip_position(&e.to_string()).to_string())
-}
-
-/// `text` without a leading `<name>:LINE:COL: `.
-fn strip_position(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix('<') else {
-        return text;
-    };
-    let Some((_, rest)) = rest.split_once(">:") else {
-        return text;
-    };
-    match rest.split_once(": ") {
-        Some((pos, msg)) if pos.chars().all(|c| c.is_ascii_digit() || c == ':') => msg,
-        _ => text,
-    }
+    PrimError::Msg(e.to_string())
 }
 
 fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {

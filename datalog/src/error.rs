@@ -1,11 +1,14 @@
-//! Error types. Every error names what was expected and where (file:line:col).
+//! Error types. Every error names what was expected and where (file:line:col) when it
+//! has a position: programs built through the API (SX forms, [`crate::ast`] values)
+//! have none, and their errors start with the message itself.
 
 use crate::ast::Span;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// A source location: file name plus line and column.
+/// A source location: file name plus line and column. Line 0 means no position (a
+/// program built through the API); such a location prints as nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loc {
     /// The file (or a pseudo-name such as `<sx>`).
@@ -22,11 +25,22 @@ impl Loc {
             span,
         }
     }
+
+    /// Whether this names a real position in a text (line 0 does not).
+    pub fn is_known(&self) -> bool {
+        self.span.line != 0
+    }
 }
 
 impl fmt::Display for Loc {
+    /// `file:line:col: ` (with the separator before the message), or nothing when the
+    /// location is not known.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.span)
+        if self.is_known() {
+            write!(f, "{}:{}: ", self.file, self.span)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -34,7 +48,7 @@ impl fmt::Display for Loc {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ParseError {
     /// A token other than the one the grammar needs.
-    #[error("{loc}: expected {expected}, found {found}")]
+    #[error("{loc}expected {expected}, found {found}")]
     Unexpected {
         /// Where.
         loc: Loc,
@@ -45,7 +59,7 @@ pub enum ParseError {
     },
     /// A Soufflé construct outside the supported subset.
     #[error(
-        "{loc}: {construct} is not supported (outside the SX Datalog subset, see docs/datalog.md)"
+        "{loc}{construct} is not supported (outside the SX Datalog subset, see docs/datalog.md)"
     )]
     Unsupported {
         /// Where.
@@ -54,19 +68,19 @@ pub enum ParseError {
         construct: String,
     },
     /// A string literal without its closing quote.
-    #[error("{loc}: unterminated string")]
+    #[error("{loc}unterminated string")]
     UnterminatedString {
         /// Where the string starts.
         loc: Loc,
     },
     /// A `/*` comment without `*/`.
-    #[error("{loc}: unterminated comment")]
+    #[error("{loc}unterminated comment")]
     UnterminatedComment {
         /// Where the comment starts.
         loc: Loc,
     },
     /// A number that does not fit in i64, or is malformed.
-    #[error("{loc}: bad number `{text}`: {reason}")]
+    #[error("{loc}bad number `{text}`: {reason}")]
     BadNumber {
         /// Where.
         loc: Loc,
@@ -81,7 +95,7 @@ pub enum ParseError {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CheckError {
     /// A relation used without a declaration.
-    #[error("{loc}: relation `{name}` is not declared")]
+    #[error("{loc}relation `{name}` is not declared")]
     Undeclared {
         /// Where.
         loc: Loc,
@@ -89,7 +103,7 @@ pub enum CheckError {
         name: String,
     },
     /// A relation declared twice.
-    #[error("{loc}: relation `{name}` is declared twice")]
+    #[error("{loc}relation `{name}` is declared twice")]
     Redeclared {
         /// Where.
         loc: Loc,
@@ -97,7 +111,7 @@ pub enum CheckError {
         name: String,
     },
     /// A type name that is neither `number`, `symbol` nor a declared alias.
-    #[error("{loc}: unknown type `{name}`")]
+    #[error("{loc}unknown type `{name}`")]
     UnknownType {
         /// Where.
         loc: Loc,
@@ -105,7 +119,7 @@ pub enum CheckError {
         name: String,
     },
     /// An atom with the wrong number of arguments.
-    #[error("{loc}: `{name}` has arity {expected}, used with {found} arguments")]
+    #[error("{loc}`{name}` has arity {expected}, used with {found} arguments")]
     Arity {
         /// Where.
         loc: Loc,
@@ -117,7 +131,7 @@ pub enum CheckError {
         found: usize,
     },
     /// A term whose type conflicts with its use.
-    #[error("{loc}: type mismatch: {what}")]
+    #[error("{loc}type mismatch: {what}")]
     Type {
         /// Where.
         loc: Loc,
@@ -125,7 +139,7 @@ pub enum CheckError {
         what: String,
     },
     /// A variable not bound by a positive atom (range restriction).
-    #[error("{loc}: unsafe rule: variable `{var}` is not bound by a positive atom in `{rule}`")]
+    #[error("{loc}unsafe rule: variable `{var}` is not bound by a positive atom in `{rule}`")]
     Unsafe {
         /// Where.
         loc: Loc,
@@ -135,7 +149,7 @@ pub enum CheckError {
         rule: String,
     },
     /// A fact with variables.
-    #[error("{loc}: non-ground fact `{fact}`")]
+    #[error("{loc}non-ground fact `{fact}`")]
     NonGroundFact {
         /// Where.
         loc: Loc,
@@ -143,7 +157,7 @@ pub enum CheckError {
         fact: String,
     },
     /// Recursion through negation or aggregation.
-    #[error("{loc}: unstratifiable program: cycle through {kind} {cycle}")]
+    #[error("{loc}unstratifiable program: cycle through {kind} {cycle}")]
     Unstratifiable {
         /// A rule on the cycle.
         loc: Loc,
@@ -153,7 +167,7 @@ pub enum CheckError {
         cycle: String,
     },
     /// Anything else about the program's shape (e.g. an `.input` of an undeclared relation).
-    #[error("{loc}: {message}")]
+    #[error("{loc}{message}")]
     Other {
         /// Where.
         loc: Loc,

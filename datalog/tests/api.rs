@@ -357,3 +357,40 @@ fn ground_arithmetic_in_an_sx_fact_is_computed_never_dropped() {
     assert!(err.contains("division by zero"), "{err}");
     assert_eq!(db.size("edge").unwrap(), 1, "nothing half-added");
 }
+
+#[test]
+fn errors_of_programs_built_through_the_api_carry_no_fake_position() {
+    let mut db = Database::new();
+    db.add_sx_fact(&d("(node 1)")).unwrap();
+    let errors = [
+        db.add_sx_rule(&d("(<- (p X Y) (node X))")).unwrap_err(),
+        db.add_sx_fact(&d("(edge X 1)")).unwrap_err(),
+        db.add_sx_rule(&d("(<- (q X) (node X) (not (q X)))"))
+            .unwrap_err(),
+        db.add_sx_rule(&d("(<- (r X) (node X) (node X Y))"))
+            .unwrap_err(),
+        db.add_sx_rule(&d("(<- (r X) (node X) (< X (+ X)))"))
+            .unwrap_err(),
+        db.add_sx_rule(&d("(<-)")).unwrap_err(),
+        db.add_sx_fact(&d("(node 1 2)")).unwrap_err(),
+    ];
+    let starts = [
+        "unsafe rule",
+        "non-ground fact",
+        "unstratifiable program",
+        "`node` has arity 1",
+        "expected a value or (op A B)",
+        "a rule needs a head",
+        "`node` has arity 1",
+    ];
+    for (e, start) in errors.iter().zip(starts) {
+        let e = e.to_string();
+        assert!(e.starts_with(start), "{e}");
+    }
+    // A program read from a text keeps its positions.
+    let e = db
+        .add_rules(".decl a(x: number)\nb(1).\n", "prog.dl")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("prog.dl:2:1: "), "{e}");
+}
