@@ -189,6 +189,9 @@ pub struct Interp {
     pub(crate) inline_syms: [Sym; 13],
     /// The VM's inline primitives themselves (`PrimOp as usize` indexes).
     pub(crate) inline_prims: [&'static crate::prims::Prim; 13],
+    /// Bit `op` is set while the global `inline_syms[op]` is `inline_prims[op]`
+    /// (kept by `set_global`): the VM's fused instructions check one bit.
+    pub(crate) inline_intact: u16,
 }
 
 impl Default for Interp {
@@ -220,6 +223,7 @@ impl Interp {
             inline_syms: crate::vm::chunk::PrimOp::ALL.map(|op| Sym::new(op.name())),
             inline_prims: crate::vm::chunk::PrimOp::ALL
                 .map(|op| crate::prims::lookup(op.name()).expect("inline primitives exist")),
+            inline_intact: 0,
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));
@@ -249,6 +253,15 @@ impl Interp {
         let i = sym.index();
         if i >= self.globals.len() {
             self.globals.resize(i + 1, None);
+        }
+        if let Some(op) = self.inline_syms.iter().position(|s| *s == sym) {
+            let bit = 1u16 << op;
+            match &v {
+                Value::Prim(p) if std::ptr::eq(*p, self.inline_prims[op]) => {
+                    self.inline_intact |= bit
+                }
+                _ => self.inline_intact &= !bit,
+            }
         }
         self.globals[i] = Some(v);
     }

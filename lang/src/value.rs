@@ -15,7 +15,6 @@ use crate::span::Span;
 use crate::symbol::Sym;
 
 /// An SX value.
-#[derive(Clone)]
 pub enum Value {
     /// `nil`.
     Nil,
@@ -41,6 +40,32 @@ pub enum Value {
     Prim(&'static Prim),
     /// An error value, as made by `error` or raised by a primitive.
     Error(Rc<ErrorValue>),
+}
+
+impl Clone for Value {
+    /// Counts the new owner of a shared payload, then copies the value whole. (The
+    /// derived field-by-field copy built values from partial stores that the next
+    /// full-width load could not forward: a stall on every VM push.)
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Str(s) => std::mem::forget(Rc::clone(s)),
+            Value::List(l) => std::mem::forget(Rc::clone(&l.items)),
+            Value::Dict(d) => std::mem::forget(Rc::clone(d)),
+            Value::Lambda(c) => std::mem::forget(Rc::clone(c)),
+            Value::Error(e) => std::mem::forget(Rc::clone(e)),
+            Value::Nil
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Sym(_)
+            | Value::Keyword(_)
+            | Value::Prim(_) => {}
+        }
+        // SAFETY: a shared payload's count was raised above for the copy to own;
+        // every other payload is plain data.
+        unsafe { std::ptr::read(self) }
+    }
 }
 
 /// The dict representation: insertion-ordered, keyed by structural equality.
@@ -116,6 +141,21 @@ impl List {
 }
 
 impl Value {
+    /// Whether dropping this value releases anything (a shared payload).
+    #[inline(always)]
+    pub fn owns_heap(&self) -> bool {
+        !matches!(
+            self,
+            Value::Nil
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Sym(_)
+                | Value::Keyword(_)
+                | Value::Prim(_)
+        )
+    }
+
     /// A string value.
     pub fn str(s: &str) -> Value {
         Value::Str(Rc::from(s))

@@ -48,6 +48,16 @@ enum Next {
     Exit(Mode),
 }
 
+/// What an out-of-line VM step did.
+enum Step {
+    /// Go on with `fr` (which may now be another activation).
+    Next,
+    /// Control leaves the VM.
+    Exit(Mode),
+    /// The running activation raised (see `vm_fault`).
+    Fault(Mode),
+}
+
 impl Machine {
     /// Starts a VM activation of `chunk` with `args` (already arity-checked).
     pub(crate) fn enter_vm(
@@ -140,287 +150,554 @@ impl Machine {
         }
     }
 
+    #[inline(never)]
     fn run_vm_inner(
         &mut self,
         mut fr: VmFrame,
         interp: &mut Interp,
         faulted: &mut Option<VmFrame>,
     ) -> Mode {
-        // A raise from the running activation: remember it for `vm_fault`.
-        macro_rules! fault {
-            ($mode:expr) => {{
-                let m = $mode;
-                *faulted = Some(fr);
-                return m;
-            }};
-        }
         // Only a primitive that gets the interpreter (`vm-trace`) changes the trace,
         // and calling one leaves this loop, so one check per entry is enough.
-        let tracing = interp.trace.is_some();
+        if interp.trace.is_some() {
+            return self.run_vm_traced(fr, interp, faulted);
+        }
+        // The hot loop: the common instructions, and the common case of the others,
+        // with the running activation's code, next instruction and stack base in
+        // locals; everything else is `step`, out of line, which keeps this loop small
+        // enough for its state to stay in registers.
+        let mut next = fr.pc;
+        let mut base = fr.base as usize;
+        // SAFETY (for every use of `chunk`): `fr` holds the chunk alive, and `chunk`
+        // is reloaded (`reload!`) whenever `fr` is replaced.
+        let mut chunk: *const Chunk = Rc::as_ptr(&fr.chunk);
+        macro_rules! reload {
+            () => {{
+                next = fr.pc;
+                base = fr.base as usize;
+                chunk = Rc::as_ptr(&fr.chunk);
+            }};
+        }
+        // Pushes onto the operand stack, making room before the value is built, so
+        // that the value is written in place rather than assembled in a temporary
+        // (a temporary built from partial stores stalls the full-width copy).
+        macro_rules! push {
+            ($v:expr) => {{
+                if self.stack.len() == self.stack.capacity() {
+                    grow(&mut self.stack);
+                }
+                let v = $v;
+                let len = self.stack.len();
+                // SAFETY: `len < capacity` was made sure above.
+                unsafe {
+                    self.stack.as_mut_ptr().add(len).write(v);
+                    self.stack.set_len(len + 1);
+                }
+            }};
+        }
         loop {
-            let pc = fr.pc as usize;
-            let instr = fr.chunk.code[pc];
-            if tracing {
-                self.trace_instr(&fr, pc, interp);
-            }
-            fr.pc += 1;
+            let pc = next as usize;
+            // SAFETY: see `chunk`; the verifier made sure control stays in the code.
+            let code = unsafe { &(*chunk).code };
+            debug_assert!(pc < code.len());
+            // SAFETY: likewise.
+            let instr = unsafe { *code.get_unchecked(pc) };
+            next += 1;
             match instr {
                 Instr::Const(k) => {
-                    let v = fr.chunk.consts[k as usize].clone();
-                    self.stack.push(v);
+                    // SAFETY: see `chunk`.
+                    push!(unsafe { &(*chunk).consts }[k as usize].clone())
                 }
-                Instr::Nil => self.stack.push(Value::Nil),
-                Instr::True => self.stack.push(Value::Bool(true)),
-                Instr::False => self.stack.push(Value::Bool(false)),
-                Instr::LoadLocal(i) => {
-                    let v = self.stack[(fr.base + i) as usize].clone();
-                    self.stack.push(v);
-                }
+                Instr::LoadLocal(i) => push!(self.stack[base + i as usize].clone()),
                 Instr::StoreLocal(i) => {
                     let v = self.pop();
-                    self.stack[(fr.base + i) as usize] = v;
+                    self.stack[base + i as usize] = v;
                 }
-                Instr::LoadEnv(i) => {
-                    let v = fr.env.as_ref().expect("heap frame").get(i);
-                    self.stack.push(v);
-                }
-                Instr::StoreEnv(i) => {
-                    let v = self.pop();
-                    fr.env.as_ref().expect("heap frame").set(i, v);
-                }
-                Instr::LoadOuter(d, i) => {
-                    let v = outer(&fr, d).get(i);
-                    self.stack.push(v);
-                }
-                Instr::StoreOuter(d, i) => {
-                    let v = self.pop();
-                    interp.effects += 1;
-                    outer(&fr, d).set(i, v);
-                }
-                Instr::LoadGlobal(sym) => match interp.global_value(sym) {
-                    Some(v) => self.stack.push(v),
-                    None => fault!(raise_at(&fr, pc, format!("undefined symbol: {sym}"))),
-                },
-                Instr::DefineGlobal(sym) => {
-                    let v = self.pop();
-                    interp.effects += 1;
-                    interp.set_global(sym, v);
-                }
-                Instr::SetGlobal(sym) => {
-                    let v = self.pop();
-                    interp.effects += 1;
-                    if interp.global_value_ref(sym).is_none() {
-                        fault!(raise_at(&fr, pc, format!("set!: undefined symbol: {sym}")));
-                    }
-                    interp.set_global(sym, v);
-                }
+                Instr::Nil => push!(Value::Nil),
                 Instr::Pop => {
                     self.stack.pop();
                 }
-                Instr::Jump(t) => fr.pc = t,
+                Instr::Jump(t) => next = t,
                 Instr::JumpIfFalse(t) => {
                     if !self.pop_truthy() {
-                        fr.pc = t;
+                        next = t;
                     }
                 }
                 Instr::JumpIfTrue(t) => {
                     if self.pop_truthy() {
-                        fr.pc = t;
+                        next = t;
                     }
                 }
-                Instr::JumpIfFalseKeep(t) => {
-                    if self.stack.last().expect("verified").truthy() {
-                        self.stack.pop();
-                    } else {
-                        fr.pc = t;
+                Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
+                    let v: *const Value = interp.global_value_ref(sym).expect("checked");
+                    // SAFETY: growing the operand stack does not touch globals.
+                    push!(unsafe { &*v }.clone())
+                }
+                Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k)
+                    if self.inline_binop_fast(instr, op, base, a, k, chunk, interp) => {}
+                Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {}
+                Instr::Call(n) if self.fast_call(&mut fr, next, n, interp) => reload!(),
+                Instr::Return if matches!(self.kont.last(), Some(Frame::Vm(_))) => {
+                    // Back to a waiting VM caller (the common case of `deliver`).
+                    let v = self.pop();
+                    self.truncate_stack(base - 1);
+                    let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                        unreachable!("checked above")
+                    };
+                    fr = caller;
+                    reload!();
+                    debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
+                    push!(v);
+                }
+                _ => {
+                    fr.pc = pc as u32;
+                    match self.step(&mut fr, interp) {
+                        Step::Next => reload!(),
+                        Step::Exit(m) => return m,
+                        Step::Fault(m) => {
+                            *faulted = Some(fr);
+                            return m;
+                        }
                     }
                 }
-                Instr::JumpIfTrueKeep(t) => {
-                    if self.stack.last().expect("verified").truthy() {
-                        fr.pc = t;
-                    } else {
-                        self.stack.pop();
+            }
+        }
+    }
+
+    /// The fast path of `PrimLC`/`PrimLL` (operands: slot `a`, and constant or slot
+    /// `k`): the primitive is still the global's value and both operands are ints
+    /// with an int or bool result; pushes it. `false`: nothing done.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn inline_binop_fast(
+        &mut self,
+        instr: Instr,
+        op: PrimOp,
+        base: usize,
+        a: u32,
+        k: u32,
+        chunk: *const Chunk,
+        interp: &Interp,
+    ) -> bool {
+        let Value::Int(x) = self.stack[base + a as usize] else {
+            return false;
+        };
+        let y = match instr {
+            // SAFETY: the caller's `chunk` is alive (see `run_vm_inner`).
+            Instr::PrimLC(..) => &(unsafe { &(*chunk).consts })[k as usize],
+            _ => &self.stack[base + k as usize],
+        };
+        let Value::Int(y) = *y else {
+            return false;
+        };
+        if interp.inline_intact & (1 << op as u16) == 0 {
+            return false;
+        }
+        if self.stack.len() == self.stack.capacity() {
+            grow(&mut self.stack);
+        }
+        let len = self.stack.len();
+        // SAFETY: there is room for one more value.
+        unsafe {
+            if int_binop_into(op, x, y, self.stack.as_mut_ptr().add(len)) {
+                self.stack.set_len(len + 1);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The fast path of `Prim op 2`: the operator is that primitive and both
+    /// operands are ints with an int or bool result, which replaces all three.
+    #[inline(always)]
+    fn inline_prim2_fast(&mut self, op: PrimOp, interp: &Interp) -> bool {
+        let len = self.stack.len();
+        if let [Value::Prim(p), Value::Int(a), Value::Int(b)] = &self.stack[len - 3..] {
+            if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
+                let (a, b) = (*a, *b);
+                // SAFETY: the result replaces the primitive (nothing to drop) and the
+                // two ints above it are forgotten.
+                unsafe {
+                    let slot = self.stack.as_mut_ptr().add(len - 3);
+                    if int_binop_into(op, a, b, slot) {
+                        self.stack.set_len(len - 2);
+                        return true;
                     }
                 }
-                Instr::Closure(k) => {
-                    let info = fr.chunk.lambdas[k as usize].clone();
-                    let env = fr.env.clone().or_else(|| fr.closure_env.clone());
-                    self.stack
-                        .push(Value::Lambda(Rc::new(Closure { info, env })));
+            }
+        }
+        false
+    }
+
+    /// `run_vm_inner` under `vm-trace`: each instruction traced, then run by `step`.
+    #[inline(never)]
+    fn run_vm_traced(
+        &mut self,
+        mut fr: VmFrame,
+        interp: &mut Interp,
+        faulted: &mut Option<VmFrame>,
+    ) -> Mode {
+        loop {
+            self.trace_instr(&fr, fr.pc as usize, interp);
+            match self.step(&mut fr, interp) {
+                Step::Next => {}
+                Step::Exit(m) => return m,
+                Step::Fault(m) => {
+                    *faulted = Some(fr);
+                    return m;
                 }
-                Instr::Call(n) => match self.call(&mut fr, pc, n, false, interp) {
-                    Next::Continue => {}
-                    Next::Exit(m @ Mode::Raise(..)) => fault!(m),
-                    Next::Exit(m) => return m,
-                },
-                Instr::TailCall(n) => match self.call(&mut fr, pc, n, true, interp) {
-                    Next::Continue => {}
-                    Next::Exit(m @ Mode::Raise(..)) => fault!(m),
-                    Next::Exit(m) => return m,
-                },
-                Instr::Prim(op, n) => {
-                    let len = self.stack.len();
-                    if n == 2 {
-                        if let [Value::Prim(p), Value::Int(a), Value::Int(b)] =
-                            &self.stack[len - 3..]
-                        {
-                            if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
-                                if let Some(v) = int_binop(op, *a, *b) {
-                                    // Two ints and the primitive: nothing to drop.
-                                    std::mem::forget(self.stack.pop());
-                                    std::mem::forget(self.stack.pop());
-                                    let slot =
-                                        self.stack.last_mut().expect("the primitive is below");
-                                    std::mem::forget(std::mem::replace(slot, v));
-                                    continue;
+            }
+        }
+    }
+
+    /// Runs the instruction at `fr.pc` in the general way (any instruction; the
+    /// hot loop sends here all but its common cases). Jumps and calls set `fr.pc`.
+    #[inline(never)]
+    fn step(&mut self, fr: &mut VmFrame, interp: &mut Interp) -> Step {
+        let pc = fr.pc as usize;
+        let instr = fr.chunk.code[pc];
+        fr.pc += 1;
+        match instr {
+            Instr::Const(k) => self.stack.push(fr.chunk.consts[k as usize].clone()),
+            Instr::Nil => self.stack.push(Value::Nil),
+            Instr::True => self.stack.push(Value::Bool(true)),
+            Instr::False => self.stack.push(Value::Bool(false)),
+            Instr::LoadLocal(i) => self.stack.push(self.stack[(fr.base + i) as usize].clone()),
+            Instr::StoreLocal(i) => {
+                let v = self.pop();
+                self.stack[(fr.base + i) as usize] = v;
+            }
+            Instr::LoadEnv(i) => {
+                let v = fr.env.as_ref().expect("heap frame").get(i);
+                self.stack.push(v);
+            }
+            Instr::StoreEnv(i) => {
+                let v = self.pop();
+                fr.env.as_ref().expect("heap frame").set(i, v);
+            }
+            Instr::LoadOuter(d, i) => {
+                let v = outer(fr, d).get(i);
+                self.stack.push(v);
+            }
+            Instr::StoreOuter(d, i) => {
+                let v = self.pop();
+                interp.effects += 1;
+                outer(fr, d).set(i, v);
+            }
+            Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
+                Some(v) => {
+                    let v: *const Value = v;
+                    // SAFETY: growing the operand stack does not touch globals.
+                    self.stack.push(unsafe { &*v }.clone());
+                }
+                None => return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}"))),
+            },
+            Instr::DefineGlobal(sym) => {
+                let v = self.pop();
+                interp.effects += 1;
+                interp.set_global(sym, v);
+            }
+            Instr::SetGlobal(sym) => {
+                let v = self.pop();
+                interp.effects += 1;
+                if interp.global_value_ref(sym).is_none() {
+                    return Step::Fault(raise_at(fr, pc, format!("set!: undefined symbol: {sym}")));
+                }
+                interp.set_global(sym, v);
+            }
+            Instr::Pop => {
+                self.stack.pop();
+            }
+            Instr::Jump(t) => fr.pc = t,
+            Instr::JumpIfFalse(t) => {
+                if !self.pop_truthy() {
+                    fr.pc = t;
+                }
+            }
+            Instr::JumpIfTrue(t) => {
+                if self.pop_truthy() {
+                    fr.pc = t;
+                }
+            }
+            Instr::JumpIfFalseKeep(t) => {
+                if self.stack.last().expect("verified").truthy() {
+                    self.stack.pop();
+                } else {
+                    fr.pc = t;
+                }
+            }
+            Instr::JumpIfTrueKeep(t) => {
+                if self.stack.last().expect("verified").truthy() {
+                    fr.pc = t;
+                } else {
+                    self.stack.pop();
+                }
+            }
+            Instr::Closure(k) => {
+                let info = fr.chunk.lambdas[k as usize].clone();
+                let env = fr.env.clone().or_else(|| fr.closure_env.clone());
+                self.stack
+                    .push(Value::Lambda(Rc::new(Closure { info, env })));
+            }
+            Instr::Call(n) => match self.call(fr, pc, n, false, interp) {
+                Next::Continue => {}
+                Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
+                Next::Exit(m) => return Step::Exit(m),
+            },
+            Instr::TailCall(n) => match self.call(fr, pc, n, true, interp) {
+                Next::Continue => {}
+                Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
+                Next::Exit(m) => return Step::Exit(m),
+            },
+            Instr::Prim(op, n) => {
+                let len = self.stack.len();
+                if n == 2 {
+                    if let [Value::Prim(p), Value::Int(a), Value::Int(b)] = &self.stack[len - 3..] {
+                        if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
+                            let (a, b) = (*a, *b);
+                            // SAFETY: the result replaces the primitive (nothing to
+                            // drop) and the two ints above it are forgotten.
+                            unsafe {
+                                let slot = self.stack.as_mut_ptr().add(len - 3);
+                                if int_binop_into(op, a, b, slot) {
+                                    self.stack.set_len(len - 2);
+                                    return Step::Next;
                                 }
                             }
                         }
                     }
-                    let fidx = len - n as usize - 1;
-                    let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
-                    if !is_prim {
-                        match self.call(&mut fr, pc, n, false, interp) {
-                            Next::Continue => {}
-                            Next::Exit(m @ Mode::Raise(..)) => fault!(m),
-                            Next::Exit(m) => return m,
-                        }
-                        continue;
-                    }
-                    if let Err(m) = self.inline_op(op, n, interp) {
-                        fault!(prim_raise_at(&fr, pc, m));
-                    }
                 }
-                Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) => {
-                    let x = &self.stack[(fr.base + a) as usize];
-                    let y = match instr {
-                        Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
-                        _ => &self.stack[(fr.base + k) as usize],
-                    };
-                    let sym = interp.inline_syms[op as usize];
-                    let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
-                    if is_prim {
-                        if let (Value::Int(a), Value::Int(b)) = (x, y) {
-                            if let Some(v) = int_binop(op, *a, *b) {
-                                self.stack.push(v);
-                                continue;
+                let fidx = len - n as usize - 1;
+                let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
+                if !is_prim {
+                    match self.call(fr, pc, n, false, interp) {
+                        Next::Continue => {}
+                        Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
+                        Next::Exit(m) => return Step::Exit(m),
+                    }
+                    return Step::Next;
+                }
+                if let Err(m) = self.inline_op(op, n, interp) {
+                    return Step::Fault(prim_raise_at(fr, pc, m));
+                }
+            }
+            Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) => {
+                let x = &self.stack[(fr.base + a) as usize];
+                let y = match instr {
+                    Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
+                    _ => &self.stack[(fr.base + k) as usize],
+                };
+                let sym = interp.inline_syms[op as usize];
+                let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
+                if is_prim {
+                    if let (Value::Int(a), Value::Int(b)) = (x, y) {
+                        let (a, b) = (*a, *b);
+                        if self.stack.len() == self.stack.capacity() {
+                            grow(&mut self.stack);
+                        }
+                        let len = self.stack.len();
+                        // SAFETY: there is room for one more value.
+                        unsafe {
+                            if int_binop_into(op, a, b, self.stack.as_mut_ptr().add(len)) {
+                                self.stack.set_len(len + 1);
+                                return Step::Next;
                             }
                         }
                     }
-                    // The general path: exactly what the unfused instructions do.
-                    let (x, y) = (x.clone(), y.clone());
-                    let Some(f) = interp.global_value(sym) else {
-                        fault!(raise_at(&fr, pc, format!("undefined symbol: {sym}")));
-                    };
-                    self.stack.push(f);
-                    self.stack.push(x);
-                    self.stack.push(y);
-                    if is_prim {
-                        if let Err(m) = self.inline_op(op, 2, interp) {
-                            fault!(prim_raise_at(&fr, pc, m));
-                        }
-                    } else {
-                        match self.call(&mut fr, pc, 2, false, interp) {
-                            Next::Continue => {}
-                            Next::Exit(m @ Mode::Raise(..)) => fault!(m),
-                            Next::Exit(m) => return m,
-                        }
+                }
+                let x = &self.stack[(fr.base + a) as usize];
+                let y = match instr {
+                    Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
+                    _ => &self.stack[(fr.base + k) as usize],
+                };
+                // The general path: exactly what the unfused instructions do.
+                let (x, y) = (x.clone(), y.clone());
+                let Some(f) = interp.global_value(sym) else {
+                    return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}")));
+                };
+                self.stack.push(f);
+                self.stack.push(x);
+                self.stack.push(y);
+                if is_prim {
+                    if let Err(m) = self.inline_op(op, 2, interp) {
+                        return Step::Fault(prim_raise_at(fr, pc, m));
                     }
-                }
-                Instr::Return => {
-                    let v = self.pop();
-                    self.stack.truncate(fr.base as usize - 1);
-                    // The common case of `deliver`, inline: back to a waiting VM caller.
-                    if let Some(Frame::Vm(_)) = self.kont.last() {
-                        let Some(Frame::Vm(caller)) = self.kont.pop() else {
-                            unreachable!("checked above")
-                        };
-                        fr = caller;
-                        debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                        self.stack.push(v);
-                        continue;
+                } else {
+                    match self.call(fr, pc, 2, false, interp) {
+                        Next::Continue => {}
+                        Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
+                        Next::Exit(m) => return Step::Exit(m),
                     }
-                    if let Some(m) = self.deliver(v, &mut fr, interp) {
-                        return m;
-                    }
-                }
-                Instr::Perform => {
-                    let req = self.pop();
-                    fr.resume_height = self.stack.len() as u32;
-                    self.perform_span = Some(fr.chunk.span_at(pc).clone());
-                    self.kont.push(Frame::Vm(fr));
-                    return Mode::Perform(req);
-                }
-                Instr::List(n) => {
-                    let at = self.stack.len() - n as usize;
-                    let items = self.stack.split_off(at);
-                    self.stack.push(Value::list(items));
-                }
-                Instr::Concat(n) => {
-                    let at = self.stack.len() - n as usize;
-                    let mut out = Vec::new();
-                    for part in self.stack.drain(at..) {
-                        if let Value::List(l) = part {
-                            out.extend_from_slice(l.as_slice());
-                        }
-                    }
-                    self.stack.push(Value::list(out));
-                }
-                Instr::CheckSplice => {
-                    let top = self.stack.last().expect("verified");
-                    if !matches!(top, Value::List(_) | Value::Nil) {
-                        let msg = format!("unquote-splicing: expected a list, got {}", top.kind());
-                        fault!(raise_at(&fr, pc, msg));
-                    }
-                }
-                Instr::Dict(n) => {
-                    let at = self.stack.len() - 2 * n as usize;
-                    let mut d = crate::value::Dict::with_capacity(n as usize);
-                    let mut it = self.stack.drain(at..);
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        d.insert(k, v);
-                    }
-                    drop(it);
-                    self.stack.push(Value::dict(d));
-                }
-                Instr::Match(k) => {
-                    let hit = equal(
-                        self.stack.last().expect("verified"),
-                        &fr.chunk.consts[k as usize],
-                    );
-                    self.stack.push(Value::Bool(hit));
-                }
-                Instr::PushGuard(handler, slot) => {
-                    let mut at_handler = fr.clone();
-                    at_handler.pc = handler;
-                    let height = self.stack.len() as u32;
-                    self.kont.push(Frame::VmGuard(Box::new(VmGuard {
-                        frame: at_handler,
-                        height,
-                        slot,
-                    })));
-                }
-                Instr::PopGuard => {
-                    let popped = self.kont.pop();
-                    debug_assert!(
-                        matches!(popped, Some(Frame::VmGuard(_))),
-                        "unbalanced guard in {}",
-                        fr.chunk.name
-                    );
-                }
-                Instr::Raise => {
-                    let v = self.pop();
-                    let span = fr.chunk.span_at(pc).clone();
-                    fault!(Mode::Raise(v, Some(span)));
-                }
-                Instr::Reraise => {
-                    // Propagation of a caught value, never a fault of this code.
-                    let site = self.pop();
-                    let v = self.pop();
-                    return Mode::Raise(v, crate::ast::raise_site_span(&site));
                 }
             }
+            Instr::Return => {
+                let v = self.pop();
+                self.stack.truncate(fr.base as usize - 1);
+                // The common case of `deliver`, inline: back to a waiting VM caller.
+                if let Some(Frame::Vm(_)) = self.kont.last() {
+                    let Some(Frame::Vm(caller)) = self.kont.pop() else {
+                        unreachable!("checked above")
+                    };
+                    *fr = caller;
+                    debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
+                    self.stack.push(v);
+                    return Step::Next;
+                }
+                if let Some(m) = self.deliver(v, fr, interp) {
+                    return Step::Exit(m);
+                }
+            }
+            Instr::Perform => {
+                let req = self.pop();
+                fr.resume_height = self.stack.len() as u32;
+                self.perform_span = Some(fr.chunk.span_at(pc).clone());
+                self.kont.push(Frame::Vm(fr.clone()));
+                return Step::Exit(Mode::Perform(req));
+            }
+            Instr::List(n) => {
+                let at = self.stack.len() - n as usize;
+                let items = self.stack.split_off(at);
+                self.stack.push(Value::list(items));
+            }
+            Instr::Concat(n) => {
+                let at = self.stack.len() - n as usize;
+                let mut out = Vec::new();
+                for part in self.stack.drain(at..) {
+                    if let Value::List(l) = part {
+                        out.extend_from_slice(l.as_slice());
+                    }
+                }
+                self.stack.push(Value::list(out));
+            }
+            Instr::CheckSplice => {
+                let top = self.stack.last().expect("verified");
+                if !matches!(top, Value::List(_) | Value::Nil) {
+                    let msg = format!("unquote-splicing: expected a list, got {}", top.kind());
+                    return Step::Fault(raise_at(fr, pc, msg));
+                }
+            }
+            Instr::Dict(n) => {
+                let at = self.stack.len() - 2 * n as usize;
+                let mut d = crate::value::Dict::with_capacity(n as usize);
+                let mut it = self.stack.drain(at..);
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    d.insert(k, v);
+                }
+                drop(it);
+                self.stack.push(Value::dict(d));
+            }
+            Instr::Match(k) => {
+                let hit = equal(
+                    self.stack.last().expect("verified"),
+                    &fr.chunk.consts[k as usize],
+                );
+                self.stack.push(Value::Bool(hit));
+            }
+            Instr::PushGuard(handler, slot) => {
+                let mut at_handler = fr.clone();
+                at_handler.pc = handler;
+                let height = self.stack.len() as u32;
+                self.kont.push(Frame::VmGuard(Box::new(VmGuard {
+                    frame: at_handler,
+                    height,
+                    slot,
+                })));
+            }
+            Instr::PopGuard => {
+                let popped = self.kont.pop();
+                debug_assert!(
+                    matches!(popped, Some(Frame::VmGuard(_))),
+                    "unbalanced guard in {}",
+                    fr.chunk.name
+                );
+            }
+            Instr::Raise => {
+                let v = self.pop();
+                let span = fr.chunk.span_at(pc).clone();
+                return Step::Fault(Mode::Raise(v, Some(span)));
+            }
+            Instr::Reraise => {
+                // Propagation of a caught value, never a fault of this code.
+                let site = self.pop();
+                let v = self.pop();
+                return Step::Exit(Mode::Raise(v, crate::ast::raise_site_span(&site)));
+            }
         }
+        Step::Next
+    }
+
+    /// Enters a call of the value `n` operands down when it is the common case: a
+    /// closure compiled and ready for the VM by the policy's fast path, exact arity,
+    /// slots on the stack, no fuel or depth limit in reach. The caller (to resume at
+    /// `next`) is saved to the continuation and `fr` becomes the callee. Anything
+    /// else (`false`, nothing done) takes [`Machine::call`], which does the same for
+    /// it with every check.
+    ///
+    /// Frames are written field by field in place: building them whole and moving
+    /// them made the processor reload fresh partial stores as wide words, a stall on
+    /// every call.
+    #[inline(always)]
+    fn fast_call(&mut self, fr: &mut VmFrame, next: u32, n: u32, interp: &Interp) -> bool {
+        let fidx = self.stack.len() - n as usize - 1;
+        let Value::Lambda(c) = &self.stack[fidx] else {
+            return false;
+        };
+        let info = &*c.info;
+        if info.nparams != n
+            || info.rest
+            || self.recovering != 0
+            || !interp.policy.ready_for_vm(&info.jit)
+            || interp.fuel.is_some()
+            || self.kont.len() >= interp.max_depth
+        {
+            return false;
+        }
+        let Some(Ok(chunk)) = info.chunk.get() else {
+            return false;
+        };
+        if chunk.heap_frame {
+            return false;
+        }
+        let chunk = chunk.clone();
+        let closure_env = c.env.clone();
+        let top = fidx + 1 + chunk.frame_size as usize;
+        let need = top + chunk.max_stack as usize;
+        if self.stack.capacity() < need {
+            self.stack.reserve(need - self.stack.len());
+        }
+        if self.stack.len() < top {
+            self.stack.resize(top, Value::Nil);
+        }
+        if self.kont.len() == self.kont.capacity() {
+            grow_kont(&mut self.kont);
+        }
+        let len = self.kont.len();
+        // SAFETY: there is room for one more frame; `fr`'s fields are moved into it
+        // (each read once) and then each overwritten without being dropped.
+        unsafe {
+            use std::ptr::{addr_of, addr_of_mut};
+            let slot = self.kont.as_mut_ptr().add(len);
+            slot.write(Frame::Vm(VmFrame {
+                chunk: addr_of!(fr.chunk).read(),
+                closure_env: addr_of!(fr.closure_env).read(),
+                env: addr_of!(fr.env).read(),
+                pc: next,
+                base: fr.base,
+                resume_height: fidx as u32,
+                effects_at_entry: fr.effects_at_entry,
+                caught: fr.caught,
+            }));
+            self.kont.set_len(len + 1);
+            addr_of_mut!(fr.chunk).write(chunk);
+            addr_of_mut!(fr.closure_env).write(closure_env);
+            addr_of_mut!(fr.env).write(None);
+        }
+        fr.pc = 0;
+        fr.base = fidx as u32 + 1;
+        fr.resume_height = 0;
+        fr.effects_at_entry = interp.effects;
+        fr.caught = false;
+        true
     }
 
     #[inline]
@@ -432,14 +709,43 @@ impl Machine {
     /// for the booleans and nils that tests leave).
     #[inline(always)]
     fn pop_truthy(&mut self) -> bool {
-        match self.stack.pop() {
-            Some(Value::Bool(b)) => b,
-            Some(Value::Nil) => false,
-            Some(other) => {
-                drop(other);
-                true
+        let top = self
+            .stack
+            .len()
+            .checked_sub(1)
+            .expect("verified stack height");
+        let truthy = match &self.stack[top] {
+            Value::Bool(b) => *b,
+            Value::Nil => false,
+            _ => {
+                self.stack.pop();
+                return true;
             }
-            None => unreachable!("verified stack height"),
+        };
+        // SAFETY: a bool or nil owns nothing.
+        unsafe { self.stack.set_len(top) };
+        truthy
+    }
+
+    /// Drops the operand stack down to `height`, calling a destructor only for
+    /// values that own something.
+    #[inline(always)]
+    fn truncate_stack(&mut self, height: usize) {
+        let len = self.stack.len();
+        if height >= len {
+            return;
+        }
+        // SAFETY: the values above `height` are dropped in place once each, after
+        // the stack stops owning them.
+        unsafe {
+            self.stack.set_len(height);
+            let p = self.stack.as_mut_ptr();
+            for i in height..len {
+                let v = p.add(i);
+                if (*v).owns_heap() {
+                    std::ptr::drop_in_place(v);
+                }
+            }
         }
     }
 
@@ -704,6 +1010,20 @@ impl Machine {
     }
 }
 
+/// Makes room for one more value (the cold path of the VM's in-place push).
+#[cold]
+#[inline(never)]
+fn grow(stack: &mut Vec<Value>) {
+    stack.reserve(64);
+}
+
+/// Makes room for one more continuation frame (the cold path of `push_frame`).
+#[cold]
+#[inline(never)]
+fn grow_kont(kont: &mut Vec<Frame>) {
+    kont.reserve(64);
+}
+
 fn outer(fr: &VmFrame, depth: u32) -> &Rc<Env> {
     fr.closure_env
         .as_ref()
@@ -802,6 +1122,45 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
         Value::error(message, Some(span.clone())),
         Some(span.clone()),
     ))
+}
+
+/// Writes the inline binary primitive's result on two ints to `dst` and says
+/// `true`; `false`, writing nothing, on overflow or for a non-numeric op. Each
+/// result is stored straight into `dst` (not returned, which built it in a
+/// temporary that stalled the copy).
+///
+/// # Safety
+/// `dst` must be valid for a write and hold nothing that needs dropping.
+#[inline(always)]
+unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
+    let v = match op {
+        PrimOp::Add => match a.checked_add(b) {
+            Some(r) => r,
+            None => return false,
+        },
+        PrimOp::Sub => match a.checked_sub(b) {
+            Some(r) => r,
+            None => return false,
+        },
+        PrimOp::Mul => match a.checked_mul(b) {
+            Some(r) => r,
+            None => return false,
+        },
+        PrimOp::Lt => return write_bool(dst, a < b),
+        PrimOp::Gt => return write_bool(dst, a > b),
+        PrimOp::Le => return write_bool(dst, a <= b),
+        PrimOp::Ge => return write_bool(dst, a >= b),
+        PrimOp::Eq => return write_bool(dst, a == b),
+        _ => return false,
+    };
+    dst.write(Value::Int(v));
+    true
+}
+
+#[inline(always)]
+unsafe fn write_bool(dst: *mut Value, b: bool) -> bool {
+    dst.write(Value::Bool(b));
+    true
 }
 
 /// An inline binary primitive on two ints, when it has an int or bool result
