@@ -493,6 +493,23 @@ fn symbols_and_strings_are_distinct_constants() {
 }
 
 #[test]
+fn ordering_comparisons_order_strings_by_bytes_and_never_symbols() {
+    prints(
+        "string-ordering",
+        "(dl-add-fact! db '(w \"pear\")) (dl-add-fact! db '(w \"apple\"))
+(dl-add-fact! db '(w \"B\")) (dl-add-fact! db '(w b)) (dl-add-fact! db '(w a))
+(dl-add-rule! db '(<- (lt X Y) (w X) (w Y) (< X Y)))
+(dl-add-rule! db '(<- (ge X) (w X) (>= X \"apple\")))
+(dl-add-rule! db '(<- (le X) (w X) (<= X b)))
+(dl-add-rule! db '(<- (gt X) (w X) (> X \"B\") (!= X a)))
+(println (dl-query db '(lt X Y)))
+(println (dl-query db '(ge X)) (dl-query db '(le X)) (dl-query db '(gt X)))",
+        "({X \"B\" Y \"apple\"} {X \"B\" Y \"pear\"} {X \"apple\" Y \"pear\"})\n\
+({X \"apple\"} {X \"pear\"}) () ({X \"apple\"} {X \"pear\"})\n",
+    );
+}
+
+#[test]
 fn retracting_a_fact_removes_its_consequences() {
     prints(
         "retract",

@@ -125,13 +125,19 @@ impl CmpOp {
 
     /// Evaluates the comparison.
     pub fn eval(self, a: i64, b: i64) -> bool {
+        self.holds(a.cmp(&b))
+    }
+
+    /// Whether the comparison holds for two values ordered as `ord`.
+    pub fn holds(self, ord: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
         match self {
-            CmpOp::Eq => a == b,
-            CmpOp::Ne => a != b,
-            CmpOp::Lt => a < b,
-            CmpOp::Le => a <= b,
-            CmpOp::Gt => a > b,
-            CmpOp::Ge => a >= b,
+            CmpOp::Eq => ord == Equal,
+            CmpOp::Ne => ord != Equal,
+            CmpOp::Lt => ord == Less,
+            CmpOp::Le => ord != Greater,
+            CmpOp::Gt => ord == Greater,
+            CmpOp::Ge => ord != Less,
         }
     }
 }
@@ -279,6 +285,10 @@ pub struct Program {
     pub outputs: Vec<(String, Span)>,
     /// `.printsize` relations.
     pub printsizes: Vec<(String, Span)>,
+    /// Whether ordering comparisons (`<` …) may compare symbol-typed values, as SX
+    /// does: two strings compare by their bytes; an SX symbol is never ordered (the
+    /// comparison fails). Set by the SX-forms front end; Soufflé text rejects them.
+    pub text_ordering: bool,
 }
 
 fn write_args(f: &mut fmt::Formatter<'_>, args: &[Term]) -> fmt::Result {

@@ -30,7 +30,7 @@ pub fn check_program(prog: &Program, file: &Arc<str>) -> Result<Vec<VarTypes>, C
     }
     prog.rules
         .iter()
-        .map(|r| check_rule(r, &decls, file))
+        .map(|r| check_rule(r, &decls, file, prog.text_ordering))
         .collect()
 }
 
@@ -165,16 +165,17 @@ fn check_rule(
     rule: &Rule,
     decls: &HashMap<&str, &RelationDecl>,
     file: &Arc<str>,
+    text_ordering: bool,
 ) -> Result<VarTypes, CheckError> {
     let mut types = VarTypes::new();
     for _ in 0..4 {
         infer_atom(&rule.head, decls, &mut types, file)?;
         for lit in &rule.body {
-            infer_literal(lit, decls, &mut types, file)?;
+            infer_literal(lit, decls, &mut types, file, text_ordering)?;
         }
     }
     for lit in &rule.body {
-        infer_literal(lit, decls, &mut types, file)?;
+        infer_literal(lit, decls, &mut types, file, text_ordering)?;
     }
     check_safety(rule, file)?;
     Ok(types)
@@ -198,6 +199,7 @@ fn infer_literal(
     decls: &HashMap<&str, &RelationDecl>,
     types: &mut VarTypes,
     file: &Arc<str>,
+    text_ordering: bool,
 ) -> Result<(), CheckError> {
     match lit {
         Literal::Positive(a) | Literal::Negative(a) => infer_atom(a, decls, types, file),
@@ -217,7 +219,7 @@ fn infer_literal(
             }
             if op.is_ordering() {
                 let t = type_of(lhs, types, file, *span)?.or(type_of(rhs, types, file, *span)?);
-                if t == Some(ColumnType::Symbol) {
+                if t == Some(ColumnType::Symbol) && !text_ordering {
                     return Err(CheckError::Type {
                         loc: Loc::new(file, *span),
                         what: format!("`{}` compares numbers, not symbols", op.symbol()),
@@ -240,7 +242,7 @@ fn infer_literal(
                         message: "nested aggregates are not supported".into(),
                     });
                 }
-                infer_literal(g, decls, types, file)?;
+                infer_literal(g, decls, types, file, text_ordering)?;
             }
             let res_ty = match (func, target) {
                 (AggFunc::Count, _) => ColumnType::Number,

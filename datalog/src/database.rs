@@ -94,6 +94,7 @@ impl Database {
         combined.inputs.extend(prog.inputs);
         combined.outputs.extend(prog.outputs);
         combined.printsizes.extend(prog.printsizes);
+        combined.text_ordering |= prog.text_ordering;
         let facts = prog.facts;
         let probe = Program {
             facts: facts.clone(),
@@ -341,7 +342,14 @@ impl Database {
             self.stats = stats;
         }
         for s in &plan.strata {
-            run_stratum(&plan, s, &mut store, Mode::Full, &mut self.stats);
+            run_stratum(
+                &plan,
+                s,
+                &mut store,
+                Mode::Full,
+                &mut self.stats,
+                &self.interner,
+            );
         }
         for r in 0..n {
             store.delta[r].clear();
@@ -381,7 +389,14 @@ impl Database {
                     self.store.full[r] = full;
                     reset[r] = true;
                 }
-                run_stratum(&plan, s, &mut self.store, Mode::Full, &mut self.stats);
+                run_stratum(
+                    &plan,
+                    s,
+                    &mut self.store,
+                    Mode::Full,
+                    &mut self.stats,
+                    &self.interner,
+                );
                 continue;
             }
             let changed = reads.iter().any(|&r| !self.store.delta[r].is_empty())
@@ -393,6 +408,7 @@ impl Database {
                     &mut self.store,
                     Mode::Incremental,
                     &mut self.stats,
+                    &self.interner,
                 );
             }
         }

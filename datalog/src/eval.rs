@@ -2,6 +2,7 @@
 //! over registers; chains run set at a time over rows. Semi-naive per stratum.
 
 use crate::ast::AggFunc;
+use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
 use crate::relation::{Relation, RowRel};
 use crate::rows::{Acc, RowSet};
@@ -66,6 +67,7 @@ pub fn run_stratum(
     store: &mut Store,
     mode: Mode,
     stats: &mut [RuleStats],
+    interner: &Interner,
 ) {
     for &r in &s.relations {
         store.new[r] = Relation::new(plan.relations[r].repr, plan.relations[r].types.len());
@@ -99,7 +101,7 @@ pub fn run_stratum(
                 _ => false,
             };
             if run {
-                run_version(rp, v, store, &mut stats[rp.rule]);
+                run_version(rp, v, store, &mut stats[rp.rule], interner);
             }
         }
     }
@@ -126,7 +128,7 @@ pub fn run_stratum(
             for v in &rp.versions {
                 if let Some(d) = v.delta_rel {
                     if s.relations.contains(&d) && !store.delta[d].is_empty() {
-                        run_version(rp, v, store, &mut stats[rp.rule]);
+                        run_version(rp, v, store, &mut stats[rp.rule], interner);
                     }
                 }
             }
@@ -176,7 +178,13 @@ fn run_closure(
     true
 }
 
-fn run_version(rp: &RulePlan, v: &RuleVersion, store: &mut Store, stats: &mut RuleStats) {
+fn run_version(
+    rp: &RulePlan,
+    v: &RuleVersion,
+    store: &mut Store,
+    stats: &mut RuleStats,
+    interner: &Interner,
+) {
     let t0 = Instant::now();
     for &(rel, source, mask) in &v.accesses {
         match source {
@@ -194,6 +202,7 @@ fn run_version(rp: &RulePlan, v: &RuleVersion, store: &mut Store, stats: &mut Ru
                 regs: vec![0; nest.reg_types.len()],
                 counters: &mut counters,
                 aggs: Vec::new(),
+                interner,
             };
             ex.run(&nest.ops, 0);
         }
@@ -218,6 +227,7 @@ struct Exec<'a, 'c> {
     regs: Vec<i64>,
     counters: &'c mut Counters,
     aggs: Vec<AggFrame<'a>>,
+    interner: &'a Interner,
 }
 
 #[inline]
@@ -289,6 +299,19 @@ impl<'a> Exec<'a, '_> {
                     }
                     self.run(ops, i + 1);
                 });
+            }
+            Op::TextFilter { op, lhs, rhs } => {
+                if let (Some(a), Some(b)) = (eval(&self.regs, lhs), eval(&self.regs, rhs)) {
+                    let text = |v: i64| match self.interner.resolve(v as u32) {
+                        Some((SymbolKind::Str, s)) => Some(s),
+                        _ => None,
+                    };
+                    if let (Some(x), Some(y)) = (text(a), text(b)) {
+                        if op.holds(x.as_bytes().cmp(y.as_bytes())) {
+                            self.run(ops, i + 1);
+                        }
+                    }
+                }
             }
             Op::Filter { op, lhs, rhs } => {
                 if let (Some(a), Some(b)) = (eval(&self.regs, lhs), eval(&self.regs, rhs)) {

@@ -60,6 +60,16 @@ pub enum Op {
         /// Column pairs that must be equal (a variable repeated in one atom).
         same: Vec<(usize, usize)>,
     },
+    /// Continue only if the ordering comparison of two strings (interned ids) holds,
+    /// by their bytes; fails when either value is not a string (an SX symbol).
+    TextFilter {
+        /// The comparison (`<`, `<=`, `>`, `>=`).
+        op: CmpOp,
+        /// Left.
+        lhs: Expr,
+        /// Right.
+        rhs: Expr,
+    },
     /// Continue only if the comparison holds.
     Filter {
         /// The comparison.
@@ -282,6 +292,9 @@ fn write_ops(
                 writeln!(f)?;
             }
             Op::Filter { op, lhs, rhs } => writeln!(f, "{pad}FILTER {lhs} {} {rhs}", op.symbol())?,
+            Op::TextFilter { op, lhs, rhs } => {
+                writeln!(f, "{pad}FILTER TEXT {lhs} {} {rhs}", op.symbol())?
+            }
             Op::Let { reg, expr } => {
                 writeln!(f, "{pad}LET r{reg}:{} = {expr}", names[*reg as usize])?
             }

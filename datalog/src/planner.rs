@@ -667,12 +667,26 @@ impl Planner<'_> {
                 let lb = all_bound(lhs, bound);
                 let rb = all_bound(rhs, bound);
                 if lb && rb {
+                    let text = op.is_ordering()
+                        && [lhs, rhs].iter().any(|t| match t {
+                            Term::Symbol(_) => true,
+                            Term::Var(v) => types.get(v) == Some(&ColumnType::Symbol),
+                            _ => false,
+                        });
                     let l = self.expr(lhs, types, nb);
                     let r = self.expr(rhs, types, nb);
-                    ops.push(Op::Filter {
-                        op: *op,
-                        lhs: l,
-                        rhs: r,
+                    ops.push(if text {
+                        Op::TextFilter {
+                            op: *op,
+                            lhs: l,
+                            rhs: r,
+                        }
+                    } else {
+                        Op::Filter {
+                            op: *op,
+                            lhs: l,
+                            rhs: r,
+                        }
                     });
                     return true;
                 }

@@ -432,6 +432,7 @@ impl Database {
         self.add_program(Program {
             decls,
             rules: vec![r],
+            text_ordering: true,
             ..Default::default()
         })
     }

@@ -394,3 +394,34 @@ fn errors_of_programs_built_through_the_api_carry_no_fake_position() {
         .to_string();
     assert!(e.starts_with("prog.dl:2:1: "), "{e}");
 }
+
+#[test]
+fn sx_ordering_compares_strings_by_bytes_in_every_plan_mode() {
+    use datalog::planner::PlanOptions;
+    for opts in [
+        PlanOptions::default(),
+        PlanOptions::hash_tuples(),
+        PlanOptions::sparse_rows(),
+    ] {
+        let mut db = Database::new();
+        db.set_plan_options(opts);
+        for f in ["(w \"pear\")", "(w \"apple\")", "(w \"B\")", "(w b)"] {
+            db.add_sx_fact(&d(f)).unwrap();
+        }
+        db.add_sx_rule(&d("(<- (lt X Y) (w X) (w Y) (< X Y))"))
+            .unwrap();
+        db.add_sx_rule(&d("(<- (sym X) (w X) (>= X a))")).unwrap();
+        let lt: Vec<String> = db
+            .query_sx(&d("(lt X Y)"))
+            .unwrap()
+            .iter()
+            .map(|b| format!("{}<{}", b[0].1, b[1].1))
+            .collect();
+        assert_eq!(
+            lt,
+            ["\"B\"<\"apple\"", "\"B\"<\"pear\"", "\"apple\"<\"pear\""]
+        );
+        // An SX symbol is never ordered, as `<` on symbols raises in SX.
+        assert!(db.query_sx(&d("(sym X)")).unwrap().is_empty());
+    }
+}
