@@ -13,7 +13,7 @@
 //! back as its matching bindings only, never a whole relation.
 #![forbid(missing_docs)]
 
-use datalog::sexpr::{AnswerValue, Datum};
+use datalog::sexpr::{AnswerValue, Datum, SxConst};
 use datalog::Database;
 use lang::prims::{Prim, PrimError, PrimImpl};
 use lang::value::Dict;
@@ -195,7 +195,10 @@ static PRIMS: &[Prim] = &[
 type R = Result<Value, PrimError>;
 
 fn handle_key() -> Value {
-    Value::keyword("dl-engine")
+    thread_local! {
+        static KEY: Value = Value::keyword("dl-engine");
+    }
+    KEY.with(Value::clone)
 }
 
 fn engine_new(_: &[Value], interp: &mut Interp) -> R {
@@ -213,8 +216,9 @@ fn database<'a>(
     interp: &'a mut Interp,
 ) -> Result<&'a mut Database, PrimError> {
     let id = match &args[0] {
-        Value::Dict(d) => match d.get(&handle_key()) {
-            Some(Value::Int(i)) => Some(*i),
+        // A handle has one entry: compare keys rather than hash.
+        Value::Dict(d) if d.len() == 1 => match d.get_index(0) {
+            Some((k, Value::Int(i))) if lang::value::equal(k, &handle_key()) => Some(*i),
             _ => None,
         },
         _ => None,
@@ -273,6 +277,35 @@ fn engine_error(e: datalog::DatalogError) -> PrimError {
 }
 
 fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {
+    // The common case, a fact of constants of a known relation, goes straight in.
+    if let Value::List(items) = &args[1] {
+        if let Some((Value::Sym(rel), rest)) = items.as_slice().split_first() {
+            let names: Vec<Option<std::rc::Rc<str>>> = rest
+                .iter()
+                .map(|v| match v {
+                    Value::Sym(s) => Some(s.name()),
+                    _ => None,
+                })
+                .collect();
+            let consts: Option<Vec<SxConst<'_>>> = rest
+                .iter()
+                .zip(&names)
+                .map(|(v, name)| match (v, name) {
+                    (Value::Int(n), _) => Some(SxConst::Int(*n)),
+                    (Value::Str(s), _) => Some(SxConst::Str(s)),
+                    (Value::Sym(_), Some(name)) => Some(SxConst::Sym(name)),
+                    _ => None,
+                })
+                .collect();
+            if let Some(consts) = consts {
+                let rel = rel.name();
+                let db = database("dl-add-fact!", args, interp)?;
+                if let Some(new) = db.add_sx_fact_consts(&rel, &consts).map_err(engine_error)? {
+                    return Ok(Value::Bool(new));
+                }
+            }
+        }
+    }
     let fact = datum_arg("dl-add-fact!", &args[1])?;
     let db = database("dl-add-fact!", args, interp)?;
     db.add_sx_fact(&fact).map(Value::Bool).map_err(engine_error)

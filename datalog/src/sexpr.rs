@@ -418,6 +418,18 @@ fn collect_atoms<'a>(lits: &'a [Literal], out: &mut Vec<&'a Atom>) {
     }
 }
 
+/// A constant argument of an SX fact, borrowed from the host's values (see
+/// [`Database::add_sx_fact_consts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SxConst<'a> {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(&'a str),
+    /// A symbol (a variable or `_` makes the fact non-ground).
+    Sym(&'a str),
+}
+
 /// One answer to an SX query: each variable (in order of first appearance) and its value.
 pub type Bindings = Vec<(String, Datum)>;
 
@@ -453,6 +465,45 @@ impl Database {
             .map(ground_of)
             .collect::<Result<Vec<Value>, _>>()?;
         self.add_fact(&a.relation, &vals)
+    }
+
+    /// Adds the SX fact `(relation arg…)` whose arguments are constants, as
+    /// [`add_sx_fact`](Self::add_sx_fact) does but without building a datum: the fast
+    /// path for hosts. `Ok(None)` when it does not apply (a relation not declared yet, a
+    /// symbol argument that is a variable, a wrong arity or type): the caller then uses
+    /// `add_sx_fact`, which declares the relation or words the error.
+    pub fn add_sx_fact_consts(
+        &mut self,
+        relation: &str,
+        args: &[SxConst<'_>],
+    ) -> Result<Option<bool>, DatalogError> {
+        let Ok(rel) = self.rel_id(relation) else {
+            return Ok(None);
+        };
+        let columns = &self.program().decls[rel].columns;
+        if columns.len() != args.len() {
+            return Ok(None);
+        }
+        for (a, (_, ty)) in args.iter().zip(columns) {
+            let fits = match a {
+                SxConst::Int(_) => *ty == ColumnType::Number,
+                SxConst::Str(_) => *ty == ColumnType::Symbol,
+                SxConst::Sym(s) => *ty == ColumnType::Symbol && !is_var(s),
+            };
+            if !fits {
+                return Ok(None);
+            }
+        }
+        let interner = self.interner_mut();
+        let t: Vec<i64> = args
+            .iter()
+            .map(|a| match a {
+                SxConst::Int(n) => *n,
+                SxConst::Str(s) => interner.intern(SymbolKind::Str, s) as i64,
+                SxConst::Sym(s) => interner.intern(SymbolKind::Sym, s) as i64,
+            })
+            .collect();
+        Ok(Some(self.add_encoded(rel, &t)))
     }
 
     /// Removes an SX fact; returns whether it was asserted.
