@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 use crate::analyze::Analyzer;
 use crate::ast::*;
 use crate::closure::{Closure, Env};
+use crate::inplace::push_in_place;
 use crate::interp::{Interp, SxError};
 use crate::prims::{higher_args, Higher, PrimCtx, PrimError, PrimImpl};
 use crate::reader::{Form, FormKind};
@@ -79,6 +80,14 @@ pub(crate) struct HigherLoop {
     idx: usize,
     acc: Vec<Value>,
     span: Span,
+}
+
+/// What a step of a higher-order loop leads to (see [`Machine::step_higher_in`]).
+pub(crate) enum HigherStep {
+    /// Go on in this mode.
+    Mode(Mode),
+    /// The reused VM activation now runs the next callback.
+    RunVm,
 }
 
 /// What [`Machine::run`] stopped on.
@@ -187,9 +196,14 @@ impl Machine {
         loop {
             mode = match mode {
                 Mode::Eval(node, env) => self.eval(node, env, interp),
-                Mode::Return(v) => match self.kont.pop() {
+                Mode::Return(v) => match self.kont.last() {
                     None => return Stop::Done(v),
-                    Some(frame) => self.resume_frame(frame, v, interp),
+                    // A higher-order loop steps with its frame left in place.
+                    Some(Frame::Higher(_)) => self.step_higher(v, interp),
+                    Some(_) => {
+                        let frame = self.kont.pop().expect("checked above");
+                        self.resume_frame(frame, v, interp)
+                    }
                 },
                 Mode::Vm(fr) => self.run_vm(fr, interp),
                 Mode::Raise(v, span) => match self.unwind() {
@@ -264,12 +278,12 @@ impl Machine {
             },
             Node::SetLocal(s) => {
                 let value = s.value.clone();
-                self.kont.push(Frame::SetLocal(s, env.clone()));
+                push_in_place!(self.kont, Frame::SetLocal(s, env.clone()));
                 Mode::Eval(value, env)
             }
             Node::SetGlobal(s) => {
                 let value = s.value.clone();
-                self.kont.push(Frame::SetGlobal(s));
+                push_in_place!(self.kont, Frame::SetGlobal(s));
                 Mode::Eval(value, env)
             }
             Node::If(i) => match simple(&i.test, &env, interp) {
@@ -284,13 +298,13 @@ impl Machine {
                 Simple::Raise(v, span) => Mode::Raise(v, Some(span)),
                 Simple::No => {
                     let test = i.test.clone();
-                    self.kont.push(Frame::If(i, env.clone()));
+                    push_in_place!(self.kont, Frame::If(i, env.clone()));
                     Mode::Eval(test, env)
                 }
             },
             Node::Seq(items) => {
                 let first = items[0].clone();
-                self.kont.push(Frame::Seq(items, 1, env.clone()));
+                push_in_place!(self.kont, Frame::Seq(items, 1, env.clone()));
                 Mode::Eval(first, env)
             }
             Node::Lambda(info) => Mode::Return(Value::Lambda(Rc::new(Closure {
@@ -300,17 +314,17 @@ impl Machine {
             Node::Call(c) => self.continue_call(c, env, Vec::new(), interp),
             Node::And(items) => {
                 let first = items[0].clone();
-                self.kont.push(Frame::And(items, 1, env.clone()));
+                push_in_place!(self.kont, Frame::And(items, 1, env.clone()));
                 Mode::Eval(first, env)
             }
             Node::Or(items) => {
                 let first = items[0].clone();
-                self.kont.push(Frame::Or(items, 1, env.clone()));
+                push_in_place!(self.kont, Frame::Or(items, 1, env.clone()));
                 Mode::Eval(first, env)
             }
             Node::Case(c) => {
                 let key = c.key.clone();
-                self.kont.push(Frame::Case(c, env.clone()));
+                push_in_place!(self.kont, Frame::Case(c, env.clone()));
                 Mode::Eval(key, env)
             }
             Node::Guard(g) => {
@@ -325,7 +339,7 @@ impl Machine {
             ),
             Node::Perform(p) => {
                 let request = p.request.clone();
-                self.kont.push(Frame::Perform(p.span.clone()));
+                push_in_place!(self.kont, Frame::Perform(p.span.clone()));
                 Mode::Eval(request, env)
             }
             Node::BuildList(parts) => self.continue_build_list(BuildState {
@@ -373,7 +387,7 @@ impl Machine {
                 Simple::Raise(v, span) => return Mode::Raise(v, Some(span)),
                 Simple::No => {
                     let node = node.clone();
-                    self.kont.push(Frame::Call(c, env.clone(), vals));
+                    push_in_place!(self.kont, Frame::Call(c, env.clone(), vals));
                     return Mode::Eval(node, env);
                 }
             }
@@ -415,7 +429,14 @@ impl Machine {
                 if !force_cek && self.recovering == 0 {
                     if interp.runs_on_vm(info) {
                         if let Some(chunk) = interp.chunk_for(info) {
-                            return self.enter_vm(chunk, c.env.clone(), args, interp.effects);
+                            let env = c.env.clone();
+                            return self.enter_vm(
+                                Value::Lambda(c),
+                                chunk,
+                                env,
+                                args,
+                                interp.effects,
+                            );
                         }
                     }
                     if info.jit.failed.get() && interp.policy.mode != crate::tiering::JitMode::Off {
@@ -512,122 +533,144 @@ impl Machine {
         } else {
             0
         };
-        self.kont.push(Frame::Higher(Box::new(HigherLoop {
-            op,
-            f: f.clone(),
-            items,
-            idx: 0,
-            acc: Vec::with_capacity(cap),
-            span: span.clone(),
-        })));
+        push_in_place!(
+            self.kont,
+            Frame::Higher(Box::new(HigherLoop {
+                op,
+                f: f.clone(),
+                items,
+                idx: 0,
+                acc: Vec::with_capacity(cap),
+                span: span.clone(),
+            }))
+        );
         self.apply(f, args, span, interp)
     }
 
-    /// One element of a higher-order loop has produced `v`.
-    pub(crate) fn step_higher(
+    /// One element of the higher-order loop on top of the continuation has
+    /// produced `v`: the loop's next step as a mode for the machine loop.
+    pub(crate) fn step_higher(&mut self, v: Value, interp: &mut Interp) -> Mode {
+        match self.step_higher_in(v, None, interp) {
+            HigherStep::Mode(m) => m,
+            HigherStep::RunVm => unreachable!("no activation to reuse was given"),
+        }
+    }
+
+    /// [`Machine::step_higher`], reusing `reuse` (the VM activation of the callback
+    /// that just returned) for the next callback when it runs on the VM: then
+    /// `RunVm`, and `reuse` is that callback's activation, entered. The loop's frame
+    /// stays on the continuation while it runs (popping it and pushing it back for
+    /// every element cost a 48-byte copy each way); it is popped when it finishes.
+    pub(crate) fn step_higher_in(
         &mut self,
-        mut h: Box<HigherLoop>,
         v: Value,
+        reuse: Option<&mut VmFrame>,
         interp: &mut Interp,
-    ) -> Mode {
+    ) -> HigherStep {
+        let recovering = self.recovering;
+        let stack_len = self.stack.len();
+        // The depth as the callback's entry sees it without this loop's frame.
+        let depth = self.kont.len() - 1;
+        let Some(Frame::Higher(h)) = self.kont.last_mut() else {
+            unreachable!("a higher-order loop is on top of the continuation")
+        };
         let item = &h.items.as_slice()[h.idx];
-        match h.op {
-            Higher::Map | Higher::SortBy => h.acc.push(v),
+        let early = match h.op {
+            Higher::Map | Higher::SortBy => {
+                h.acc.push(v);
+                None
+            }
             Higher::Filter => {
                 if v.truthy() {
-                    h.acc.push(item.clone())
+                    let keep = item.clone();
+                    h.acc.push(keep);
                 }
+                None
             }
-            Higher::Some => {
-                if v.truthy() {
-                    return Mode::Return(v);
-                }
-            }
-            Higher::Every => {
-                if !v.truthy() {
-                    return Mode::Return(Value::Bool(false));
-                }
-            }
+            Higher::Some => v.truthy().then_some(v),
+            Higher::Every => (!v.truthy()).then_some(Value::Bool(false)),
             Higher::Reduce => {
                 h.acc.clear();
                 h.acc.push(v);
+                None
             }
-            Higher::ForEach | Higher::Apply => {}
+            Higher::ForEach | Higher::Apply => None,
+        };
+        if let Some(result) = early {
+            self.kont.pop();
+            return HigherStep::Mode(Mode::Return(result));
         }
         h.idx += 1;
         if h.idx == h.items.len() {
-            return Mode::Return(finish_higher(*h));
+            let Some(Frame::Higher(h)) = self.kont.pop() else {
+                unreachable!("checked above")
+            };
+            return HigherStep::Mode(Mode::Return(finish_higher(*h)));
         }
         let next = h.items.as_slice()[h.idx].clone();
-        if let Some(fr) = self.fast_vm_callback(&h, interp) {
-            // Exactly what `apply` would do for this callback, without the detour.
-            let acc = if h.op == Higher::Reduce {
-                Some(h.acc.pop().expect("accumulator"))
-            } else {
-                None
-            };
-            self.kont.push(Frame::Higher(h));
-            let base = fr.base as usize;
-            self.stack.push(Value::Nil);
-            debug_assert_eq!(self.stack.len(), base);
-            if let Some(acc) = acc {
-                self.stack.push(acc);
-            }
-            self.stack.push(next);
-            let top = base + fr.chunk.frame_size as usize;
-            if self.stack.len() < top {
-                self.stack.resize(top, Value::Nil);
-            }
-            return Mode::Vm(fr);
-        }
-        let mut args = self.spare_args.pop().unwrap_or_default();
-        if h.op == Higher::Reduce {
-            args.push(h.acc.pop().expect("accumulator"));
-        }
-        args.push(next);
+        let reduce = h.op == Higher::Reduce;
+        let acc = if reduce {
+            Some(h.acc.pop().expect("accumulator"))
+        } else {
+            None
+        };
         let f = h.f.clone();
+        if let Value::Lambda(c) = &f {
+            if let Some(chunk) = fast_vm_chunk(c, reduce, recovering, depth, interp) {
+                // Exactly what `apply` would do for this callback, without the detour.
+                let base = stack_len + 1;
+                let top = base + chunk.frame_size as usize;
+                let entered = match reuse {
+                    Some(fr) => {
+                        if !Rc::ptr_eq(&fr.chunk, chunk) {
+                            fr.chunk = chunk.clone();
+                        }
+                        let same_env = match (&fr.closure_env, &c.env) {
+                            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                            (None, None) => true,
+                            _ => false,
+                        };
+                        if !same_env {
+                            fr.closure_env = c.env.clone();
+                        }
+                        fr.env = None;
+                        fr.pc = 0;
+                        fr.base = base as u32;
+                        fr.resume_height = 0;
+                        fr.effects_at_entry = interp.effects;
+                        fr.caught = false;
+                        HigherStep::RunVm
+                    }
+                    None => HigherStep::Mode(Mode::Vm(VmFrame {
+                        chunk: chunk.clone(),
+                        closure_env: c.env.clone(),
+                        env: None,
+                        pc: 0,
+                        base: base as u32,
+                        resume_height: 0,
+                        effects_at_entry: interp.effects,
+                        caught: false,
+                    })),
+                };
+                push_in_place!(self.stack, f.clone());
+                if let Some(acc) = acc {
+                    push_in_place!(self.stack, acc);
+                }
+                push_in_place!(self.stack, next);
+                if self.stack.len() < top {
+                    self.stack.resize(top, Value::Nil);
+                }
+                return entered;
+            }
+        }
+        let Some(Frame::Higher(h)) = self.kont.last() else {
+            unreachable!("the loop is still on top")
+        };
         let span = h.span.clone();
-        self.kont.push(Frame::Higher(h));
-        self.apply(f, args, &span, interp)
-    }
-
-    /// The activation for the next callback of `h` when `apply` would certainly
-    /// enter it on the VM with its slots on the stack (compiled, ready by the policy's
-    /// fast path, exact arity, no fuel or depth limit in reach); `None`: take `apply`.
-    #[inline]
-    fn fast_vm_callback(&self, h: &HigherLoop, interp: &Interp) -> Option<VmFrame> {
-        let Value::Lambda(c) = &h.f else {
-            return None;
-        };
-        let info = &*c.info;
-        if self.recovering > 0 || !interp.policy.ready_for_vm(&info.jit) {
-            return None;
-        }
-        let argc = if h.op == Higher::Reduce { 2 } else { 1 };
-        // `apply` checks the depth with the loop's frame pushed: one more than now.
-        if info.nparams != argc
-            || info.rest
-            || interp.fuel.is_some()
-            || self.kont.len() + 1 >= interp.max_depth
-        {
-            return None;
-        }
-        let Some(Ok(chunk)) = info.chunk.get() else {
-            return None;
-        };
-        if chunk.heap_frame {
-            return None;
-        }
-        Some(VmFrame {
-            chunk: chunk.clone(),
-            closure_env: c.env.clone(),
-            env: None,
-            pc: 0,
-            base: self.stack.len() as u32 + 1,
-            resume_height: 0,
-            effects_at_entry: interp.effects,
-            caught: false,
-        })
+        let mut args = self.spare_args.pop().unwrap_or_default();
+        args.extend(acc);
+        args.push(next);
+        HigherStep::Mode(self.apply(f, args, &span, interp))
     }
 
     fn continue_build_list(&mut self, mut b: BuildState<QuasiPart>) -> Mode {
@@ -641,7 +684,7 @@ impl Machine {
                 QuasiPart::Item(n) | QuasiPart::Splice(n, _) => n.clone(),
             };
             let env = b.env.clone();
-            self.kont.push(Frame::BuildList(Box::new(b)));
+            push_in_place!(self.kont, Frame::BuildList(Box::new(b)));
             return Mode::Eval(node, env);
         }
         Mode::Return(Value::list(b.acc))
@@ -651,7 +694,7 @@ impl Machine {
         if b.idx < b.parts.len() {
             let node = b.parts[b.idx].clone();
             let env = b.env.clone();
-            self.kont.push(Frame::BuildDict(Box::new(b)));
+            push_in_place!(self.kont, Frame::BuildDict(Box::new(b)));
             return Mode::Eval(node, env);
         }
         let mut d = crate::value::Dict::with_capacity(b.acc.len() / 2);
@@ -675,7 +718,7 @@ impl Machine {
             Frame::Seq(items, idx, env) => {
                 let node = items[idx].clone();
                 if idx + 1 < items.len() {
-                    self.kont.push(Frame::Seq(items, idx + 1, env.clone()));
+                    push_in_place!(self.kont, Frame::Seq(items, idx + 1, env.clone()));
                 }
                 Mode::Eval(node, env)
             }
@@ -704,7 +747,7 @@ impl Machine {
                 }
                 let node = items[idx].clone();
                 if idx + 1 < items.len() {
-                    self.kont.push(Frame::And(items, idx + 1, env.clone()));
+                    push_in_place!(self.kont, Frame::And(items, idx + 1, env.clone()));
                 }
                 Mode::Eval(node, env)
             }
@@ -714,7 +757,7 @@ impl Machine {
                 }
                 let node = items[idx].clone();
                 if idx + 1 < items.len() {
-                    self.kont.push(Frame::Or(items, idx + 1, env.clone()));
+                    push_in_place!(self.kont, Frame::Or(items, idx + 1, env.clone()));
                 }
                 Mode::Eval(node, env)
             }
@@ -762,7 +805,10 @@ impl Machine {
                 b.idx += 1;
                 self.continue_build_dict(*b)
             }
-            Frame::Higher(h) => self.step_higher(h, v, interp),
+            Frame::Higher(h) => {
+                push_in_place!(self.kont, Frame::Higher(h));
+                self.step_higher(v, interp)
+            }
             Frame::TopLevel(forms, idx) => self.next_toplevel(forms, idx, v, interp),
         }
     }
@@ -781,7 +827,7 @@ impl Machine {
             return Mode::Return(last);
         };
         let form = form.clone();
-        self.kont.push(Frame::TopLevel(forms, idx + 1));
+        push_in_place!(self.kont, Frame::TopLevel(forms, idx + 1));
         if let FormKind::List(items) = &form.kind {
             let is_do = items
                 .first()
@@ -799,7 +845,13 @@ impl Machine {
                     if let Ok(chunk) =
                         crate::vm::compile_toplevel(&top.node, top.frame_size, &form.span)
                     {
-                        return self.enter_vm(Rc::new(chunk), None, Vec::new(), interp.effects);
+                        return self.enter_vm(
+                            Value::Nil,
+                            Rc::new(chunk),
+                            None,
+                            Vec::new(),
+                            interp.effects,
+                        );
                     }
                 }
                 Mode::Eval(top.node, Env::new(top.frame_size as usize, None))
@@ -818,6 +870,36 @@ pub(crate) fn is_read_request(req: &Value) -> bool {
         Some(Value::Str(op)) => matches!(&**op, "kv-get" | "kv-scan" | "now"),
         _ => false,
     }
+}
+
+/// The chunk for the next callback `c` of a higher-order loop when `apply` would
+/// certainly enter it on the VM with its slots on the stack (compiled, ready by
+/// the policy's fast path, exact arity, no fuel or depth limit in reach); `None`:
+/// take `apply`.
+#[inline]
+fn fast_vm_chunk<'c>(
+    c: &'c Closure,
+    reduce: bool,
+    recovering: u32,
+    depth: usize,
+    interp: &Interp,
+) -> Option<&'c Rc<crate::vm::Chunk>> {
+    let info = &*c.info;
+    if recovering > 0 || !interp.policy.ready_for_vm(&info.jit) {
+        return None;
+    }
+    let argc = if reduce { 2 } else { 1 };
+    // `apply` checks the depth with the loop's frame pushed: one more than now.
+    if info.nparams != argc || info.rest || interp.fuel.is_some() || depth + 1 >= interp.max_depth {
+        return None;
+    }
+    let Some(Ok(chunk)) = info.chunk.get() else {
+        return None;
+    };
+    if chunk.heap_frame {
+        return None;
+    }
+    Some(chunk)
 }
 
 fn finish_higher(h: HigherLoop) -> Value {

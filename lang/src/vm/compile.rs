@@ -78,6 +78,7 @@ impl Compiler {
     }
 
     fn finish(mut self) -> Result<Chunk, CompileError> {
+        self.thread_jumps();
         let nslots = self.chunk.nparams + u32::from(self.chunk.rest);
         self.chunk.mutates_params = self
             .chunk
@@ -89,6 +90,29 @@ impl Compiler {
             message,
         })?;
         Ok(self.chunk)
+    }
+
+    /// A jump to a `Return` becomes that `Return`, and a jump to a jump goes
+    /// straight to the final target (the stack height is the same at both ends, so
+    /// the effect is the same).
+    fn thread_jumps(&mut self) {
+        let code = &mut self.chunk.code;
+        for pc in 0..code.len() {
+            if let Instr::Jump(mut t) = code[pc] {
+                let mut hops = 0;
+                while let Instr::Jump(u) = code[t as usize] {
+                    if hops == 8 || u == t {
+                        break;
+                    }
+                    t = u;
+                    hops += 1;
+                }
+                code[pc] = match code[t as usize] {
+                    Instr::Return => Instr::Return,
+                    _ => Instr::Jump(t),
+                };
+            }
+        }
     }
 
     fn emit(&mut self, i: Instr) -> usize {

@@ -10,8 +10,9 @@
 use std::rc::Rc;
 
 use super::chunk::{Chunk, Instr, PrimOp};
-use crate::cek::{Frame, Machine, Mode};
+use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
+use crate::inplace::push_in_place;
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, Value};
@@ -60,8 +61,11 @@ enum Step {
 
 impl Machine {
     /// Starts a VM activation of `chunk` with `args` (already arity-checked).
+    /// `callee` (the closure, or nil for a top-level form) sits below the slots, as
+    /// for a call made by VM code: a fault re-runs it from there.
     pub(crate) fn enter_vm(
         &mut self,
+        callee: Value,
         chunk: Rc<Chunk>,
         closure_env: Option<Rc<Env>>,
         mut args: Vec<Value>,
@@ -72,7 +76,7 @@ impl Machine {
             let extra = args.split_off(np);
             args.push(Value::list(extra));
         }
-        self.stack.push(Value::Nil);
+        push_in_place!(self.stack, callee);
         let base = self.stack.len() as u32;
         let env = if chunk.heap_frame {
             args.resize(chunk.frame_size as usize, Value::Nil);
@@ -111,7 +115,7 @@ impl Machine {
             "operand stack misaligned on resume in {}",
             fr.chunk.name
         );
-        self.stack.push(v);
+        push_in_place!(self.stack, v);
         Mode::Vm(fr)
     }
 
@@ -178,23 +182,6 @@ impl Machine {
                 chunk = Rc::as_ptr(&fr.chunk);
             }};
         }
-        // Pushes onto the operand stack, making room before the value is built, so
-        // that the value is written in place rather than assembled in a temporary
-        // (a temporary built from partial stores stalls the full-width copy).
-        macro_rules! push {
-            ($v:expr) => {{
-                if self.stack.len() == self.stack.capacity() {
-                    grow(&mut self.stack);
-                }
-                let v = $v;
-                let len = self.stack.len();
-                // SAFETY: `len < capacity` was made sure above.
-                unsafe {
-                    self.stack.as_mut_ptr().add(len).write(v);
-                    self.stack.set_len(len + 1);
-                }
-            }};
-        }
         loop {
             let pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
@@ -206,14 +193,16 @@ impl Machine {
             match instr {
                 Instr::Const(k) => {
                     // SAFETY: see `chunk`.
-                    push!(unsafe { &(*chunk).consts }[k as usize].clone())
+                    push_in_place!(self.stack, unsafe { &(*chunk).consts }[k as usize].clone())
                 }
-                Instr::LoadLocal(i) => push!(self.stack[base + i as usize].clone()),
+                Instr::LoadLocal(i) => {
+                    push_in_place!(self.stack, self.stack[base + i as usize].clone())
+                }
                 Instr::StoreLocal(i) => {
                     let v = self.pop();
                     self.stack[base + i as usize] = v;
                 }
-                Instr::Nil => push!(Value::Nil),
+                Instr::Nil => push_in_place!(self.stack, Value::Nil),
                 Instr::Pop => {
                     self.stack.pop();
                 }
@@ -231,10 +220,10 @@ impl Machine {
                 Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
                     let v: *const Value = interp.global_value_ref(sym).expect("checked");
                     // SAFETY: growing the operand stack does not touch globals.
-                    push!(unsafe { &*v }.clone())
+                    push_in_place!(self.stack, unsafe { &*v }.clone())
                 }
                 Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k)
-                    if self.inline_binop_fast(instr, op, base, a, k, chunk, interp) => {}
+                    if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) => {}
                 Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {}
                 Instr::Call(n) if self.fast_call(&mut fr, next, n, interp) => reload!(),
                 Instr::Return if matches!(self.kont.last(), Some(Frame::Vm(_))) => {
@@ -247,7 +236,7 @@ impl Machine {
                     fr = caller;
                     reload!();
                     debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                    push!(v);
+                    push_in_place!(self.stack, v);
                 }
                 _ => {
                     fr.pc = pc as u32;
@@ -266,7 +255,9 @@ impl Machine {
 
     /// The fast path of `PrimLC`/`PrimLL` (operands: slot `a`, and constant or slot
     /// `k`): the primitive is still the global's value and both operands are ints
-    /// with an int or bool result; pushes it. `false`: nothing done.
+    /// with an int or bool result; pushes it. A comparison whose result the next
+    /// instruction (at `next`) would consume with `JumpIfFalse` branches at once
+    /// instead. `false`: nothing done.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn inline_binop_fast(
@@ -277,6 +268,7 @@ impl Machine {
         a: u32,
         k: u32,
         chunk: *const Chunk,
+        next: &mut u32,
         interp: &Interp,
     ) -> bool {
         let Value::Int(x) = self.stack[base + a as usize] else {
@@ -293,8 +285,24 @@ impl Machine {
         if interp.inline_intact & (1 << op as u16) == 0 {
             return false;
         }
+        let test = match op {
+            PrimOp::Lt => Some(x < y),
+            PrimOp::Gt => Some(x > y),
+            PrimOp::Le => Some(x <= y),
+            PrimOp::Ge => Some(x >= y),
+            PrimOp::Eq => Some(x == y),
+            _ => None,
+        };
+        if let Some(holds) = test {
+            // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
+            let after = unsafe { &(*chunk).code }[*next as usize];
+            if let Instr::JumpIfFalse(t) = after {
+                *next = if holds { *next + 1 } else { t };
+                return true;
+            }
+        }
         if self.stack.len() == self.stack.capacity() {
-            grow(&mut self.stack);
+            crate::inplace::grow(&mut self.stack);
         }
         let len = self.stack.len();
         // SAFETY: there is room for one more value.
@@ -358,18 +366,20 @@ impl Machine {
         let instr = fr.chunk.code[pc];
         fr.pc += 1;
         match instr {
-            Instr::Const(k) => self.stack.push(fr.chunk.consts[k as usize].clone()),
-            Instr::Nil => self.stack.push(Value::Nil),
-            Instr::True => self.stack.push(Value::Bool(true)),
-            Instr::False => self.stack.push(Value::Bool(false)),
-            Instr::LoadLocal(i) => self.stack.push(self.stack[(fr.base + i) as usize].clone()),
+            Instr::Const(k) => push_in_place!(self.stack, fr.chunk.consts[k as usize].clone()),
+            Instr::Nil => push_in_place!(self.stack, Value::Nil),
+            Instr::True => push_in_place!(self.stack, Value::Bool(true)),
+            Instr::False => push_in_place!(self.stack, Value::Bool(false)),
+            Instr::LoadLocal(i) => {
+                push_in_place!(self.stack, self.stack[(fr.base + i) as usize].clone())
+            }
             Instr::StoreLocal(i) => {
                 let v = self.pop();
                 self.stack[(fr.base + i) as usize] = v;
             }
             Instr::LoadEnv(i) => {
                 let v = fr.env.as_ref().expect("heap frame").get(i);
-                self.stack.push(v);
+                push_in_place!(self.stack, v);
             }
             Instr::StoreEnv(i) => {
                 let v = self.pop();
@@ -377,7 +387,7 @@ impl Machine {
             }
             Instr::LoadOuter(d, i) => {
                 let v = outer(fr, d).get(i);
-                self.stack.push(v);
+                push_in_place!(self.stack, v);
             }
             Instr::StoreOuter(d, i) => {
                 let v = self.pop();
@@ -388,7 +398,7 @@ impl Machine {
                 Some(v) => {
                     let v: *const Value = v;
                     // SAFETY: growing the operand stack does not touch globals.
-                    self.stack.push(unsafe { &*v }.clone());
+                    push_in_place!(self.stack, unsafe { &*v }.clone());
                 }
                 None => return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}"))),
             },
@@ -493,7 +503,7 @@ impl Machine {
                     if let (Value::Int(a), Value::Int(b)) = (x, y) {
                         let (a, b) = (*a, *b);
                         if self.stack.len() == self.stack.capacity() {
-                            grow(&mut self.stack);
+                            crate::inplace::grow(&mut self.stack);
                         }
                         let len = self.stack.len();
                         // SAFETY: there is room for one more value.
@@ -515,9 +525,9 @@ impl Machine {
                 let Some(f) = interp.global_value(sym) else {
                     return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}")));
                 };
-                self.stack.push(f);
-                self.stack.push(x);
-                self.stack.push(y);
+                push_in_place!(self.stack, f);
+                push_in_place!(self.stack, x);
+                push_in_place!(self.stack, y);
                 if is_prim {
                     if let Err(m) = self.inline_op(op, 2, interp) {
                         return Step::Fault(prim_raise_at(fr, pc, m));
@@ -540,7 +550,7 @@ impl Machine {
                     };
                     *fr = caller;
                     debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                    self.stack.push(v);
+                    push_in_place!(self.stack, v);
                     return Step::Next;
                 }
                 if let Some(m) = self.deliver(v, fr, interp) {
@@ -551,13 +561,13 @@ impl Machine {
                 let req = self.pop();
                 fr.resume_height = self.stack.len() as u32;
                 self.perform_span = Some(fr.chunk.span_at(pc).clone());
-                self.kont.push(Frame::Vm(fr.clone()));
+                push_in_place!(self.kont, Frame::Vm(fr.clone()));
                 return Step::Exit(Mode::Perform(req));
             }
             Instr::List(n) => {
                 let at = self.stack.len() - n as usize;
                 let items = self.stack.split_off(at);
-                self.stack.push(Value::list(items));
+                push_in_place!(self.stack, Value::list(items));
             }
             Instr::Concat(n) => {
                 let at = self.stack.len() - n as usize;
@@ -567,7 +577,7 @@ impl Machine {
                         out.extend_from_slice(l.as_slice());
                     }
                 }
-                self.stack.push(Value::list(out));
+                push_in_place!(self.stack, Value::list(out));
             }
             Instr::CheckSplice => {
                 let top = self.stack.last().expect("verified");
@@ -584,24 +594,27 @@ impl Machine {
                     d.insert(k, v);
                 }
                 drop(it);
-                self.stack.push(Value::dict(d));
+                push_in_place!(self.stack, Value::dict(d));
             }
             Instr::Match(k) => {
                 let hit = equal(
                     self.stack.last().expect("verified"),
                     &fr.chunk.consts[k as usize],
                 );
-                self.stack.push(Value::Bool(hit));
+                push_in_place!(self.stack, Value::Bool(hit));
             }
             Instr::PushGuard(handler, slot) => {
                 let mut at_handler = fr.clone();
                 at_handler.pc = handler;
                 let height = self.stack.len() as u32;
-                self.kont.push(Frame::VmGuard(Box::new(VmGuard {
-                    frame: at_handler,
-                    height,
-                    slot,
-                })));
+                push_in_place!(
+                    self.kont,
+                    Frame::VmGuard(Box::new(VmGuard {
+                        frame: at_handler,
+                        height,
+                        slot,
+                    }))
+                );
             }
             Instr::PopGuard => {
                 let popped = self.kont.pop();
@@ -669,7 +682,7 @@ impl Machine {
             self.stack.resize(top, Value::Nil);
         }
         if self.kont.len() == self.kont.capacity() {
-            grow_kont(&mut self.kont);
+            crate::inplace::grow(&mut self.kont);
         }
         let len = self.kont.len();
         // SAFETY: there is room for one more frame; `fr`'s fields are moved into it
@@ -797,7 +810,7 @@ impl Machine {
                 let base = fidx + 1;
                 if rest {
                     let extra = self.stack.split_off(base + np);
-                    self.stack.push(Value::list(extra));
+                    push_in_place!(self.stack, Value::list(extra));
                 }
                 let env = if chunk.heap_frame {
                     let mut slots = self.stack.split_off(base);
@@ -828,7 +841,7 @@ impl Machine {
                 } else {
                     let mut caller = std::mem::replace(fr, callee);
                     caller.resume_height = fidx as u32;
-                    self.kont.push(Frame::Vm(caller));
+                    push_in_place!(self.kont, Frame::Vm(caller));
                 }
                 Next::Continue
             }
@@ -851,10 +864,10 @@ impl Machine {
                         self.stack.truncate(fidx);
                         if tail {
                             // Return the value at once.
-                            self.stack.push(v);
+                            push_in_place!(self.stack, v);
                             self.vm_return(fr, interp)
                         } else {
-                            self.stack.push(v);
+                            push_in_place!(self.stack, v);
                             Next::Continue
                         }
                     }
@@ -888,22 +901,14 @@ impl Machine {
                     };
                     *fr = caller;
                     debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                    self.stack.push(v);
+                    push_in_place!(self.stack, v);
                     return None;
                 }
-                Some(Frame::Higher(_)) => {
-                    let Some(Frame::Higher(h)) = self.kont.pop() else {
-                        unreachable!("checked above")
-                    };
-                    match self.step_higher(h, v, interp) {
-                        Mode::Vm(next) => {
-                            *fr = next;
-                            return None;
-                        }
-                        Mode::Return(done) => v = done,
-                        other => return Some(other),
-                    }
-                }
+                Some(Frame::Higher(_)) => match self.step_higher_in(v, Some(fr), interp) {
+                    HigherStep::RunVm => return None,
+                    HigherStep::Mode(Mode::Return(done)) => v = done,
+                    HigherStep::Mode(other) => return Some(other),
+                },
                 _ => return Some(Mode::Return(v)),
             }
         }
@@ -933,7 +938,7 @@ impl Machine {
         let mut caller = fr.clone();
         caller.resume_height = self.stack.len() as u32;
         let depth = self.kont.len();
-        self.kont.push(Frame::Vm(caller));
+        push_in_place!(self.kont, Frame::Vm(caller));
         let mode = self.apply(f, args, &span, interp);
         if matches!(mode, Mode::Raise(..)) && self.kont.len() == depth + 1 {
             // The callee rejected the call at once: the fault belongs to this
@@ -971,7 +976,7 @@ impl Machine {
             };
             if let Some(v) = fast {
                 self.stack.truncate(len - 2);
-                self.stack.push(v);
+                push_in_place!(self.stack, v);
                 return Ok(());
             }
         }
@@ -986,7 +991,7 @@ impl Machine {
         };
         let v = func(&self.stack[len - n as usize..], &mut ctx)?;
         self.stack.truncate(len - n as usize - 1);
-        self.stack.push(v);
+        push_in_place!(self.stack, v);
         Ok(())
     }
 
@@ -1008,20 +1013,6 @@ impl Machine {
             t.push(line);
         }
     }
-}
-
-/// Makes room for one more value (the cold path of the VM's in-place push).
-#[cold]
-#[inline(never)]
-fn grow(stack: &mut Vec<Value>) {
-    stack.reserve(64);
-}
-
-/// Makes room for one more continuation frame (the cold path of `push_frame`).
-#[cold]
-#[inline(never)]
-fn grow_kont(kont: &mut Vec<Frame>) {
-    kont.reserve(64);
 }
 
 fn outer(fr: &VmFrame, depth: u32) -> &Rc<Env> {
@@ -1094,7 +1085,7 @@ impl Machine {
         }
         self.stack.truncate(fr.base as usize - 1);
         tracing::info!(function = %name, error = %message, "error on the VM: re-running the call on the CEK");
-        self.kont.push(Frame::Recovery(c.info.clone(), message));
+        push_in_place!(self.kont, Frame::Recovery(c.info.clone(), message));
         self.recovering += 1;
         let call_span = span.unwrap_or_else(|| c.info.span.clone());
         self.apply_on(Value::Lambda(c), args, &call_span, interp, true)
