@@ -226,6 +226,14 @@ impl Machine {
                     if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) => {}
                 Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {}
                 Instr::Call(n) if self.fast_call(&mut fr, next, n, interp) => reload!(),
+                Instr::Call(n) if self.plain_prim_ready(n) => {
+                    if let Err(e) = self.call_plain_prim(n, interp) {
+                        fr.pc = next;
+                        let m = prim_raise_at(&fr, pc, e);
+                        *faulted = Some(fr);
+                        return m;
+                    }
+                }
                 Instr::Return if matches!(self.kont.last(), Some(Frame::Vm(_))) => {
                     // Back to a waiting VM caller (the common case of `deliver`).
                     let v = self.pop();
@@ -716,6 +724,37 @@ impl Machine {
     #[inline]
     fn pop(&mut self) -> Value {
         self.stack.pop().expect("verified stack height")
+    }
+
+    /// Whether the callee `n` operands down the stack is a plain primitive that
+    /// takes `n` arguments.
+    #[inline(always)]
+    fn plain_prim_ready(&self, n: u32) -> bool {
+        matches!(&self.stack[self.stack.len() - n as usize - 1],
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) && p.check_arity(n as usize).is_ok())
+    }
+
+    /// Calls the plain primitive `n` operands down the stack on them and replaces
+    /// all with its value (as `call` does for one).
+    #[inline(always)]
+    fn call_plain_prim(&mut self, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
+        let fidx = self.stack.len() - n as usize - 1;
+        let Value::Prim(p) = &self.stack[fidx] else {
+            unreachable!("checked by the caller")
+        };
+        let p: &'static Prim = p;
+        let PrimImpl::Plain(func) = &p.imp else {
+            unreachable!("checked by the caller")
+        };
+        let mut ctx = PrimCtx {
+            out: &mut *interp.out,
+            gensym: &mut interp.gensym,
+            effects: &mut interp.effects,
+        };
+        let v = func(&self.stack[fidx + 1..], &mut ctx)?;
+        self.truncate_stack(fidx);
+        push_in_place!(self.stack, v);
+        Ok(())
     }
 
     /// Pops the top of the stack and says whether it is truthy (no destructor call
