@@ -629,6 +629,38 @@ impl Database {
             answers.len = n.min(1);
             return Ok(answers);
         }
+        let numbers_only = answers.types.iter().all(|&t| t == ColumnType::Number);
+        if numbers_only && rows_strictly_increasing(&rows, width) {
+            // Already in order and distinct.
+            answers.rows = rows;
+            answers.len = n;
+            return Ok(answers);
+        }
+        // Each i64 mapped to a u64 in the same order; up to two make one u128 key.
+        let ordered = |x: i64| u128::from((x as u64) ^ (1 << 63));
+        let unordered = |x: u128| (x as u64 ^ (1 << 63)) as i64;
+        if numbers_only && width <= 2 {
+            // The key is the row itself: sort keys, no row numbers.
+            let mut packed: Vec<u128> = if width == 2 {
+                rows.chunks_exact(2)
+                    .map(|r| ordered(r[0]) << 64 | ordered(r[1]))
+                    .collect()
+            } else {
+                rows.iter().map(|&x| ordered(x)).collect()
+            };
+            // Stable: row storage yields ascending runs (one per key), which it merges.
+            packed.sort();
+            packed.dedup();
+            answers.rows = Vec::with_capacity(packed.len() * width);
+            for k in &packed {
+                if width == 2 {
+                    answers.rows.push(unordered(k >> 64));
+                }
+                answers.rows.push(unordered(k & u128::from(u64::MAX)));
+            }
+            answers.len = packed.len();
+            return Ok(answers);
+        }
         // Sort keys: numbers as they are, text by its rank among the ids that occur,
         // so rows compare as plain integers.
         let mut keys = rows.clone();
@@ -659,7 +691,6 @@ impl Database {
         // two columns, a key packs into one u128 (each i64 mapped to a u64 in order).
         let key = |i: usize| &keys[i * width..(i + 1) * width];
         let order: Vec<usize> = if width <= 2 {
-            let ordered = |x: i64| u128::from((x as u64) ^ (1 << 63));
             let mut packed: Vec<(u128, usize)> = (0..n)
                 .map(|i| {
                     let k = key(i);
@@ -674,7 +705,8 @@ impl Database {
                     )
                 })
                 .collect();
-            packed.sort_unstable_by_key(|p| p.0);
+            // Stable: row storage yields ascending runs (one per key), which it merges.
+            packed.sort_by_key(|p| p.0);
             packed.dedup_by_key(|p| p.0);
             packed.into_iter().map(|p| p.1).collect()
         } else {
@@ -690,6 +722,21 @@ impl Database {
         }
         answers.len = order.len();
         Ok(answers)
+    }
+}
+
+/// Whether the rows of `width` values in `rows` are in strictly increasing order.
+fn rows_strictly_increasing(rows: &[i64], width: usize) -> bool {
+    match width {
+        1 => rows.windows(2).all(|w| w[0] < w[1]),
+        2 => rows
+            .chunks_exact(2)
+            .zip(rows.chunks_exact(2).skip(1))
+            .all(|(a, b)| (a[0], a[1]) < (b[0], b[1])),
+        _ => rows
+            .chunks_exact(width)
+            .zip(rows.chunks_exact(width).skip(1))
+            .all(|(a, b)| a < b),
     }
 }
 

@@ -425,3 +425,49 @@ fn sx_ordering_compares_strings_by_bytes_in_every_plan_mode() {
         assert!(db.query_sx(&d("(sym X)")).unwrap().is_empty());
     }
 }
+
+#[test]
+fn sx_answers_are_sorted_and_distinct_for_every_width() {
+    let mut db = Database::new();
+    let vals = [5i64, -3, i64::MIN, i64::MAX, 0, -1, 7];
+    for (i, a) in vals.iter().enumerate() {
+        for b in &vals[i..] {
+            db.add_sx_fact(&Datum::List(vec![
+                Datum::sym("t"),
+                Datum::Int(*b),
+                Datum::Int(*a),
+                Datum::Int(a.wrapping_mul(2)),
+            ]))
+            .unwrap();
+        }
+    }
+    let ints = |q: &str, db: &mut Database| -> Vec<Vec<i64>> {
+        db.query_sx(&d(q))
+            .unwrap()
+            .into_iter()
+            .map(|b| {
+                b.into_iter()
+                    .map(|(_, v)| match v {
+                        Datum::Int(n) => n,
+                        other => panic!("{other}"),
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    for q in [
+        "(t X _ _)",
+        "(t X Y _)",
+        "(t _ Y X)",
+        "(t X Y Z)",
+        "(t Z X Y)",
+    ] {
+        let got = ints(q, &mut db);
+        let mut want = got.clone();
+        want.sort();
+        want.dedup();
+        assert_eq!(got, want, "{q}");
+        assert!(!got.is_empty(), "{q}");
+    }
+    assert_eq!(ints("(t X _ _)", &mut db).len(), vals.len());
+}
