@@ -352,21 +352,22 @@ fn engine_query(args: &[Value], interp: &mut Interp) -> R {
     for var in answers.vars() {
         template.insert(Value::sym(var), Value::Nil);
     }
+    let width = answers.vars().len();
+    let text_columns: Vec<bool> = (0..width).map(|i| answers.is_text(i)).collect();
     let mut text: HashMap<i64, Value> = HashMap::new();
     let mut out = Vec::with_capacity(answers.len());
     for row in answers.rows() {
         let mut d = template.clone();
-        for (i, &raw) in row.iter().enumerate() {
-            let v = if answers.is_text(i) {
+        for (i, ((&raw, &is_text), (_, slot))) in
+            row.iter().zip(&text_columns).zip(d.iter_mut()).enumerate()
+        {
+            *slot = if is_text {
                 text.entry(raw)
                     .or_insert_with(|| answer_value(answers.value(i, raw)))
                     .clone()
             } else {
-                answer_value(answers.value(i, raw))
+                Value::Int(raw)
             };
-            if let Some((_, slot)) = d.get_index_mut(i) {
-                *slot = v;
-            }
         }
         out.push(Value::dict(d));
     }

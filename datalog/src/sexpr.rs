@@ -610,7 +610,18 @@ impl Database {
         let mut row = vec![0i64; width];
         let mut set = vec![false; width];
         let mut n = 0usize;
+        // Every column its own variable, in order: each tuple is its answer row.
+        let identity = slot.iter().enumerate().all(|(c, s)| *s == Some(c));
+        if identity {
+            let size = self.size(&a.relation).unwrap_or(0);
+            rows.reserve(size.saturating_mul(width));
+        }
         self.query_encoded(r, &bound, |t| {
+            if identity {
+                rows.extend_from_slice(t);
+                n += 1;
+                return;
+            }
             set.iter_mut().for_each(|s| *s = false);
             for (&v, s) in t.iter().zip(&slot) {
                 if let Some(i) = *s {
@@ -635,6 +646,13 @@ impl Database {
             answers.rows = rows;
             answers.len = n;
             return Ok(answers);
+        }
+        if numbers_only && width == 2 {
+            if let Some(sorted) = sort_grouped_pairs(&rows) {
+                answers.len = sorted.len() / 2;
+                answers.rows = sorted;
+                return Ok(answers);
+            }
         }
         // Each i64 mapped to a u64 in the same order; up to two make one u128 key.
         let ordered = |x: i64| u128::from((x as u64) ^ (1 << 63));
@@ -723,6 +741,35 @@ impl Database {
         answers.len = order.len();
         Ok(answers)
     }
+}
+
+/// Pairs (`rows`, two values each) as row storage yields them: in runs with one first
+/// value each and strictly increasing second values. Sorted by reordering the runs,
+/// or `None` when `rows` is not of that shape (two runs with one first value).
+fn sort_grouped_pairs(rows: &[i64]) -> Option<Vec<i64>> {
+    let n = rows.len() / 2;
+    // (first value, start, end) of each run, in row numbers.
+    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        let ends = i == n || rows[2 * i] != rows[2 * start];
+        if !ends && rows[2 * i + 1] <= rows[2 * i - 1] {
+            return None;
+        }
+        if ends {
+            runs.push((rows[2 * start], start, i));
+            start = i;
+        }
+    }
+    runs.sort_unstable_by_key(|r| r.0);
+    if runs.windows(2).any(|w| w[0].0 == w[1].0) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (_, a, b) in runs {
+        out.extend_from_slice(&rows[2 * a..2 * b]);
+    }
+    Some(out)
 }
 
 /// Whether the rows of `width` values in `rows` are in strictly increasing order.

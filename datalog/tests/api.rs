@@ -470,4 +470,20 @@ fn sx_answers_are_sorted_and_distinct_for_every_width() {
         assert!(!got.is_empty(), "{q}");
     }
     assert_eq!(ints("(t X _ _)", &mut db).len(), vals.len());
+    // A binary relation (row storage: runs per key, keys in insertion order).
+    let mut want = Vec::new();
+    for k in [9i64, 3, 7, 0, 5] {
+        for v in [4i64, 1, 8] {
+            db.add_sx_fact(&d(&format!("(p {k} {})", v * k % 11)))
+                .unwrap();
+            want.push(vec![k, v * k % 11]);
+        }
+    }
+    db.add_sx_rule(&d("(<- (q X Y) (p X Y))")).unwrap();
+    want.sort();
+    want.dedup();
+    assert_eq!(ints("(p X Y)", &mut db), want);
+    assert_eq!(ints("(q X Y)", &mut db), want);
+    // Variables name columns in order of appearance, whatever their names.
+    assert_eq!(ints("(q Y X)", &mut db), want);
 }
