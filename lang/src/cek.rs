@@ -556,6 +556,81 @@ impl Machine {
         }
     }
 
+    /// The common case of a VM callback returning to its higher-order loop, done
+    /// in place: the loop is on top of the continuation, `fr` (slots at `base`) is
+    /// the activation of the loop's callback, the value it returns is on top of the
+    /// stack, and the loop goes on with another element whose callback the policy
+    /// would run on the VM again. The element's value is taken, the activation's
+    /// slots get the next arguments (locals back to nil, the closure stays below)
+    /// and `fr` starts over: the state `apply` would have built, without tearing
+    /// down and rebuilding it. `false`: nothing done (take the general path).
+    #[inline(always)]
+    pub(crate) fn vm_loop_next(&mut self, fr: &mut VmFrame, base: usize, interp: &Interp) -> bool {
+        let Machine { kont, stack, .. } = self;
+        let depth = kont.len();
+        let Some(Frame::Higher(h)) = kont.last_mut() else {
+            return false;
+        };
+        if self.recovering != 0 || h.idx + 1 >= h.items.len() {
+            return false;
+        }
+        let Value::Lambda(c) = &h.f else {
+            return false;
+        };
+        let info = &*c.info;
+        let Some(Ok(chunk)) = info.chunk.get() else {
+            return false;
+        };
+        let reduce = match h.op {
+            Higher::Map | Higher::Filter | Higher::ForEach => false,
+            Higher::Reduce => true,
+            _ => return false,
+        };
+        let same_env = match (&fr.closure_env, &c.env) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        // `kont.len()` counts the loop's frame, as `apply` sees the depth.
+        if !Rc::ptr_eq(&fr.chunk, chunk)
+            || !same_env
+            || fr.env.is_some()
+            || info.nparams != 1 + u32::from(reduce)
+            || info.rest
+            || !interp.policy.ready_for_vm(&info.jit)
+            || interp.fuel.is_some()
+            || depth >= interp.max_depth
+            || stack.len() != base + chunk.frame_size as usize + 1
+        {
+            return false;
+        }
+        let v = stack.pop().expect("the returned value");
+        match h.op {
+            Higher::Map => h.acc.push(v),
+            Higher::Filter if v.truthy() => h.acc.push(h.items.as_slice()[h.idx].clone()),
+            Higher::Reduce => stack[base] = v,
+            _ => {}
+        }
+        h.idx += 1;
+        let next = h.items.as_slice()[h.idx].clone();
+        let first_local = if reduce {
+            stack[base + 1] = next;
+            base + 2
+        } else {
+            stack[base] = next;
+            base + 1
+        };
+        for slot in &mut stack[first_local..] {
+            if !matches!(slot, Value::Nil) {
+                *slot = Value::Nil;
+            }
+        }
+        fr.pc = 0;
+        fr.effects_at_entry = interp.effects;
+        fr.caught = false;
+        true
+    }
+
     /// [`Machine::step_higher`], reusing `reuse` (the VM activation of the callback
     /// that just returned) for the next callback when it runs on the VM: then
     /// `RunVm`, and `reuse` is that callback's activation, entered. The loop's frame
@@ -563,7 +638,7 @@ impl Machine {
     /// every element cost a 48-byte copy each way); it is popped when it finishes.
     pub(crate) fn step_higher_in(
         &mut self,
-        v: Value,
+        mut v: Value,
         reuse: Option<&mut VmFrame>,
         interp: &mut Interp,
     ) -> HigherStep {
@@ -574,103 +649,135 @@ impl Machine {
         let Some(Frame::Higher(h)) = self.kont.last_mut() else {
             unreachable!("a higher-order loop is on top of the continuation")
         };
-        let item = &h.items.as_slice()[h.idx];
-        let early = match h.op {
-            Higher::Map | Higher::SortBy => {
-                h.acc.push(v);
-                None
-            }
-            Higher::Filter => {
-                if v.truthy() {
-                    let keep = item.clone();
-                    h.acc.push(keep);
+        // A plain primitive as the callback cannot suspend or re-enter the machine,
+        // so its calls run here in a Rust loop, one after another, exactly as
+        // `apply` would make them (same arguments, same error at the loop's call).
+        let plain = match &h.f {
+            Value::Prim(p) => match &p.imp {
+                PrimImpl::Plain(func) => {
+                    let argc = if h.op == Higher::Reduce { 2 } else { 1 };
+                    p.check_arity(argc).is_ok().then_some(*func)
                 }
-                None
-            }
-            Higher::Some => v.truthy().then_some(v),
-            Higher::Every => (!v.truthy()).then_some(Value::Bool(false)),
-            Higher::Reduce => {
-                h.acc.clear();
-                h.acc.push(v);
-                None
-            }
-            Higher::ForEach | Higher::Apply => None,
+                _ => None,
+            },
+            _ => None,
         };
-        if let Some(result) = early {
-            self.kont.pop();
-            return HigherStep::Mode(Mode::Return(result));
-        }
-        h.idx += 1;
-        if h.idx == h.items.len() {
-            let Some(Frame::Higher(h)) = self.kont.pop() else {
-                unreachable!("checked above")
-            };
-            return HigherStep::Mode(Mode::Return(finish_higher(*h)));
-        }
-        let next = h.items.as_slice()[h.idx].clone();
-        let reduce = h.op == Higher::Reduce;
-        let acc = if reduce {
-            Some(h.acc.pop().expect("accumulator"))
-        } else {
-            None
-        };
-        let f = h.f.clone();
-        if let Value::Lambda(c) = &f {
-            if let Some(chunk) = fast_vm_chunk(c, reduce, recovering, depth, interp) {
-                // Exactly what `apply` would do for this callback, without the detour.
-                let base = stack_len + 1;
-                let top = base + chunk.frame_size as usize;
-                let entered = match reuse {
-                    Some(fr) => {
-                        if !Rc::ptr_eq(&fr.chunk, chunk) {
-                            fr.chunk = chunk.clone();
-                        }
-                        let same_env = match (&fr.closure_env, &c.env) {
-                            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-                            (None, None) => true,
-                            _ => false,
-                        };
-                        if !same_env {
-                            fr.closure_env = c.env.clone();
-                        }
-                        fr.env = None;
-                        fr.pc = 0;
-                        fr.base = base as u32;
-                        fr.resume_height = 0;
-                        fr.effects_at_entry = interp.effects;
-                        fr.caught = false;
-                        HigherStep::RunVm
+        loop {
+            let item = &h.items.as_slice()[h.idx];
+            let early = match h.op {
+                Higher::Map | Higher::SortBy => {
+                    h.acc.push(v);
+                    None
+                }
+                Higher::Filter => {
+                    if v.truthy() {
+                        let keep = item.clone();
+                        h.acc.push(keep);
                     }
-                    None => HigherStep::Mode(Mode::Vm(VmFrame {
-                        chunk: chunk.clone(),
-                        closure_env: c.env.clone(),
-                        env: None,
-                        pc: 0,
-                        base: base as u32,
-                        resume_height: 0,
-                        effects_at_entry: interp.effects,
-                        caught: false,
-                    })),
-                };
-                push_in_place!(self.stack, f.clone());
-                if let Some(acc) = acc {
-                    push_in_place!(self.stack, acc);
+                    None
                 }
-                push_in_place!(self.stack, next);
-                if self.stack.len() < top {
-                    self.stack.resize(top, Value::Nil);
+                Higher::Some => v.truthy().then_some(v),
+                Higher::Every => (!v.truthy()).then_some(Value::Bool(false)),
+                Higher::Reduce => {
+                    h.acc.clear();
+                    h.acc.push(v);
+                    None
                 }
-                return entered;
+                Higher::ForEach | Higher::Apply => None,
+            };
+            if let Some(result) = early {
+                self.kont.pop();
+                return HigherStep::Mode(Mode::Return(result));
             }
+            h.idx += 1;
+            if h.idx == h.items.len() {
+                let Some(Frame::Higher(h)) = self.kont.pop() else {
+                    unreachable!("checked above")
+                };
+                return HigherStep::Mode(Mode::Return(finish_higher(*h)));
+            }
+            let next = h.items.as_slice()[h.idx].clone();
+            let reduce = h.op == Higher::Reduce;
+            let acc = if reduce {
+                Some(h.acc.pop().expect("accumulator"))
+            } else {
+                None
+            };
+            if let Some(func) = plain {
+                let mut args: SmallVec<[Value; 2]> = SmallVec::new();
+                args.extend(acc);
+                args.push(next);
+                let mut ctx = PrimCtx {
+                    out: &mut *interp.out,
+                    gensym: &mut interp.gensym,
+                    effects: &mut interp.effects,
+                };
+                match func(&args, &mut ctx) {
+                    Ok(r) => {
+                        v = r;
+                        continue;
+                    }
+                    Err(e) => return HigherStep::Mode(prim_raise(e, &h.span)),
+                }
+            }
+            let f = h.f.clone();
+            if let Value::Lambda(c) = &f {
+                if let Some(chunk) = fast_vm_chunk(c, reduce, recovering, depth, interp) {
+                    // Exactly what `apply` would do for this callback, without the detour.
+                    let base = stack_len + 1;
+                    let top = base + chunk.frame_size as usize;
+                    let entered = match reuse {
+                        Some(fr) => {
+                            if !Rc::ptr_eq(&fr.chunk, chunk) {
+                                fr.chunk = chunk.clone();
+                            }
+                            let same_env = match (&fr.closure_env, &c.env) {
+                                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                                (None, None) => true,
+                                _ => false,
+                            };
+                            if !same_env {
+                                fr.closure_env = c.env.clone();
+                            }
+                            fr.env = None;
+                            fr.pc = 0;
+                            fr.base = base as u32;
+                            fr.resume_height = 0;
+                            fr.effects_at_entry = interp.effects;
+                            fr.caught = false;
+                            HigherStep::RunVm
+                        }
+                        None => HigherStep::Mode(Mode::Vm(VmFrame {
+                            chunk: chunk.clone(),
+                            closure_env: c.env.clone(),
+                            env: None,
+                            pc: 0,
+                            base: base as u32,
+                            resume_height: 0,
+                            effects_at_entry: interp.effects,
+                            caught: false,
+                        })),
+                    };
+                    push_in_place!(self.stack, f.clone());
+                    if let Some(acc) = acc {
+                        push_in_place!(self.stack, acc);
+                    }
+                    push_in_place!(self.stack, next);
+                    if self.stack.len() < top {
+                        self.stack.resize(top, Value::Nil);
+                    }
+                    return entered;
+                }
+            }
+            let Some(Frame::Higher(h)) = self.kont.last() else {
+                unreachable!("the loop is still on top")
+            };
+            let span = h.span.clone();
+            let mut args = self.spare_args.pop().unwrap_or_default();
+            args.extend(acc);
+            args.push(next);
+            return HigherStep::Mode(self.apply(f, args, &span, interp));
         }
-        let Some(Frame::Higher(h)) = self.kont.last() else {
-            unreachable!("the loop is still on top")
-        };
-        let span = h.span.clone();
-        let mut args = self.spare_args.pop().unwrap_or_default();
-        args.extend(acc);
-        args.push(next);
-        HigherStep::Mode(self.apply(f, args, &span, interp))
     }
 
     fn continue_build_list(&mut self, mut b: BuildState<QuasiPart>) -> Mode {

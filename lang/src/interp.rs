@@ -186,9 +186,9 @@ pub struct Interp {
     /// databases), one value per type.
     pub extensions: HashMap<std::any::TypeId, Box<dyn std::any::Any>>,
     /// The global names of the VM's inline primitives (`PrimOp as usize` indexes).
-    pub(crate) inline_syms: [Sym; 13],
+    pub(crate) inline_syms: [Sym; 14],
     /// The VM's inline primitives themselves (`PrimOp as usize` indexes).
-    pub(crate) inline_prims: [&'static crate::prims::Prim; 13],
+    pub(crate) inline_prims: [&'static crate::prims::Prim; 14],
     /// Bit `op` is set while the global `inline_syms[op]` is `inline_prims[op]`
     /// (kept by `set_global`): the VM's fused instructions check one bit.
     pub(crate) inline_intact: u16,

@@ -9,6 +9,7 @@ mod dicts;
 mod io;
 mod lists;
 mod numbers;
+pub(crate) use numbers::int_mod;
 mod strings;
 mod tools;
 mod types;

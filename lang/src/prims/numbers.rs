@@ -130,20 +130,24 @@ fn div(args: &[Value], _: &mut PrimCtx) -> R {
     Ok(acc)
 }
 
+/// `mod` on ints (`b` not zero): the result has the sign of `b`.
+#[inline]
+pub(crate) fn int_mod(a: i64, b: i64) -> i64 {
+    let r = a.wrapping_rem(b);
+    if r != 0 && ((r < 0) != (b < 0)) {
+        r + b
+    } else {
+        r
+    }
+}
+
 fn modulo(args: &[Value], _: &mut PrimCtx) -> R {
     all_numbers("mod", args)?;
     if as_f64(&args[1]) == 0.0 {
         return Err(div_zero("mod"));
     }
     Ok(match (&args[0], &args[1]) {
-        (Value::Int(a), Value::Int(b)) => {
-            let r = a.wrapping_rem(*b);
-            Value::Int(if r != 0 && ((r < 0) != (*b < 0)) {
-                r + b
-            } else {
-                r
-            })
-        }
+        (Value::Int(a), Value::Int(b)) => Value::Int(int_mod(*a, *b)),
         (a, b) => {
             let (a, b) = (as_f64(a), as_f64(b));
             Value::Float(a - b * (a / b).floor())

@@ -119,11 +119,13 @@ pub enum PrimOp {
     Cons,
     /// `len`
     Len,
+    /// `mod`
+    Mod,
 }
 
 impl PrimOp {
     /// Every inline primitive, in declaration order (`op as usize` indexes it).
-    pub const ALL: [PrimOp; 13] = [
+    pub const ALL: [PrimOp; 14] = [
         PrimOp::Add,
         PrimOp::Sub,
         PrimOp::Mul,
@@ -137,6 +139,7 @@ impl PrimOp {
         PrimOp::Rest,
         PrimOp::Cons,
         PrimOp::Len,
+        PrimOp::Mod,
     ];
 
     /// The global name of the primitive.
@@ -155,6 +158,7 @@ impl PrimOp {
             PrimOp::Rest => "rest",
             PrimOp::Cons => "cons",
             PrimOp::Len => "len",
+            PrimOp::Mod => "mod",
         }
     }
 
@@ -174,6 +178,7 @@ impl PrimOp {
             ("rest", 1) => PrimOp::Rest,
             ("cons", 2) => PrimOp::Cons,
             ("len", 1) => PrimOp::Len,
+            ("mod", 2) => PrimOp::Mod,
             _ => return None,
         };
         Some(op)

@@ -246,6 +246,24 @@ impl Machine {
                     debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
                     push_in_place!(self.stack, v);
                 }
+                Instr::Return if self.vm_loop_next(&mut fr, base, interp) => reload!(),
+                Instr::Return if matches!(self.kont.last(), Some(Frame::Higher(_))) => {
+                    // A callback of a higher-order loop returns: the loop takes the
+                    // value and, when its next callback runs on the VM too, this
+                    // activation is reused for it.
+                    let v = self.pop();
+                    self.truncate_stack(base - 1);
+                    match self.step_higher_in(v, Some(&mut fr), interp) {
+                        HigherStep::RunVm => reload!(),
+                        HigherStep::Mode(Mode::Return(done)) => {
+                            match self.deliver(done, &mut fr, interp) {
+                                None => reload!(),
+                                Some(m) => return m,
+                            }
+                        }
+                        HigherStep::Mode(m) => return m,
+                    }
+                }
                 _ => {
                     fr.pc = pc as u32;
                     match self.step(&mut fr, interp) {
@@ -1181,6 +1199,7 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
         PrimOp::Le => return write_bool(dst, a <= b),
         PrimOp::Ge => return write_bool(dst, a >= b),
         PrimOp::Eq => return write_bool(dst, a == b),
+        PrimOp::Mod if b != 0 => crate::prims::int_mod(a, b),
         _ => return false,
     };
     dst.write(Value::Int(v));
@@ -1206,6 +1225,7 @@ fn int_binop(op: PrimOp, a: i64, b: i64) -> Option<Value> {
         PrimOp::Le => Some(Value::Bool(a <= b)),
         PrimOp::Ge => Some(Value::Bool(a >= b)),
         PrimOp::Eq => Some(Value::Bool(a == b)),
+        PrimOp::Mod if b != 0 => Some(Value::Int(crate::prims::int_mod(a, b))),
         _ => None,
     }
 }
