@@ -464,6 +464,28 @@ impl Database {
             .iter()
             .map(ground_of)
             .collect::<Result<Vec<Value>, _>>()?;
+        if let Some(types) = self.relation_types(&a.relation) {
+            let mismatch = vals
+                .iter()
+                .zip(&types)
+                .enumerate()
+                .find(|(_, (v, ty))| v.column_type() != **ty);
+            if let (true, Some((i, (v, ty)))) = (types.len() == vals.len(), mismatch) {
+                let (held, what) = match (ty, v) {
+                    (ColumnType::Number, Value::Sym(s)) => ("numbers", format!("the symbol {s}")),
+                    (ColumnType::Number, v) => {
+                        ("numbers", format!("the string {:?}", v.to_string()))
+                    }
+                    (_, v) => ("strings and symbols", format!("the number {v}")),
+                };
+                return Err(DatalogError::Usage(format!(
+                    "type mismatch in `{fact}`: argument {} of `{}` holds {held}, not {what} \
+                     (an engine relation keeps the kind of value each argument first had)",
+                    i + 1,
+                    a.relation
+                )));
+            }
+        }
         self.add_fact(&a.relation, &vals)
     }
 
