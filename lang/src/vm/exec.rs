@@ -225,6 +225,14 @@ impl Machine {
                 Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k)
                     if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) => {}
                 Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {}
+                Instr::Prim(op, n) if self.is_inline_prim(op, n, interp) => {
+                    if let Err(e) = self.inline_op(op, n, interp) {
+                        fr.pc = next;
+                        let m = prim_raise_at(&fr, pc, e);
+                        *faulted = Some(fr);
+                        return m;
+                    }
+                }
                 Instr::Call(n) if self.fast_call(&mut fr, next, n, interp) => reload!(),
                 Instr::Call(n) if self.plain_prim_ready(n) => {
                     if let Err(e) = self.call_plain_prim(n, interp) {
@@ -1005,10 +1013,25 @@ impl Machine {
         Next::Exit(mode)
     }
 
+    /// Whether the operator `n` operands down the stack is the inline primitive
+    /// `op` itself (not a redefinition).
+    #[inline(always)]
+    fn is_inline_prim(&self, op: PrimOp, n: u32, interp: &Interp) -> bool {
+        matches!(&self.stack[self.stack.len() - n as usize - 1],
+            Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]))
+    }
+
     /// Runs an inline primitive over the top `n` operands (the primitive itself is
     /// just below them).
     fn inline_op(&mut self, op: PrimOp, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
         let len = self.stack.len();
+        if n == 2 && op == PrimOp::Eq {
+            // `=` on any two values is structural equality.
+            let same = equal(&self.stack[len - 2], &self.stack[len - 1]);
+            self.truncate_stack(len - 3);
+            push_in_place!(self.stack, Value::Bool(same));
+            return Ok(());
+        }
         if n == 2 {
             if let (Value::Int(a), Value::Int(b)) = (&self.stack[len - 2], &self.stack[len - 1]) {
                 let fast = int_binop(op, *a, *b);
