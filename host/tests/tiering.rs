@@ -198,3 +198,25 @@ fn jit_include_overrides_an_earlier_exclude() {
         );
     });
 }
+
+#[test]
+fn a_miscompiled_callback_of_a_higher_order_loop_is_recovered_and_the_loop_goes_on() {
+    // The callback is entered by `map`, not by VM code: its fault is still re-run on
+    // the CEK (for that element), the loop continues, and nothing fails. Before the
+    // callee was kept below the callback's slots, this error reached the caller.
+    with_big_stack(|| {
+        for suspend in [false, true] {
+            let (mut h, _) = host(JitMode::Eager, suspend, &["pair"]);
+            let src = r#"
+(define (pair x) (list (first (list x x)) (perform {:op "kv-get" :key "k"})))
+(map pair (list 1 2 3))"#;
+            let v = h
+                .run_source(src, "t")
+                .expect("the callback's fault is recovered");
+            assert_eq!(repr(&v), "((1 nil) (2 nil) (3 nil))");
+            assert_eq!(stat(&mut h, "recovered"), 1);
+            // Demoted after the first element: the others ran on the CEK.
+            assert!(stat(&mut h, "fallbacks") >= 2);
+        }
+    });
+}
