@@ -510,6 +510,30 @@ fn ordering_comparisons_order_strings_by_bytes_and_never_symbols() {
 }
 
 #[test]
+fn a_relation_may_mix_numbers_and_text_in_one_argument() {
+    prints(
+        "mixed",
+        "(dl-add-fact! db '(v 1)) (dl-add-fact! db '(v \"x\")) (dl-add-fact! db '(v b))
+(dl-add-fact! db '(v 10)) (dl-add-fact! db '(n 1)) (dl-add-fact! db '(n 2)) (dl-add-fact! db '(n 10))
+(dl-add-rule! db '(<- (both X) (v X) (n X)))
+(dl-add-rule! db '(<- (only X) (v X) (not (n X))))
+(dl-add-rule! db '(<- (small X) (v X) (< X 5)))
+(dl-add-rule! db '(<- (pair X Y) (v X) (v Y) (< X Y)))
+(dl-add-rule! db '(<- (one X) (v X) (= X 1)))
+(println (dl-query db '(v X)) (dl-query db '(both X)) (dl-query db '(only X)))
+(println (dl-query db '(small X)) (dl-query db '(pair X Y)) (dl-query db '(one X)) (dl-query db '(v 10)))
+(dl-add-fact! db '(n \"x\")) (dl-add-fact! db '(w 3 \"a\")) (dl-add-fact! db '(w \"a\" 3))
+(println (dl-query db '(both X)) (dl-query db '(only X)) (dl-query db '(w X Y)))
+(println (dl-retract! db '(v 10)) (dl-query db '(both X)) (dl-query db '(w 3 X)))",
+        "({X 1} {X 10} {X \"x\"} {X b}) ({X 1} {X 10}) ({X \"x\"} {X b})
+({X 1}) ({X 1 Y 10}) ({X 1}) ({})
+({X 1} {X 10} {X \"x\"}) ({X b}) ({X 3 Y \"a\"} {X \"a\" Y 3})
+true ({X 1} {X \"x\"}) ({X \"a\"})
+",
+    );
+}
+
+#[test]
 fn retracting_a_fact_removes_its_consequences() {
     prints(
         "retract",

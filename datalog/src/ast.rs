@@ -285,10 +285,12 @@ pub struct Program {
     pub outputs: Vec<(String, Span)>,
     /// `.printsize` relations.
     pub printsizes: Vec<(String, Span)>,
-    /// Whether ordering comparisons (`<` …) may compare symbol-typed values, as SX
-    /// does: two strings compare by their bytes; an SX symbol is never ordered (the
-    /// comparison fails). Set by the SX-forms front end; Soufflé text rejects them.
-    pub text_ordering: bool,
+    /// SX value semantics (set by the SX-forms front end; Soufflé text keeps its own):
+    /// ordering comparisons (`<` …) may compare symbol-typed values (two strings by
+    /// their bytes, numbers numerically; anything else fails), and a symbol-typed
+    /// column may also hold numbers (interned as [`crate::intern::SymbolKind::Int`]),
+    /// so a relation can mix numbers and text in one argument as SX relations do.
+    pub sx_values: bool,
 }
 
 fn write_args(f: &mut fmt::Formatter<'_>, args: &[Term]) -> fmt::Result {

@@ -30,7 +30,7 @@ pub fn check_program(prog: &Program, file: &Arc<str>) -> Result<Vec<VarTypes>, C
     }
     prog.rules
         .iter()
-        .map(|r| check_rule(r, &decls, file, prog.text_ordering))
+        .map(|r| check_rule(r, &decls, file, prog.sx_values))
         .collect()
 }
 
@@ -88,7 +88,7 @@ pub fn check_fact(
     }
     let mut types = VarTypes::new();
     for (arg, (_, ty)) in fact.args.iter().zip(&d.columns) {
-        expect_type(arg, *ty, &mut types, file, fact.span)?;
+        expect_type(arg, *ty, &mut types, file, fact.span, false)?;
     }
     Ok(())
 }
@@ -99,6 +99,7 @@ fn type_of(
     types: &mut VarTypes,
     file: &Arc<str>,
     span: Span,
+    sx: bool,
 ) -> Result<Option<ColumnType>, CheckError> {
     Ok(match t {
         Term::Var(v) => types.get(v).copied(),
@@ -106,22 +107,40 @@ fn type_of(
         Term::Number(_) => Some(ColumnType::Number),
         Term::Symbol(_) => Some(ColumnType::Symbol),
         Term::Binary(op, a, b) => {
-            expect_type(a, ColumnType::Number, types, file, span).map_err(|_| {
+            expect_type(a, ColumnType::Number, types, file, span, sx).map_err(|_| {
                 CheckError::Type {
                     loc: Loc::new(file, span),
-                    what: format!(
-                        "operator `{}` needs numbers, `{a}` is a symbol",
-                        op.symbol()
-                    ),
+                    what: if sx {
+                        format!(
+                            "operator `{}` needs numbers, and `{a}` may hold strings or \
+                             symbols (the engine computes only with arguments that hold \
+                             numbers alone)",
+                            op.symbol()
+                        )
+                    } else {
+                        format!(
+                            "operator `{}` needs numbers, `{a}` is a symbol",
+                            op.symbol()
+                        )
+                    },
                 }
             })?;
-            expect_type(b, ColumnType::Number, types, file, span).map_err(|_| {
+            expect_type(b, ColumnType::Number, types, file, span, sx).map_err(|_| {
                 CheckError::Type {
                     loc: Loc::new(file, span),
-                    what: format!(
-                        "operator `{}` needs numbers, `{b}` is a symbol",
-                        op.symbol()
-                    ),
+                    what: if sx {
+                        format!(
+                            "operator `{}` needs numbers, and `{b}` may hold strings or \
+                             symbols (the engine computes only with arguments that hold \
+                             numbers alone)",
+                            op.symbol()
+                        )
+                    } else {
+                        format!(
+                            "operator `{}` needs numbers, `{b}` is a symbol",
+                            op.symbol()
+                        )
+                    },
                 }
             })?;
             Some(ColumnType::Number)
@@ -135,6 +154,7 @@ fn expect_type(
     types: &mut VarTypes,
     file: &Arc<str>,
     span: Span,
+    sx: bool,
 ) -> Result<(), CheckError> {
     if let Term::Var(v) = t {
         match types.get(v) {
@@ -151,7 +171,13 @@ fn expect_type(
         }
         return Ok(());
     }
-    match type_of(t, types, file, span)? {
+    match type_of(t, types, file, span, sx)? {
+        // SX programs: a symbol-typed column holds numbers too.
+        Some(ColumnType::Number)
+            if sx && ty == ColumnType::Symbol && !matches!(t, Term::Binary(..)) =>
+        {
+            Ok(())
+        }
         Some(have) if have != ty => Err(CheckError::Type {
             loc: Loc::new(file, span),
             what: format!("`{t}` is a {have}, expected a {ty}"),
@@ -165,17 +191,17 @@ fn check_rule(
     rule: &Rule,
     decls: &HashMap<&str, &RelationDecl>,
     file: &Arc<str>,
-    text_ordering: bool,
+    sx_values: bool,
 ) -> Result<VarTypes, CheckError> {
     let mut types = VarTypes::new();
     for _ in 0..4 {
-        infer_atom(&rule.head, decls, &mut types, file)?;
+        infer_atom(&rule.head, decls, &mut types, file, sx_values)?;
         for lit in &rule.body {
-            infer_literal(lit, decls, &mut types, file, text_ordering)?;
+            infer_literal(lit, decls, &mut types, file, sx_values)?;
         }
     }
     for lit in &rule.body {
-        infer_literal(lit, decls, &mut types, file, text_ordering)?;
+        infer_literal(lit, decls, &mut types, file, sx_values)?;
     }
     check_safety(rule, file)?;
     Ok(types)
@@ -186,10 +212,11 @@ fn infer_atom(
     decls: &HashMap<&str, &RelationDecl>,
     types: &mut VarTypes,
     file: &Arc<str>,
+    sx: bool,
 ) -> Result<(), CheckError> {
     let d = lookup(atom, decls, file)?;
     for (arg, (_, ty)) in atom.args.iter().zip(&d.columns) {
-        expect_type(arg, *ty, types, file, atom.span)?;
+        expect_type(arg, *ty, types, file, atom.span, sx)?;
     }
     Ok(())
 }
@@ -199,27 +226,33 @@ fn infer_literal(
     decls: &HashMap<&str, &RelationDecl>,
     types: &mut VarTypes,
     file: &Arc<str>,
-    text_ordering: bool,
+    sx_values: bool,
 ) -> Result<(), CheckError> {
+    let sx = sx_values;
     match lit {
-        Literal::Positive(a) | Literal::Negative(a) => infer_atom(a, decls, types, file),
+        Literal::Positive(a) | Literal::Negative(a) => infer_atom(a, decls, types, file, sx_values),
         Literal::Compare { op, lhs, rhs, span } => {
-            let lt = type_of(lhs, types, file, *span)?;
-            let rt = type_of(rhs, types, file, *span)?;
+            let lt = type_of(lhs, types, file, *span, sx)?;
+            let rt = type_of(rhs, types, file, *span, sx)?;
+            let arith = |t: &Term| matches!(t, Term::Binary(..));
             match (lt, rt) {
+                // SX programs: numbers and text compare (never equal); but a computed
+                // number is never put in or compared with an argument holding text.
+                (Some(a), Some(b)) if a != b && sx && !arith(lhs) && !arith(rhs) => {}
                 (Some(a), Some(b)) if a != b => {
                     return Err(CheckError::Type {
                         loc: Loc::new(file, *span),
                         what: format!("`{lhs}` is a {a} but `{rhs}` is a {b}"),
                     })
                 }
-                (Some(t), None) => expect_type(rhs, t, types, file, *span)?,
-                (None, Some(t)) => expect_type(lhs, t, types, file, *span)?,
+                (Some(t), None) => expect_type(rhs, t, types, file, *span, sx)?,
+                (None, Some(t)) => expect_type(lhs, t, types, file, *span, sx)?,
                 _ => {}
             }
             if op.is_ordering() {
-                let t = type_of(lhs, types, file, *span)?.or(type_of(rhs, types, file, *span)?);
-                if t == Some(ColumnType::Symbol) && !text_ordering {
+                let t =
+                    type_of(lhs, types, file, *span, sx)?.or(type_of(rhs, types, file, *span, sx)?);
+                if t == Some(ColumnType::Symbol) && !sx_values {
                     return Err(CheckError::Type {
                         loc: Loc::new(file, *span),
                         what: format!("`{}` compares numbers, not symbols", op.symbol()),
@@ -242,12 +275,12 @@ fn infer_literal(
                         message: "nested aggregates are not supported".into(),
                     });
                 }
-                infer_literal(g, decls, types, file, text_ordering)?;
+                infer_literal(g, decls, types, file, sx_values)?;
             }
             let res_ty = match (func, target) {
                 (AggFunc::Count, _) => ColumnType::Number,
                 (_, Some(t)) => {
-                    expect_type(t, ColumnType::Number, types, file, *span).map_err(|_| {
+                    expect_type(t, ColumnType::Number, types, file, *span, sx).map_err(|_| {
                         CheckError::Type {
                             loc: Loc::new(file, *span),
                             what: format!("`{}` needs a number, `{t}` is a symbol", func.name()),
@@ -262,7 +295,7 @@ fn infer_literal(
                     })
                 }
             };
-            expect_type(&Term::Var(result.clone()), res_ty, types, file, *span)
+            expect_type(&Term::Var(result.clone()), res_ty, types, file, *span, sx)
         }
     }
 }

@@ -94,7 +94,7 @@ impl Database {
         combined.inputs.extend(prog.inputs);
         combined.outputs.extend(prog.outputs);
         combined.printsizes.extend(prog.printsizes);
-        combined.text_ordering |= prog.text_ordering;
+        combined.sx_values |= prog.sx_values;
         let facts = prog.facts;
         let probe = Program {
             facts: facts.clone(),
@@ -131,6 +131,45 @@ impl Database {
         Ok(())
     }
 
+    /// Makes argument `c` of relation `r` symbol-typed for each `(r, c)` in `cols`, so
+    /// that it holds numbers and text (an SX program mixing them), then adds `then`.
+    /// The asserted numbers of those arguments are re-encoded (interned); everything is
+    /// recomputed at the next saturation. Checked first: on error nothing changes.
+    pub(crate) fn widen_columns(
+        &mut self,
+        cols: &[(usize, usize)],
+        then: Program,
+    ) -> Result<(), DatalogError> {
+        if cols.is_empty() {
+            return self.add_program(then);
+        }
+        let mut probe = self.program.clone();
+        for &(r, c) in cols {
+            probe.decls[r].columns[c].1 = ColumnType::Symbol;
+        }
+        probe.decls.extend(then.decls.iter().cloned());
+        probe.rules.extend(then.rules.iter().cloned());
+        probe.sx_values = true;
+        check_program(&probe, &self.file)?;
+        stratify(&probe, &self.file)?;
+        for &(r, c) in cols {
+            self.program.decls[r].columns[c].1 = ColumnType::Symbol;
+            let old = std::mem::replace(&mut self.edb[r], TupleRel::new(0));
+            let mut kept = TupleRel::new(self.program.decls[r].columns.len());
+            let interner = &mut self.interner;
+            old.for_each(|t| {
+                let mut u = t.to_vec();
+                u[c] = interner.intern_int(u[c]) as i64;
+                kept.insert(&u);
+            });
+            self.edb[r] = kept;
+        }
+        self.program.sx_values = true;
+        self.stale = true;
+        tracing::debug!("widened to hold numbers and text: {cols:?}");
+        self.add_program(then)
+    }
+
     /// The program as accumulated so far.
     pub fn program(&self) -> &Program {
         &self.program
@@ -164,15 +203,22 @@ impl Database {
                 vals.len()
             )));
         }
+        let mixed = self.program.sx_values;
         for (v, (_, ty)) in vals.iter().zip(&d.columns) {
-            if v.column_type() != *ty {
+            let fits = v.column_type() == *ty || (mixed && *ty == ColumnType::Symbol);
+            if !fits {
                 return Err(DatalogError::Usage(format!(
                     "type mismatch in `{}`: `{v}` is not a {ty}",
                     d.name
                 )));
             }
         }
-        Ok(vals.iter().map(|v| v.encode(&mut self.interner)).collect())
+        let types: Vec<ColumnType> = d.columns.iter().map(|c| c.1).collect();
+        Ok(vals
+            .iter()
+            .zip(types)
+            .map(|(v, ty)| v.encode_in(ty, &mut self.interner).unwrap_or(0))
+            .collect())
     }
 
     /// Adds one fact; returns whether it was new. Saturate to see its consequences.
@@ -230,9 +276,11 @@ impl Database {
     /// recomputes everything.
     pub fn retract_fact(&mut self, relation: &str, values: &[Value]) -> Result<bool, DatalogError> {
         let rel = self.rel_id(relation)?;
+        let types = &self.program.decls[rel].columns;
         let Some(t) = values
             .iter()
-            .map(|v| v.lookup(&self.interner))
+            .zip(types)
+            .map(|(v, (_, ty))| v.lookup_in(*ty, &self.interner))
             .collect::<Option<Vec<i64>>>()
         else {
             return Ok(false);
@@ -514,14 +562,15 @@ impl Database {
         for (c, p) in pattern.iter().enumerate() {
             if let Some(v) = p {
                 let ty = d.columns[c].1;
-                if v.column_type() != ty {
+                let mixed = self.program.sx_values && ty == ColumnType::Symbol;
+                if v.column_type() != ty && !mixed {
                     return Err(DatalogError::Usage(format!(
                         "type mismatch in query of `{}`: `{v}` is not a {ty}",
                         d.name
                     )));
                 }
                 mask |= 1 << c;
-                match v.lookup(&self.interner) {
+                match v.lookup_in(ty, &self.interner) {
                     Some(x) => key.push(x),
                     // Text never seen: nothing matches.
                     None => return Ok(()),

@@ -302,14 +302,21 @@ impl<'a> Exec<'a, '_> {
             }
             Op::TextFilter { op, lhs, rhs } => {
                 if let (Some(a), Some(b)) = (eval(&self.regs, lhs), eval(&self.regs, rhs)) {
-                    let text = |v: i64| match self.interner.resolve(v as u32) {
-                        Some((SymbolKind::Str, s)) => Some(s),
+                    let value =
+                        |v: i64| u32::try_from(v).ok().and_then(|v| self.interner.resolve(v));
+                    let ord = match (value(a), value(b)) {
+                        (Some((SymbolKind::Str, x)), Some((SymbolKind::Str, y))) => {
+                            Some(x.as_bytes().cmp(y.as_bytes()))
+                        }
+                        (Some((SymbolKind::Int, _)), Some((SymbolKind::Int, _))) => self
+                            .interner
+                            .int_of(a)
+                            .zip(self.interner.int_of(b))
+                            .map(|(x, y)| x.cmp(&y)),
                         _ => None,
                     };
-                    if let (Some(x), Some(y)) = (text(a), text(b)) {
-                        if op.holds(x.as_bytes().cmp(y.as_bytes())) {
-                            self.run(ops, i + 1);
-                        }
+                    if ord.is_some_and(|o| op.holds(o)) {
+                        self.run(ops, i + 1);
                     }
                 }
             }

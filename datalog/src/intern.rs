@@ -10,6 +10,9 @@ pub enum SymbolKind {
     Str,
     /// An SX symbol used as a constant (`alice` in `(parent alice bob)`).
     Sym,
+    /// A number in a symbol-typed column of an SX program (one that mixes numbers and
+    /// text); the text is the number in decimal.
+    Int,
 }
 
 /// A bidirectional map between strings and dense ids.
@@ -19,6 +22,8 @@ pub struct Interner {
     strs: HashMap<Box<str>, u32>,
     /// Ids of SX symbols.
     syms: HashMap<Box<str>, u32>,
+    /// Ids of numbers held in symbol-typed columns, by their decimal text.
+    ints: HashMap<Box<str>, u32>,
     texts: Vec<(SymbolKind, Box<str>)>,
 }
 
@@ -39,6 +44,7 @@ impl Interner {
         match kind {
             SymbolKind::Str => self.strs.get(text),
             SymbolKind::Sym => self.syms.get(text),
+            SymbolKind::Int => self.ints.get(text),
         }
         .copied()
     }
@@ -47,6 +53,25 @@ impl Interner {
         match kind {
             SymbolKind::Str => &mut self.strs,
             SymbolKind::Sym => &mut self.syms,
+            SymbolKind::Int => &mut self.ints,
+        }
+    }
+
+    /// The id of the number `n` as held in a symbol-typed column.
+    pub fn intern_int(&mut self, n: i64) -> u32 {
+        self.intern(SymbolKind::Int, &n.to_string())
+    }
+
+    /// The id of the number `n` in symbol-typed columns, if it was interned.
+    pub fn get_int(&self, n: i64) -> Option<u32> {
+        self.get(SymbolKind::Int, &n.to_string())
+    }
+
+    /// The number behind an id made by [`intern_int`](Self::intern_int).
+    pub fn int_of(&self, id: i64) -> Option<i64> {
+        match self.resolve(u32::try_from(id).ok()?)? {
+            (SymbolKind::Int, text) => text.parse().ok(),
+            _ => None,
         }
     }
 

@@ -60,8 +60,9 @@ pub enum Op {
         /// Column pairs that must be equal (a variable repeated in one atom).
         same: Vec<(usize, usize)>,
     },
-    /// Continue only if the ordering comparison of two strings (interned ids) holds,
-    /// by their bytes; fails when either value is not a string (an SX symbol).
+    /// Continue only if the ordering comparison of two symbol-typed values (interned
+    /// ids) holds: strings by their bytes, numbers (SX programs mixing numbers and
+    /// text) numerically; fails for anything else (an SX symbol, a number and a string).
     TextFilter {
         /// The comparison (`<`, `<=`, `>`, `>=`).
         op: CmpOp,

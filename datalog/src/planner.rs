@@ -459,13 +459,11 @@ impl Planner<'_> {
         let lits: Vec<(usize, &Literal)> = rule.body.iter().enumerate().collect();
         self.plan_body(&lits, delta, types, &mut nb, &mut bound, &mut ops);
         let mut args = Vec::new();
-        for t in &rule.head.args {
-            args.push(self.operand(t, types, &mut nb, &mut ops));
+        let head = self.rel(&rule.head.relation);
+        for (c, t) in rule.head.args.iter().enumerate() {
+            args.push(self.column_operand(t, head, c, types, &mut nb, &mut ops));
         }
-        ops.push(Op::Insert {
-            rel: self.rel(&rule.head.relation),
-            args,
-        });
+        ops.push(Op::Insert { rel: head, args });
         (
             LoopNest {
                 ops,
@@ -584,6 +582,42 @@ impl Planner<'_> {
         }
     }
 
+    /// The operand for argument `c` of relation `rel`: a number in a symbol-typed
+    /// column (an SX program mixing numbers and text) is its interned id.
+    fn column_operand(
+        &mut self,
+        t: &Term,
+        rel: RelId,
+        c: usize,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+        ops: &mut Vec<Op>,
+    ) -> Operand {
+        if let Term::Number(n) = t {
+            if self.relations[rel].types.get(c) == Some(&ColumnType::Symbol) {
+                return Operand::Const(self.interner.intern_int(*n) as i64);
+            }
+        }
+        self.operand(t, types, nb, ops)
+    }
+
+    /// The expression for `t` compared with (or bound to) `other`: a number compared
+    /// with a symbol-typed variable is its interned id.
+    fn compared_expr(
+        &mut self,
+        t: &Term,
+        other: &Term,
+        types: &VarTypes,
+        nb: &mut NestBuilder,
+    ) -> Expr {
+        if let (Term::Number(n), Term::Var(v)) = (t, other) {
+            if types.get(v) == Some(&ColumnType::Symbol) {
+                return Expr::Operand(Operand::Const(self.interner.intern_int(*n) as i64));
+            }
+        }
+        self.expr(t, types, nb)
+    }
+
     fn expr(&mut self, t: &Term, types: &VarTypes, nb: &mut NestBuilder) -> Expr {
         match t {
             Term::Binary(op, a, b) => Expr::Arith(
@@ -631,7 +665,7 @@ impl Planner<'_> {
                 Term::Wildcard => {}
                 other => {
                     mask |= 1 << c;
-                    key.push(self.operand(other, types, nb, ops));
+                    key.push(self.column_operand(other, rel, c, types, nb, ops));
                 }
             }
         }
@@ -673,8 +707,8 @@ impl Planner<'_> {
                             Term::Var(v) => types.get(v) == Some(&ColumnType::Symbol),
                             _ => false,
                         });
-                    let l = self.expr(lhs, types, nb);
-                    let r = self.expr(rhs, types, nb);
+                    let l = self.compared_expr(lhs, rhs, types, nb);
+                    let r = self.compared_expr(rhs, lhs, types, nb);
                     ops.push(if text {
                         Op::TextFilter {
                             op: *op,
@@ -694,7 +728,7 @@ impl Planner<'_> {
                     for (x, e, eb) in [(lhs, rhs, rb), (rhs, lhs, lb)] {
                         if let Term::Var(v) = x {
                             if eb && !bound.contains(v) {
-                                let ex = self.expr(e, types, nb);
+                                let ex = self.compared_expr(e, x, types, nb);
                                 let ty = types.get(v).copied().unwrap_or(ColumnType::Number);
                                 let reg = nb.reg(v, ty);
                                 ops.push(Op::Let { reg, expr: ex });
@@ -743,7 +777,7 @@ impl Planner<'_> {
                         Term::Wildcard => {}
                         other => {
                             mask |= 1 << c;
-                            key.push(self.operand(other, types, nb, ops));
+                            key.push(self.column_operand(other, rel, c, types, nb, ops));
                         }
                     }
                 }

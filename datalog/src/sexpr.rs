@@ -408,6 +408,167 @@ fn infer_decls(db: &Database, atoms: &[&Atom], consts_only: bool) -> Vec<Relatio
     out
 }
 
+/// Column typing of SX programs, which may mix numbers and text in one argument as SX
+/// relations do. The arguments (relation, position) a rule variable connects, and the
+/// values compared with or bound to it, form one class; a class that holds or meets
+/// text is symbol-typed (its numbers interned), any other is number-typed.
+#[derive(Default)]
+struct Classes {
+    columns: HashMap<(String, usize), usize>,
+    vars: HashMap<(usize, String), usize>,
+    parent: Vec<usize>,
+    text: Vec<bool>,
+}
+
+impl Classes {
+    fn node(&mut self) -> usize {
+        self.parent.push(self.parent.len());
+        self.text.push(false);
+        self.parent.len() - 1
+    }
+
+    fn column(&mut self, rel: &str, c: usize) -> usize {
+        if let Some(&n) = self.columns.get(&(rel.to_string(), c)) {
+            return n;
+        }
+        let n = self.node();
+        self.columns.insert((rel.to_string(), c), n);
+        n
+    }
+
+    fn var(&mut self, rule: usize, v: &str) -> usize {
+        if let Some(&n) = self.vars.get(&(rule, v.to_string())) {
+            return n;
+        }
+        let n = self.node();
+        self.vars.insert((rule, v.to_string()), n);
+        n
+    }
+
+    fn find(&mut self, mut n: usize) -> usize {
+        while self.parent[n] != n {
+            self.parent[n] = self.parent[self.parent[n]];
+            n = self.parent[n];
+        }
+        n
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.parent[a] = b;
+            self.text[b] |= self.text[a];
+        }
+    }
+
+    fn mark_text(&mut self, n: usize) {
+        let r = self.find(n);
+        self.text[r] = true;
+    }
+
+    fn is_text(&mut self, n: usize) -> bool {
+        let r = self.find(n);
+        self.text[r]
+    }
+
+    /// Joins `t` (a term of rule number `rule`) to node `n`.
+    fn term(&mut self, n: usize, t: &Term, rule: usize) {
+        match t {
+            Term::Var(v) => {
+                let m = self.var(rule, v);
+                self.union(n, m);
+            }
+            Term::Symbol(_) => self.mark_text(n),
+            Term::Number(_) | Term::Wildcard | Term::Binary(..) => {}
+        }
+    }
+
+    fn atom(&mut self, a: &Atom, rule: usize) {
+        for (c, t) in a.args.iter().enumerate() {
+            let n = self.column(&a.relation, c);
+            self.term(n, t, rule);
+        }
+    }
+
+    fn literals(&mut self, lits: &[Literal], rule: usize) {
+        for l in lits {
+            match l {
+                Literal::Positive(a) | Literal::Negative(a) => self.atom(a, rule),
+                Literal::Compare { lhs, rhs, .. } => {
+                    for (x, y) in [(lhs, rhs), (rhs, lhs)] {
+                        if let Term::Var(v) = x {
+                            let n = self.var(rule, v);
+                            self.term(n, y, rule);
+                        }
+                    }
+                }
+                Literal::Aggregate { goal, .. } => self.literals(goal, rule),
+            }
+        }
+    }
+
+    /// The classes of `db`'s program plus `rules`, the new relations `decls` and a new
+    /// fact's values. Answers the arguments of declared relations that must widen to
+    /// symbol-typed, and sets the types of `decls`.
+    fn of(
+        db: &Database,
+        rules: &[&Rule],
+        decls: &mut [RelationDecl],
+        fact: Option<(&str, &[Value])>,
+    ) -> Vec<(usize, usize)> {
+        let mut k = Classes::default();
+        let program = db.program();
+        for d in &program.decls {
+            for (c, (_, ty)) in d.columns.iter().enumerate() {
+                let n = k.column(&d.name, c);
+                if *ty == ColumnType::Symbol {
+                    k.mark_text(n);
+                }
+            }
+        }
+        for d in decls.iter() {
+            for c in 0..d.columns.len() {
+                k.column(&d.name, c);
+            }
+        }
+        for (ri, r) in program
+            .rules
+            .iter()
+            .chain(rules.iter().copied())
+            .enumerate()
+        {
+            k.atom(&r.head, ri);
+            k.literals(&r.body, ri);
+        }
+        if let Some((rel, vals)) = fact {
+            for (c, v) in vals.iter().enumerate() {
+                if v.column_type() == ColumnType::Symbol {
+                    let n = k.column(rel, c);
+                    k.mark_text(n);
+                }
+            }
+        }
+        for d in decls.iter_mut() {
+            for (c, col) in d.columns.iter_mut().enumerate() {
+                let n = k.column(&d.name, c);
+                if k.is_text(n) {
+                    col.1 = ColumnType::Symbol;
+                }
+            }
+        }
+        let mut widen = Vec::new();
+        for (r, d) in program.decls.iter().enumerate() {
+            for (c, (_, ty)) in d.columns.iter().enumerate() {
+                let n = k.column(&d.name, c);
+                if *ty == ColumnType::Number && k.is_text(n) {
+                    widen.push((r, c));
+                }
+            }
+        }
+        widen
+    }
+}
+
 fn collect_atoms<'a>(lits: &'a [Literal], out: &mut Vec<&'a Atom>) {
     for l in lits {
         match l {
@@ -440,13 +601,17 @@ impl Database {
         let r = rule_from_datum(rule)?;
         let mut atoms = vec![&r.head];
         collect_atoms(&r.body, &mut atoms);
-        let decls = infer_decls(self, &atoms, false);
-        self.add_program(Program {
-            decls,
-            rules: vec![r],
-            text_ordering: true,
-            ..Default::default()
-        })
+        let mut decls = infer_decls(self, &atoms, false);
+        let widen = Classes::of(self, &[&r], &mut decls, None);
+        self.widen_columns(
+            &widen,
+            Program {
+                decls,
+                rules: vec![r],
+                sx_values: true,
+                ..Default::default()
+            },
+        )
     }
 
     /// Adds an SX fact `(edge 1 2)`; returns whether it was new.
@@ -456,6 +621,7 @@ impl Database {
             let decls = infer_decls(self, &[&a], true);
             self.add_program(Program {
                 decls,
+                sx_values: true,
                 ..Default::default()
             })?;
         }
@@ -465,25 +631,27 @@ impl Database {
             .map(ground_of)
             .collect::<Result<Vec<Value>, _>>()?;
         if let Some(types) = self.relation_types(&a.relation) {
-            let mismatch = vals
+            let text_in_number = vals
                 .iter()
                 .zip(&types)
-                .enumerate()
-                .find(|(_, (v, ty))| v.column_type() != **ty);
-            if let (true, Some((i, (v, ty)))) = (types.len() == vals.len(), mismatch) {
-                let (held, what) = match (ty, v) {
-                    (ColumnType::Number, Value::Sym(s)) => ("numbers", format!("the symbol {s}")),
-                    (ColumnType::Number, v) => {
-                        ("numbers", format!("the string {:?}", v.to_string()))
-                    }
-                    (_, v) => ("strings and symbols", format!("the number {v}")),
-                };
-                return Err(DatalogError::Usage(format!(
-                    "type mismatch in `{fact}`: argument {} of `{}` holds {held}, not {what} \
-                     (an engine relation keeps the kind of value each argument first had)",
-                    i + 1,
-                    a.relation
-                )));
+                .any(|(v, ty)| v.column_type() == ColumnType::Symbol && *ty == ColumnType::Number);
+            if types.len() == vals.len() && text_in_number {
+                // Text where the relation held numbers: widen the argument (and every
+                // argument a rule connects to it) to hold both, as SX relations do.
+                let widen = Classes::of(self, &[], &mut [], Some((&a.relation, &vals)));
+                self.widen_columns(
+                    &widen,
+                    Program {
+                        sx_values: true,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| {
+                    DatalogError::Usage(format!(
+                        "`{fact}` mixes numbers and text in `{}`, which a rule cannot take: {e}",
+                        a.relation
+                    ))
+                })?;
             }
         }
         self.add_fact(&a.relation, &vals)
@@ -508,6 +676,7 @@ impl Database {
         }
         for (a, (_, ty)) in args.iter().zip(columns) {
             let fits = match a {
+                // A number in a symbol-typed argument takes the general path.
                 SxConst::Int(_) => *ty == ColumnType::Number,
                 SxConst::Str(_) => *ty == ColumnType::Symbol,
                 SxConst::Sym(s) => *ty == ColumnType::Symbol && !is_var(s),
@@ -619,7 +788,8 @@ impl Database {
                 }
                 other => {
                     let v = value_of(other).ok_or_else(|| bad("bad query argument", pattern))?;
-                    if v.column_type() != *ty {
+                    let mixed = *ty == ColumnType::Symbol && self.program().sx_values;
+                    if v.column_type() != *ty && !mixed {
                         return Ok(answers);
                     }
                     slot.push(None);
@@ -838,6 +1008,7 @@ fn answer_value(ty: ColumnType, raw: i64, interner: &Interner) -> AnswerValue<'_
         ColumnType::Symbol => match interner.resolve(raw as u32) {
             Some((SymbolKind::Sym, s)) => AnswerValue::Sym(s),
             Some((SymbolKind::Str, s)) => AnswerValue::Str(s),
+            Some((SymbolKind::Int, s)) => AnswerValue::Int(s.parse().unwrap_or(raw)),
             None => AnswerValue::Int(raw),
         },
     }

@@ -34,6 +34,28 @@ impl Value {
         }
     }
 
+    /// Encodes for a column of type `ty`: a number in a symbol-typed column (an SX
+    /// program mixing numbers and text) is interned. `None`: text in a number column.
+    pub fn encode_in(&self, ty: ColumnType, interner: &mut Interner) -> Option<i64> {
+        match (self, ty) {
+            (Value::Number(n), ColumnType::Symbol) => Some(interner.intern_int(*n) as i64),
+            (Value::Number(n), ColumnType::Number) => Some(*n),
+            (_, ColumnType::Symbol) => Some(self.encode(interner)),
+            (_, ColumnType::Number) => None,
+        }
+    }
+
+    /// Looks up as [`encode_in`](Self::encode_in) encodes, without interning (None: never
+    /// seen, or text in a number column: nothing matches).
+    pub fn lookup_in(&self, ty: ColumnType, interner: &Interner) -> Option<i64> {
+        match (self, ty) {
+            (Value::Number(n), ColumnType::Symbol) => interner.get_int(*n).map(i64::from),
+            (Value::Number(n), ColumnType::Number) => Some(*n),
+            (_, ColumnType::Symbol) => self.lookup(interner),
+            (_, ColumnType::Number) => None,
+        }
+    }
+
     /// Encodes without interning (None: the text was never seen, so nothing matches).
     pub fn lookup(&self, interner: &Interner) -> Option<i64> {
         match self {
@@ -50,6 +72,9 @@ impl Value {
             ColumnType::Symbol => match interner.resolve(v as u32) {
                 Some((SymbolKind::Str, s)) => Value::Str(s.to_string()),
                 Some((SymbolKind::Sym, s)) => Value::Sym(s.to_string()),
+                Some((SymbolKind::Int, s)) => {
+                    s.parse().map_or(Value::Str(format!("#{v}")), Value::Number)
+                }
                 None => Value::Str(format!("#{v}")),
             },
         }

@@ -487,3 +487,44 @@ fn sx_answers_are_sorted_and_distinct_for_every_width() {
     // Variables name columns in order of appearance, whatever their names.
     assert_eq!(ints("(q Y X)", &mut db), want);
 }
+
+#[test]
+fn an_sx_relation_mixes_numbers_and_text_in_every_plan_mode() {
+    use datalog::planner::PlanOptions;
+    for opts in [
+        PlanOptions::default(),
+        PlanOptions::hash_tuples(),
+        PlanOptions::sparse_rows(),
+    ] {
+        let mut db = Database::new();
+        db.set_plan_options(opts);
+        for f in ["(e 1 2)", "(e 2 3)", "(n 3)"] {
+            db.add_sx_fact(&d(f)).unwrap();
+        }
+        db.add_sx_rule(&d("(<- (p X Y) (e X Y))")).unwrap();
+        db.add_sx_rule(&d("(<- (p X Z) (p X Y) (e Y Z))")).unwrap();
+        db.add_sx_rule(&d("(<- (end X) (p 1 X) (n X))")).unwrap();
+        assert_eq!(db.query_sx(&d("(end X)")).unwrap().len(), 1);
+        // Text in a number argument widens it and everything a rule connects to it.
+        db.add_sx_fact(&d("(e 3 \"top\")")).unwrap();
+        db.add_sx_fact(&d("(e \"top\" 1)")).unwrap();
+        db.add_sx_fact(&d("(n \"top\")")).unwrap();
+        let path: Vec<String> = db
+            .query_sx(&d("(p 1 X)"))
+            .unwrap()
+            .iter()
+            .map(|b| b[0].1.to_string())
+            .collect();
+        assert_eq!(path, ["1", "2", "3", "\"top\""]);
+        let ends: Vec<String> = db
+            .query_sx(&d("(end X)"))
+            .unwrap()
+            .iter()
+            .map(|b| b[0].1.to_string())
+            .collect();
+        assert_eq!(ends, ["3", "\"top\""]);
+        assert_eq!(db.query_sx(&d("(p \"top\" 2)")).unwrap().len(), 1);
+        assert!(db.retract_sx_fact(&d("(e \"top\" 1)")).unwrap());
+        assert_eq!(db.query_sx(&d("(p \"top\" X)")).unwrap().len(), 0);
+    }
+}
