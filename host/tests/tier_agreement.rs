@@ -1339,3 +1339,37 @@ fn reraised_non_error_values_are_located_alike_on_every_tier() {
     let o = agreed("(define (f) (guard (e ((string? e) 1)) (raise 5)))\n(f)");
     assert_eq!(o.result, Err("5 @ prop.sx:1:40".to_string()));
 }
+
+/// Found by the random programs (60,000 cases): an error raised by the first
+/// callback of a higher-order call, inside a guard of a VM function, was taken for a
+/// fault of that function although the function was already saved below the loop;
+/// the re-run cut its stack slots and the guard's handler then indexed past the
+/// stack (a panic). Such a raise is ordinary unwinding: the guard sees it.
+#[test]
+fn a_raise_from_a_loops_first_callback_unwinds_to_the_callers_guard() {
+    for (src, expected) in [
+        (
+            "(define (f x) (guard (e ((= e 0) 1)) (reduce * -9223372036854775807 (list 2 -3)))) (f 1)",
+            Err("*: integer overflow"),
+        ),
+        (
+            "(define (f x) (guard (e (true (list :caught x))) (reduce * -9223372036854775807 (list 2 -3)))) (f 1)",
+            Ok("(:caught 1)"),
+        ),
+        (
+            "(for-each (fn (x1) (print (guard (e2 ((= e2 0) (guard (e3) -3))) (reduce * -9223372036854775807 (list 2 -3))) \" \")) (cons -3 (list)))",
+            Err("*: integer overflow"),
+        ),
+        (
+            "(define (g x) (guard (e (true :caught)) (map (fn (y) (/ 1 y)) (list 0 1)))) (g 1)",
+            Ok(":caught"),
+        ),
+    ] {
+        let o = agreed(src);
+        match (&o.result, expected) {
+            (Err(m), Err(want)) => assert!(m.contains(want), "{src}: {m:?} lacks {want:?}"),
+            (Ok(v), Ok(want)) => assert_eq!(v, want, "{src}"),
+            (got, want) => panic!("{src}: got {got:?}, expected {want:?}"),
+        }
+    }
+}

@@ -565,7 +565,12 @@ impl Machine {
     /// and `fr` starts over: the state `apply` would have built, without tearing
     /// down and rebuilding it. `false`: nothing done (take the general path).
     #[inline(always)]
-    pub(crate) fn vm_loop_next(&mut self, fr: &mut VmFrame, base: usize, interp: &Interp) -> bool {
+    pub(crate) fn vm_loop_next(
+        &mut self,
+        fr: &mut VmFrame,
+        base: usize,
+        interp: &mut Interp,
+    ) -> bool {
         let Machine { kont, stack, .. } = self;
         let depth = kont.len();
         let Some(Frame::Higher(h)) = kont.last_mut() else {
@@ -598,9 +603,9 @@ impl Machine {
             || info.nparams != 1 + u32::from(reduce)
             || info.rest
             || !interp.policy.ready_for_vm(&info.jit)
-            || interp.fuel.is_some()
             || depth >= interp.max_depth
             || stack.len() != base + chunk.frame_size as usize + 1
+            || !crate::vm::exec::take_fuel(interp)
         {
             return false;
         }
@@ -989,7 +994,7 @@ fn fast_vm_chunk<'c>(
     reduce: bool,
     recovering: u32,
     depth: usize,
-    interp: &Interp,
+    interp: &mut Interp,
 ) -> Option<&'c Rc<crate::vm::Chunk>> {
     let info = &*c.info;
     if recovering > 0 || !interp.policy.ready_for_vm(&info.jit) {
@@ -997,13 +1002,13 @@ fn fast_vm_chunk<'c>(
     }
     let argc = if reduce { 2 } else { 1 };
     // `apply` checks the depth with the loop's frame pushed: one more than now.
-    if info.nparams != argc || info.rest || interp.fuel.is_some() || depth + 1 >= interp.max_depth {
+    if info.nparams != argc || info.rest || depth + 1 >= interp.max_depth {
         return None;
     }
     let Some(Ok(chunk)) = info.chunk.get() else {
         return None;
     };
-    if chunk.heap_frame {
+    if chunk.heap_frame || !crate::vm::exec::take_fuel(interp) {
         return None;
     }
     Some(chunk)

@@ -45,8 +45,14 @@ pub(crate) struct VmGuard {
 }
 
 enum Next {
+    /// Go on with `fr`.
     Continue,
+    /// Control leaves the running activation `fr`; a raise here is its own (the
+    /// activation is still current) and may be a fault.
     Exit(Mode),
+    /// A raise from below an activation already saved in the continuation (or
+    /// already gone): ordinary unwinding, never a fault of `fr`.
+    Unwind(Mode),
 }
 
 /// What an out-of-line VM step did.
@@ -486,12 +492,12 @@ impl Machine {
             Instr::Call(n) => match self.call(fr, pc, n, false, interp) {
                 Next::Continue => {}
                 Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
-                Next::Exit(m) => return Step::Exit(m),
+                Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
             },
             Instr::TailCall(n) => match self.call(fr, pc, n, true, interp) {
                 Next::Continue => {}
                 Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
-                Next::Exit(m) => return Step::Exit(m),
+                Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
             },
             Instr::Prim(op, n) => {
                 let len = self.stack.len();
@@ -517,7 +523,7 @@ impl Machine {
                     match self.call(fr, pc, n, false, interp) {
                         Next::Continue => {}
                         Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
-                        Next::Exit(m) => return Step::Exit(m),
+                        Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
                     }
                     return Step::Next;
                 }
@@ -570,7 +576,7 @@ impl Machine {
                     match self.call(fr, pc, 2, false, interp) {
                         Next::Continue => {}
                         Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
-                        Next::Exit(m) => return Step::Exit(m),
+                        Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
                     }
                 }
             }
@@ -684,7 +690,7 @@ impl Machine {
     /// them made the processor reload fresh partial stores as wide words, a stall on
     /// every call.
     #[inline(always)]
-    fn fast_call(&mut self, fr: &mut VmFrame, next: u32, n: u32, interp: &Interp) -> bool {
+    fn fast_call(&mut self, fr: &mut VmFrame, next: u32, n: u32, interp: &mut Interp) -> bool {
         let fidx = self.stack.len() - n as usize - 1;
         let Value::Lambda(c) = &self.stack[fidx] else {
             return false;
@@ -694,7 +700,6 @@ impl Machine {
             || info.rest
             || self.recovering != 0
             || !interp.policy.ready_for_vm(&info.jit)
-            || interp.fuel.is_some()
             || self.kont.len() >= interp.max_depth
         {
             return false;
@@ -702,7 +707,7 @@ impl Machine {
         let Some(Ok(chunk)) = info.chunk.get() else {
             return false;
         };
-        if chunk.heap_frame {
+        if chunk.heap_frame || !take_fuel(interp) {
             return false;
         }
         let chunk = chunk.clone();
@@ -949,7 +954,8 @@ impl Machine {
         self.stack.truncate(fr.base as usize - 1);
         match self.deliver(v, fr, interp) {
             None => Next::Continue,
-            Some(m) => Next::Exit(m),
+            // The activation has returned: whatever happens next is not its doing.
+            Some(m) => Next::Unwind(m),
         }
     }
 
@@ -997,18 +1003,25 @@ impl Machine {
             return Next::Exit(rejected);
         }
         if tail {
+            // The activation is gone: a raise from the callee is not its fault.
             self.stack.truncate(fr.base as usize - 1);
-            return Next::Exit(self.apply(f, args, &span, interp));
+            return Next::Unwind(self.apply(f, args, &span, interp));
         }
         let mut caller = fr.clone();
         caller.resume_height = self.stack.len() as u32;
         let depth = self.kont.len();
         push_in_place!(self.kont, Frame::Vm(caller));
         let mode = self.apply(f, args, &span, interp);
-        if matches!(mode, Mode::Raise(..)) && self.kont.len() == depth + 1 {
-            // The callee rejected the call at once: the fault belongs to this
-            // activation, which is still current.
-            self.kont.pop();
+        if matches!(mode, Mode::Raise(..)) {
+            if self.kont.len() == depth + 1 {
+                // The callee rejected the call at once: the fault belongs to this
+                // activation, which is current again.
+                self.kont.pop();
+                return Next::Exit(mode);
+            }
+            // Raised inside the callee (say, by the first callback of a `map`), with
+            // this activation saved below it: plain unwinding.
+            return Next::Unwind(mode);
         }
         Next::Exit(mode)
     }
@@ -1091,6 +1104,20 @@ impl Machine {
         );
         if let Some(t) = interp.trace.as_mut() {
             t.push(line);
+        }
+    }
+}
+
+/// Takes the unit of fuel a call costs (`Interp::enter_call`), if there is a limit;
+/// `false` when it is used up (the general path then raises the error).
+#[inline(always)]
+pub(crate) fn take_fuel(interp: &mut Interp) -> bool {
+    match &mut interp.fuel {
+        None => true,
+        Some(0) => false,
+        Some(f) => {
+            *f -= 1;
+            true
         }
     }
 }
