@@ -54,13 +54,8 @@ impl Clone for Value {
             Value::Dict(d) => std::mem::forget(Rc::clone(d)),
             Value::Lambda(c) => std::mem::forget(Rc::clone(c)),
             Value::Error(e) => std::mem::forget(Rc::clone(e)),
-            Value::Nil
-            | Value::Bool(_)
-            | Value::Int(_)
-            | Value::Float(_)
-            | Value::Sym(_)
-            | Value::Keyword(_)
-            | Value::Prim(_) => {}
+            // Plain data (see `owns_heap`).
+            _ => {}
         }
         // SAFETY: a shared payload's count was raised above for the copy to own;
         // every other payload is plain data.

@@ -500,26 +500,7 @@ impl Machine {
                 Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
             },
             Instr::Prim(op, n) => {
-                let len = self.stack.len();
-                if n == 2 {
-                    if let [Value::Prim(p), Value::Int(a), Value::Int(b)] = &self.stack[len - 3..] {
-                        if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
-                            let (a, b) = (*a, *b);
-                            // SAFETY: the result replaces the primitive (nothing to
-                            // drop) and the two ints above it are forgotten.
-                            unsafe {
-                                let slot = self.stack.as_mut_ptr().add(len - 3);
-                                if int_binop_into(op, a, b, slot) {
-                                    self.stack.set_len(len - 2);
-                                    return Step::Next;
-                                }
-                            }
-                        }
-                    }
-                }
-                let fidx = len - n as usize - 1;
-                let is_prim = matches!(&self.stack[fidx], Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
-                if !is_prim {
+                if !self.is_inline_prim(op, n, interp) {
                     match self.call(fr, pc, n, false, interp) {
                         Next::Continue => {}
                         Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
@@ -538,29 +519,9 @@ impl Machine {
                     _ => &self.stack[(fr.base + k) as usize],
                 };
                 let sym = interp.inline_syms[op as usize];
-                let is_prim = matches!(interp.global_value_ref(sym), Some(Value::Prim(p)) if std::ptr::eq(*p, interp.inline_prims[op as usize]));
-                if is_prim {
-                    if let (Value::Int(a), Value::Int(b)) = (x, y) {
-                        let (a, b) = (*a, *b);
-                        if self.stack.len() == self.stack.capacity() {
-                            crate::inplace::grow(&mut self.stack);
-                        }
-                        let len = self.stack.len();
-                        // SAFETY: there is room for one more value.
-                        unsafe {
-                            if int_binop_into(op, a, b, self.stack.as_mut_ptr().add(len)) {
-                                self.stack.set_len(len + 1);
-                                return Step::Next;
-                            }
-                        }
-                    }
-                }
-                let x = &self.stack[(fr.base + a) as usize];
-                let y = match instr {
-                    Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
-                    _ => &self.stack[(fr.base + k) as usize],
-                };
-                // The general path: exactly what the unfused instructions do.
+                let is_prim = interp.inline_intact & (1 << op as u16) != 0;
+                // Exactly what the unfused instructions do (`inline_op` has the fast
+                // path for ints).
                 let (x, y) = (x.clone(), y.clone());
                 let Some(f) = interp.global_value(sym) else {
                     return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}")));
