@@ -224,9 +224,10 @@ impl Machine {
                     }
                 }
                 Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
-                    let v: *const Value = interp.global_value_ref(sym).expect("checked");
-                    // SAFETY: growing the operand stack does not touch globals.
-                    push_in_place!(self.stack, unsafe { &*v }.clone())
+                    push_in_place!(
+                        self.stack,
+                        interp.global_value_ref(sym).expect("checked").clone()
+                    )
                 }
                 Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k)
                     if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) => {}
@@ -435,11 +436,7 @@ impl Machine {
                 outer(fr, d).set(i, v);
             }
             Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
-                Some(v) => {
-                    let v: *const Value = v;
-                    // SAFETY: growing the operand stack does not touch globals.
-                    push_in_place!(self.stack, unsafe { &*v }.clone());
-                }
+                Some(v) => push_in_place!(self.stack, v.clone()),
                 None => return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}"))),
             },
             Instr::DefineGlobal(sym) => {
@@ -1217,6 +1214,10 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
     true
 }
 
+/// Writes a boolean result for [`int_binop_into`].
+///
+/// # Safety
+/// As for [`int_binop_into`].
 #[inline(always)]
 unsafe fn write_bool(dst: *mut Value, b: bool) -> bool {
     dst.write(Value::Bool(b));
