@@ -348,7 +348,7 @@ fn engine_query(args: &[Value], interp: &mut Interp) -> R {
     let answers = db.query_sx_answers(&pattern).map_err(engine_error)?;
     // Every answer is a dict with the same keys: fill a copy of one template (no
     // hashing per answer), and make each distinct string or symbol once.
-    let mut template = Dict::with_capacity(answers.vars().len());
+    let mut template = Dict::with_capacity_and_hasher(answers.vars().len(), Default::default());
     for var in answers.vars() {
         template.insert(Value::sym(var), Value::Nil);
     }

@@ -5,7 +5,6 @@
 
 use std::rc::Rc;
 
-use indexmap::IndexMap;
 use thiserror::Error;
 
 use crate::span::Span;
@@ -52,7 +51,7 @@ impl Form {
             FormKind::Atom(v) => v.clone(),
             FormKind::List(items) => Value::list(items.iter().map(Form::to_value).collect()),
             FormKind::Dict(items) => {
-                let mut d = IndexMap::new();
+                let mut d = crate::value::Dict::default();
                 for pair in items.chunks(2) {
                     d.insert(pair[0].to_value(), pair[1].to_value());
                 }

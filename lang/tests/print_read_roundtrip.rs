@@ -1,7 +1,6 @@
 //! Property tests: printing then reading a value gives it back; arbitrary input
 //! never panics the reader.
 
-use indexmap::IndexMap;
 use lang::printer::repr;
 use lang::reader::{read_all, read_one};
 use lang::value::{equal, Value};
@@ -32,7 +31,7 @@ fn value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::list),
             prop::collection::vec((inner.clone(), inner), 0..6).prop_map(|pairs| {
-                let mut d = IndexMap::new();
+                let mut d = lang::value::Dict::default();
                 for (k, v) in pairs {
                     d.insert(k, v);
                 }

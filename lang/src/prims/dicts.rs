@@ -27,7 +27,7 @@ fn dict(args: &[Value], _: &mut PrimCtx) -> R {
             args.len()
         )));
     }
-    let mut d = Dict::with_capacity(args.len() / 2);
+    let mut d = Dict::with_capacity_and_hasher(args.len() / 2, Default::default());
     for kv in args.chunks(2) {
         d.insert(kv[0].clone(), kv[1].clone());
     }
@@ -51,7 +51,7 @@ fn get(args: &[Value], _: &mut PrimCtx) -> R {
 fn dict_arg(name: &str, sig: &str, args: &[Value]) -> Result<Rc<Dict>, PrimError> {
     match &args[0] {
         Value::Dict(d) => Ok(d.clone()),
-        Value::Nil => Ok(Rc::new(Dict::new())),
+        Value::Nil => Ok(Rc::new(Dict::default())),
         _ => Err(type_error(name, sig, args)),
     }
 }
@@ -97,7 +97,7 @@ fn has_key(args: &[Value], _: &mut PrimCtx) -> R {
 }
 
 fn merge(args: &[Value], _: &mut PrimCtx) -> R {
-    let mut out = Dict::new();
+    let mut out = Dict::default();
     for a in args {
         match a {
             Value::Dict(d) => {

@@ -76,7 +76,7 @@ fn kw(name: &str) -> Value {
 
 fn jit_stats(args: &[Value], interp: &mut Interp) -> R {
     let s = &interp.policy.stats;
-    let mut d = Dict::new();
+    let mut d = Dict::default();
     let mode = match interp.policy.mode {
         crate::tiering::JitMode::Off => "off".to_string(),
         crate::tiering::JitMode::Hot(n) => format!("hot:{n}"),
@@ -93,9 +93,9 @@ fn jit_stats(args: &[Value], interp: &mut Interp) -> R {
         d.insert(kw(k), Value::Int(v as i64));
     }
     if args.first().is_some_and(Value::truthy) {
-        let mut per = Dict::new();
+        let mut per = Dict::default();
         for (name, f) in &s.functions {
-            let mut e = Dict::new();
+            let mut e = Dict::default();
             e.insert(kw("compiled"), Value::Bool(f.compiled));
             e.insert(kw("excluded"), Value::Bool(f.excluded));
             e.insert(
@@ -143,7 +143,7 @@ fn chunk_of(tool: &str, args: &[Value], interp: &mut Interp) -> Result<Rc<Chunk>
 
 fn bytecode_inspect(args: &[Value], interp: &mut Interp) -> R {
     let chunk = chunk_of("bytecode-inspect", args, interp)?;
-    let mut d = Dict::new();
+    let mut d = Dict::default();
     d.insert(kw("name"), Value::str(&chunk.name));
     d.insert(kw("arity"), Value::Int(chunk.nparams as i64));
     d.insert(kw("rest"), Value::Bool(chunk.rest));
@@ -207,7 +207,7 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
             problems.push(Value::str(&format!("at {pc}: {m}")));
         }
     }
-    let mut d = Dict::new();
+    let mut d = Dict::default();
     d.insert(kw("checked"), Value::Int(checked));
     d.insert(kw("problems"), Value::list(problems));
     Ok(Value::dict(d))
