@@ -209,6 +209,14 @@ impl Machine {
                     self.stack[base + i as usize] = v;
                 }
                 Instr::Nil => push_in_place!(self.stack, Value::Nil),
+                Instr::LoadEnv(i) => {
+                    push_in_place!(self.stack, fr.env.as_ref().expect("heap frame").get(i))
+                }
+                Instr::StoreEnv(i) => {
+                    let v = self.pop();
+                    fr.env.as_ref().expect("heap frame").set(i, v);
+                }
+                Instr::LoadOuter(d, i) => push_in_place!(self.stack, outer(&fr, d).get(i)),
                 Instr::Pop => {
                     self.stack.pop();
                 }
