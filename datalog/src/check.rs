@@ -107,42 +107,26 @@ fn type_of(
         Term::Number(_) => Some(ColumnType::Number),
         Term::Symbol(_) => Some(ColumnType::Symbol),
         Term::Binary(op, a, b) => {
-            expect_type(a, ColumnType::Number, types, file, span, sx).map_err(|_| {
-                CheckError::Type {
-                    loc: Loc::new(file, span),
-                    what: if sx {
-                        format!(
-                            "operator `{}` needs numbers, and `{a}` may hold strings or \
-                             symbols (the engine computes only with arguments that hold \
-                             numbers alone)",
-                            op.symbol()
-                        )
-                    } else {
-                        format!(
-                            "operator `{}` needs numbers, `{a}` is a symbol",
-                            op.symbol()
-                        )
-                    },
-                }
-            })?;
-            expect_type(b, ColumnType::Number, types, file, span, sx).map_err(|_| {
-                CheckError::Type {
-                    loc: Loc::new(file, span),
-                    what: if sx {
-                        format!(
-                            "operator `{}` needs numbers, and `{b}` may hold strings or \
-                             symbols (the engine computes only with arguments that hold \
-                             numbers alone)",
-                            op.symbol()
-                        )
-                    } else {
-                        format!(
-                            "operator `{}` needs numbers, `{b}` is a symbol",
-                            op.symbol()
-                        )
-                    },
-                }
-            })?;
+            for operand in [a, b] {
+                expect_type(operand, ColumnType::Number, types, file, span, sx).map_err(|_| {
+                    CheckError::Type {
+                        loc: Loc::new(file, span),
+                        what: if sx {
+                            format!(
+                                "operator `{}` needs numbers, and `{operand}` may hold strings \
+                                 or symbols (the engine computes only with arguments that \
+                                 hold numbers alone)",
+                                op.symbol()
+                            )
+                        } else {
+                            format!(
+                                "operator `{}` needs numbers, `{operand}` is a symbol",
+                                op.symbol()
+                            )
+                        },
+                    }
+                })?;
+            }
             Some(ColumnType::Number)
         }
     })
