@@ -571,19 +571,25 @@ impl Machine {
         base: usize,
         interp: &mut Interp,
     ) -> bool {
-        let Machine { kont, stack, .. } = self;
-        let depth = kont.len();
+        let Machine {
+            kont,
+            stack,
+            recovering,
+            ..
+        } = self;
+        // The depth as the callback's entry sees it without the loop's frame (when
+        // there is one on top, checked next).
+        let depth = kont.len().saturating_sub(1);
         let Some(Frame::Higher(h)) = kont.last_mut() else {
             return false;
         };
-        if self.recovering != 0 || h.idx + 1 >= h.items.len() {
+        if h.idx + 1 >= h.items.len() {
             return false;
         }
         let Value::Lambda(c) = &h.f else {
             return false;
         };
-        let info = &*c.info;
-        let Some(Ok(chunk)) = info.chunk.get() else {
+        let Some(Ok(chunk)) = c.info.chunk.get() else {
             return false;
         };
         let reduce = match h.op {
@@ -591,21 +597,13 @@ impl Machine {
             Higher::Reduce => true,
             _ => return false,
         };
-        let same_env = match (&fr.closure_env, &c.env) {
-            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        // `kont.len()` counts the loop's frame, as `apply` sees the depth.
+        // The returning activation is this callback's, with only its value above
+        // the slots; then the entry checks of any next callback (fuel taken last).
         if !Rc::ptr_eq(&fr.chunk, chunk)
-            || !same_env
+            || !same_frame(&fr.closure_env, &c.env)
             || fr.env.is_some()
-            || info.nparams != 1 + u32::from(reduce)
-            || info.rest
-            || !interp.policy.ready_for_vm(&info.jit)
-            || depth >= interp.max_depth
             || stack.len() != base + chunk.frame_size as usize + 1
-            || !crate::vm::exec::take_fuel(interp)
+            || fast_vm_chunk(c, reduce, *recovering, depth, interp).is_none()
         {
             return false;
         }
@@ -736,12 +734,7 @@ impl Machine {
                             if !Rc::ptr_eq(&fr.chunk, chunk) {
                                 fr.chunk = chunk.clone();
                             }
-                            let same_env = match (&fr.closure_env, &c.env) {
-                                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-                                (None, None) => true,
-                                _ => false,
-                            };
-                            if !same_env {
+                            if !same_frame(&fr.closure_env, &c.env) {
                                 fr.closure_env = c.env.clone();
                             }
                             fr.env = None;
@@ -985,11 +978,20 @@ pub(crate) fn is_read_request(req: &Value) -> bool {
     }
 }
 
+/// Whether two optional frames are the same frame (or both absent).
+fn same_frame(a: &Option<Rc<Env>>, b: &Option<Rc<Env>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// The chunk for the next callback `c` of a higher-order loop when `apply` would
 /// certainly enter it on the VM with its slots on the stack (compiled, ready by
 /// the policy's fast path, exact arity, no fuel or depth limit in reach); `None`:
 /// take `apply`.
-#[inline]
+#[inline(always)]
 fn fast_vm_chunk<'c>(
     c: &'c Closure,
     reduce: bool,

@@ -334,15 +334,7 @@ impl Machine {
         if interp.inline_intact & (1 << op as u16) == 0 {
             return false;
         }
-        let test = match op {
-            PrimOp::Lt => Some(x < y),
-            PrimOp::Gt => Some(x > y),
-            PrimOp::Le => Some(x <= y),
-            PrimOp::Ge => Some(x >= y),
-            PrimOp::Eq => Some(x == y),
-            _ => None,
-        };
-        if let Some(holds) = test {
+        if let Some(holds) = int_compare(op, x, y) {
             // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
             let after = unsafe { &(*chunk).code }[*next as usize];
             if let Instr::JumpIfFalse(t) = after {
@@ -883,31 +875,13 @@ impl Machine {
                 Next::Continue
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) => {
-                let p: &'static Prim = p;
-                let PrimImpl::Plain(func) = &p.imp else {
-                    unreachable!("matched above")
-                };
                 if let Err(m) = p.check_arity(n as usize) {
                     return Next::Exit(raise_at(fr, pc, m));
                 }
-                let mut ctx = PrimCtx {
-                    out: &mut *interp.out,
-                    gensym: &mut interp.gensym,
-                    effects: &mut interp.effects,
-                };
-                let result = func(&self.stack[fidx + 1..], &mut ctx);
-                match result {
-                    Ok(v) => {
-                        self.stack.truncate(fidx);
-                        if tail {
-                            // Return the value at once.
-                            push_in_place!(self.stack, v);
-                            self.vm_return(fr, interp)
-                        } else {
-                            push_in_place!(self.stack, v);
-                            Next::Continue
-                        }
-                    }
+                match self.call_plain_prim(n, interp) {
+                    // A tail call returns the value at once.
+                    Ok(()) if tail => self.vm_return(fr, interp),
+                    Ok(()) => Next::Continue,
                     Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
                 }
             }
@@ -1004,6 +978,9 @@ impl Machine {
     /// Runs an inline primitive over the top `n` operands (the primitive itself is
     /// just below them).
     fn inline_op(&mut self, op: PrimOp, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
+        if n == 2 && self.inline_prim2_fast(op, interp) {
+            return Ok(());
+        }
         let len = self.stack.len();
         if n == 2 && op == PrimOp::Eq {
             // `=` on any two values is structural equality.
@@ -1011,18 +988,6 @@ impl Machine {
             self.truncate_stack(len - 3);
             push_in_place!(self.stack, Value::Bool(same));
             return Ok(());
-        }
-        if n == 2 {
-            if let (Value::Int(a), Value::Int(b)) = (&self.stack[len - 2], &self.stack[len - 1]) {
-                let fast = int_binop(op, *a, *b);
-                if let Some(v) = fast {
-                    // Two ints and the primitive: nothing to drop but their slots.
-                    self.stack.pop();
-                    self.stack.pop();
-                    *self.stack.last_mut().expect("the primitive is below") = v;
-                    return Ok(());
-                }
-            }
         }
         if n == 1 {
             let fast = match (op, &self.stack[len - 1]) {
@@ -1040,19 +1005,8 @@ impl Machine {
                 return Ok(());
             }
         }
-        let p = interp.inline_prims[op as usize];
-        let PrimImpl::Plain(func) = &p.imp else {
-            unreachable!("inline primitives are plain")
-        };
-        let mut ctx = PrimCtx {
-            out: &mut *interp.out,
-            gensym: &mut interp.gensym,
-            effects: &mut interp.effects,
-        };
-        let v = func(&self.stack[len - n as usize..], &mut ctx)?;
-        self.stack.truncate(len - n as usize - 1);
-        push_in_place!(self.stack, v);
-        Ok(())
+        // The primitive below the operands is `op`'s own (the callers check).
+        self.call_plain_prim(n, interp)
     }
 
     fn trace_instr(&self, fr: &VmFrame, pc: usize, interp: &mut Interp) {
@@ -1198,6 +1152,10 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
 /// `dst` must be valid for a write and hold nothing that needs dropping.
 #[inline(always)]
 unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
+    if let Some(holds) = int_compare(op, a, b) {
+        dst.write(Value::Bool(holds));
+        return true;
+    }
     let v = match op {
         PrimOp::Add => match a.checked_add(b) {
             Some(r) => r,
@@ -1211,11 +1169,6 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
             Some(r) => r,
             None => return false,
         },
-        PrimOp::Lt => return write_bool(dst, a < b),
-        PrimOp::Gt => return write_bool(dst, a > b),
-        PrimOp::Le => return write_bool(dst, a <= b),
-        PrimOp::Ge => return write_bool(dst, a >= b),
-        PrimOp::Eq => return write_bool(dst, a == b),
         PrimOp::Mod if b != 0 => crate::prims::int_mod(a, b),
         _ => return false,
     };
@@ -1223,30 +1176,15 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
     true
 }
 
-/// Writes a boolean result for [`int_binop_into`].
-///
-/// # Safety
-/// As for [`int_binop_into`].
+/// The inline comparison `op` on two ints (`None`: not a comparison).
 #[inline(always)]
-unsafe fn write_bool(dst: *mut Value, b: bool) -> bool {
-    dst.write(Value::Bool(b));
-    true
-}
-
-/// An inline binary primitive on two ints, when it has an int or bool result
-/// (`None`: overflow or not a binary numeric op; take the general path).
-#[inline(always)]
-fn int_binop(op: PrimOp, a: i64, b: i64) -> Option<Value> {
+fn int_compare(op: PrimOp, a: i64, b: i64) -> Option<bool> {
     match op {
-        PrimOp::Add => a.checked_add(b).map(Value::Int),
-        PrimOp::Sub => a.checked_sub(b).map(Value::Int),
-        PrimOp::Mul => a.checked_mul(b).map(Value::Int),
-        PrimOp::Lt => Some(Value::Bool(a < b)),
-        PrimOp::Gt => Some(Value::Bool(a > b)),
-        PrimOp::Le => Some(Value::Bool(a <= b)),
-        PrimOp::Ge => Some(Value::Bool(a >= b)),
-        PrimOp::Eq => Some(Value::Bool(a == b)),
-        PrimOp::Mod if b != 0 => Some(Value::Int(crate::prims::int_mod(a, b))),
+        PrimOp::Lt => Some(a < b),
+        PrimOp::Gt => Some(a > b),
+        PrimOp::Le => Some(a <= b),
+        PrimOp::Ge => Some(a >= b),
+        PrimOp::Eq => Some(a == b),
         _ => None,
     }
 }
