@@ -538,23 +538,10 @@ impl Machine {
                     }
                 }
             }
-            Instr::Return => {
-                let v = self.pop();
-                self.stack.truncate(fr.base as usize - 1);
-                // The common case of `deliver`, inline: back to a waiting VM caller.
-                if let Some(Frame::Vm(_)) = self.kont.last() {
-                    let Some(Frame::Vm(caller)) = self.kont.pop() else {
-                        unreachable!("checked above")
-                    };
-                    *fr = caller;
-                    debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                    push_in_place!(self.stack, v);
-                    return Step::Next;
-                }
-                if let Some(m) = self.deliver(v, fr, interp) {
-                    return Step::Exit(m);
-                }
-            }
+            Instr::Return => match self.vm_return(fr, interp) {
+                Next::Continue => {}
+                Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
+            },
             Instr::Perform => {
                 let req = self.pop();
                 fr.resume_height = self.stack.len() as u32;
