@@ -270,23 +270,6 @@ impl Machine {
                     push_in_place!(self.stack, v);
                 }
                 Instr::Return if self.vm_loop_next(&mut fr, base, interp) => reload!(),
-                Instr::Return if matches!(self.kont.last(), Some(Frame::Higher(_))) => {
-                    // A callback of a higher-order loop returns: the loop takes the
-                    // value and, when its next callback runs on the VM too, this
-                    // activation is reused for it.
-                    let v = self.pop();
-                    self.truncate_stack(base - 1);
-                    match self.step_higher_in(v, Some(&mut fr), interp) {
-                        HigherStep::RunVm => reload!(),
-                        HigherStep::Mode(Mode::Return(done)) => {
-                            match self.deliver(done, &mut fr, interp) {
-                                None => reload!(),
-                                Some(m) => return m,
-                            }
-                        }
-                        HigherStep::Mode(m) => return m,
-                    }
-                }
                 _ => {
                     fr.pc = pc as u32;
                     match self.step(&mut fr, interp) {
