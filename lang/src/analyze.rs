@@ -307,7 +307,12 @@ impl<'i> Analyzer<'i> {
                 };
                 let value = self.expr(value, false)?;
                 match self.lookup(sym) {
-                    Some((depth, idx)) => Node::SetLocal(Rc::new(SetLocal { depth, idx, value })),
+                    Some((depth, idx)) => Node::SetLocal(Rc::new(SetLocal {
+                        depth,
+                        idx,
+                        value,
+                        init: false,
+                    })),
                     None => Node::SetGlobal(Rc::new(SetGlobal {
                         sym,
                         value,
@@ -387,6 +392,7 @@ impl<'i> Analyzer<'i> {
             depth: 0,
             idx,
             value,
+            init: false,
         })))
     }
 
@@ -530,6 +536,7 @@ impl<'i> Analyzer<'i> {
                 depth: 0,
                 idx,
                 value: value?,
+                init: true,
             })));
         }
         self.local_depth += 1;
@@ -570,6 +577,7 @@ impl<'i> Analyzer<'i> {
             depth: 0,
             idx,
             value: Node::Lambda(lambda?),
+            init: false,
         }));
         Ok(seq(vec![bind, call(Node::Local(idx), inits, span)], span))
     }
@@ -588,6 +596,7 @@ impl<'i> Analyzer<'i> {
                     depth: 0,
                     idx,
                     value,
+                    init: false,
                 }))),
                 Err(e) => {
                     self.scope().names.truncate(saved);

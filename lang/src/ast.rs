@@ -71,6 +71,10 @@ pub struct SetLocal {
     pub idx: u32,
     /// The new value.
     pub value: Node,
+    /// A `let` binding's initialisation (the variable is not visible before it);
+    /// false for `set!`, internal `define` and `letrec`, which may write a variable
+    /// code has already seen.
+    pub init: bool,
 }
 
 /// Defines (or, for `set!`, assigns an existing) global.

@@ -133,6 +133,15 @@ impl List {
         }
     }
 
+    /// Appends `v`, in place when no other list shares the storage (a list being
+    /// built by a loop), else on a copy.
+    pub fn push(&mut self, v: Value) {
+        if self.start != 0 {
+            *self = List::from_vec(self.to_vec());
+        }
+        Rc::make_mut(&mut self.items).push(v);
+    }
+
     /// The elements as an owned vector.
     pub fn to_vec(&self) -> Vec<Value> {
         self.as_slice().to_vec()

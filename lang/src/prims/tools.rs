@@ -190,6 +190,7 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
             Instr::Prim(op, n) => (Some(op.name().to_string()), n),
             Instr::PrimLC(op, ..) | Instr::PrimLL(op, ..) => (Some(op.name().to_string()), 2),
             Instr::Call(n) | Instr::TailCall(n) => (callee_global(&chunk, &heights, pc, n), n),
+            Instr::LoopStart(kind, ..) => (Some(kind.name().to_string()), kind.arity() + 1),
             _ => continue,
         };
         let Some(name) = name else { continue };

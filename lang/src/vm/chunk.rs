@@ -87,6 +87,95 @@ pub enum Instr {
     Raise,
     /// `v site ->` raises v at the position `site` records (a guard's re-raise).
     Reraise,
+    /// `… v -> v …`: moves the top value `n` places down (under the `n` below it).
+    Rot(u32),
+    /// The start of a higher-order call compiled as a loop (`(map (fn (x) …) xs)`
+    /// with the callback's body inlined). Stack `f [init] xs`: when `f` is the
+    /// loop's primitive and `xs` a list (or nil), becomes the loop state
+    /// `f xs index acc`; then jumps to `end` when there is no element, else binds
+    /// the first element to the callback's parameter slots (stack slots from
+    /// `slot`) and goes on
+    /// at the body (two instructions on). Otherwise nothing changes and the next
+    /// instruction (a jump to the ordinary call) runs.
+    LoopStart(LoopKind, u32, u32),
+    /// `f xs index acc v -> f xs index acc`: the body's value for the current
+    /// element is taken (collected, tested or made the accumulator); then the next
+    /// element is bound (from `slot`) and control jumps back to `body`, or, after
+    /// the last element or an early answer, goes on to the `LoopEnd` below.
+    LoopStep(LoopKind, u32, u32),
+    /// `f xs index acc -> result`.
+    LoopEnd(LoopKind),
+    /// `-> closure over lambdas[k]` made inside inlined callbacks: its enclosing
+    /// frames are copies of their slots (`copied_frames[j]`, outermost first)
+    /// among this activation's stack slots.
+    ClosureIn(u32, u32),
+}
+
+/// The higher-order primitives the compiler turns into loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LoopKind {
+    /// `(map f xs)`
+    Map,
+    /// `(filter f xs)`
+    Filter,
+    /// `(for-each f xs)`
+    ForEach,
+    /// `(some f xs)`
+    Some,
+    /// `(every? f xs)`
+    Every,
+    /// `(reduce f init xs)`
+    Reduce,
+}
+
+impl LoopKind {
+    /// The loop for a call of the primitive `name` with `argc` operands.
+    pub fn for_call(name: &str, argc: usize) -> Option<LoopKind> {
+        Some(match (name, argc) {
+            ("map", 2) => LoopKind::Map,
+            ("filter", 2) => LoopKind::Filter,
+            ("for-each", 2) => LoopKind::ForEach,
+            ("some", 2) => LoopKind::Some,
+            ("every?", 2) => LoopKind::Every,
+            ("reduce", 3) => LoopKind::Reduce,
+            _ => return None,
+        })
+    }
+
+    /// The global name of the loop's primitive.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopKind::Map => "map",
+            LoopKind::Filter => "filter",
+            LoopKind::ForEach => "for-each",
+            LoopKind::Some => "some",
+            LoopKind::Every => "every?",
+            LoopKind::Reduce => "reduce",
+        }
+    }
+
+    /// The higher-order primitive this loop runs.
+    pub fn higher(self) -> crate::prims::Higher {
+        use crate::prims::Higher;
+        match self {
+            LoopKind::Map => Higher::Map,
+            LoopKind::Filter => Higher::Filter,
+            LoopKind::ForEach => Higher::ForEach,
+            LoopKind::Some => Higher::Some,
+            LoopKind::Every => Higher::Every,
+            LoopKind::Reduce => Higher::Reduce,
+        }
+    }
+
+    /// Parameters of the callback (the accumulator, then the element, for `reduce`).
+    pub fn arity(self) -> u32 {
+        if self == LoopKind::Reduce {
+            2
+        } else {
+            1
+        }
+    }
 }
 
 /// The primitives the VM runs inline.
@@ -214,6 +303,14 @@ pub struct Chunk {
     /// Whether the code assigns a parameter slot (then a faulting call's arguments
     /// cannot be read back from its frame to re-run it).
     pub mutates_params: bool,
+    /// Operand-stack slots below the operands of an activation whose frame is on
+    /// the heap: the slots of the callbacks inlined as loops (`LoadLocal` and
+    /// `StoreLocal` address them in such a chunk). Zero for a stack frame, whose
+    /// `frame_size` slots include them.
+    pub inline_slots: u32,
+    /// For `ClosureIn`: the inlined callbacks' frames, as (first slot, size)
+    /// among the stack slots, outermost first.
+    pub copied_frames: Vec<Rc<[(u32, u32)]>>,
 }
 
 impl Chunk {

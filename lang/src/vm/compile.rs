@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
-use super::chunk::{Chunk, Instr, PrimOp};
+use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use super::verify::verify;
 use crate::ast::*;
 use crate::span::Span;
@@ -47,6 +47,22 @@ pub fn compile_toplevel(node: &Node, frame_size: u32, span: &Span) -> Result<Chu
 struct Compiler {
     chunk: Chunk,
     span: u32,
+    /// The frames of the callbacks being inlined, as (first slot, size) in this
+    /// chunk's frame, innermost last (see [`Compiler::inline_loop`]). A variable
+    /// `depth` functions out of the innermost inlined callback is one of their
+    /// slots while `depth` is below this length; the next depth is this chunk's
+    /// own frame.
+    levels: Vec<(u32, u32)>,
+}
+
+/// Where a variable of the analysed tree lives in the chunk being compiled.
+enum Place {
+    /// A slot of this chunk's frame.
+    Slot(u32),
+    /// A stack slot of an inlined callback (see `Chunk::inline_slots`).
+    Inline(u32),
+    /// A slot of an enclosing function's frame, `depth` functions out.
+    Outer(u32, u32),
 }
 
 impl Compiler {
@@ -72,19 +88,35 @@ impl Compiler {
                 spans: vec![span.clone()],
                 max_stack: 0,
                 mutates_params: false,
+                inline_slots: 0,
+                copied_frames: Vec::new(),
             },
             span: 0,
+            levels: Vec::new(),
+        }
+    }
+
+    /// Where slot `idx` of the frame `depth` functions out (as the analysed tree
+    /// counts them) lives.
+    fn place(&self, depth: u32, idx: u32) -> Place {
+        let n = self.levels.len() as u32;
+        if depth < n {
+            Place::Inline(self.levels[(n - 1 - depth) as usize].0 + idx)
+        } else if depth == n {
+            Place::Slot(idx)
+        } else {
+            Place::Outer(depth - n, idx)
         }
     }
 
     fn finish(mut self) -> Result<Chunk, CompileError> {
         self.thread_jumps();
         let nslots = self.chunk.nparams + u32::from(self.chunk.rest);
-        self.chunk.mutates_params = self
-            .chunk
-            .code
-            .iter()
-            .any(|i| matches!(i, Instr::StoreLocal(s) | Instr::StoreEnv(s) if *s < nslots));
+        self.chunk.mutates_params = self.chunk.code.iter().any(|i| match i {
+            Instr::StoreLocal(s) => !self.chunk.heap_frame && *s < nslots,
+            Instr::StoreEnv(s) => *s < nslots,
+            _ => false,
+        });
         self.chunk.max_stack = verify(&self.chunk).map_err(|message| CompileError {
             function: self.chunk.name.to_string(),
             message,
@@ -164,6 +196,18 @@ impl Compiler {
         };
     }
 
+    fn load(&mut self, depth: u32, idx: u32) {
+        match self.place(depth, idx) {
+            Place::Slot(i) => self.load_slot(i),
+            Place::Inline(i) => {
+                self.emit(Instr::LoadLocal(i));
+            }
+            Place::Outer(d, i) => {
+                self.emit(Instr::LoadOuter(d, i));
+            }
+        }
+    }
+
     fn load_slot(&mut self, idx: u32) {
         if self.chunk.heap_frame {
             self.emit(Instr::LoadEnv(idx));
@@ -173,11 +217,25 @@ impl Compiler {
     }
 
     fn store_slot(&mut self, depth: u32, idx: u32) {
-        match depth {
-            0 if self.chunk.heap_frame => self.emit(Instr::StoreEnv(idx)),
-            0 => self.emit(Instr::StoreLocal(idx)),
-            d => self.emit(Instr::StoreOuter(d, idx)),
+        match self.place(depth, idx) {
+            Place::Slot(i) if self.chunk.heap_frame => self.emit(Instr::StoreEnv(i)),
+            Place::Slot(i) | Place::Inline(i) => self.emit(Instr::StoreLocal(i)),
+            Place::Outer(d, i) => self.emit(Instr::StoreOuter(d, i)),
         };
+    }
+
+    /// The stack slot `node` reads, when it reads one.
+    fn stack_slot(&self, node: &Node) -> Option<u32> {
+        let (depth, idx) = match node {
+            Node::Local(i) => (0, *i),
+            Node::Outer(d, i) => (*d, *i),
+            _ => return None,
+        };
+        match self.place(depth, idx) {
+            Place::Inline(i) => Some(i),
+            Place::Slot(i) if !self.chunk.heap_frame => Some(i),
+            _ => None,
+        }
     }
 
     /// Compiles `node`, leaving its value on the stack. `tail`: the value is the
@@ -185,10 +243,8 @@ impl Compiler {
     fn expr(&mut self, node: &Node, tail: bool) {
         match node {
             Node::Const(v) => self.push_value(v),
-            Node::Local(i) => self.load_slot(*i),
-            Node::Outer(d, i) => {
-                self.emit(Instr::LoadOuter(*d, *i));
-            }
+            Node::Local(i) => self.load(0, *i),
+            Node::Outer(d, i) => self.load(*d, *i),
             Node::Global(g) => {
                 let saved = self.at_span(&g.span);
                 self.emit(Instr::LoadGlobal(g.sym));
@@ -226,11 +282,7 @@ impl Compiler {
                 }
                 self.expr(last, tail);
             }
-            Node::Lambda(info) => {
-                self.chunk.lambdas.push(info.clone());
-                let k = self.chunk.lambdas.len() as u32 - 1;
-                self.emit(Instr::Closure(k));
-            }
+            Node::Lambda(info) => self.closure(info),
             Node::Call(c) => self.call(c, tail),
             Node::And(items) | Node::Or(items) => {
                 let is_and = matches!(node, Node::And(_));
@@ -347,6 +399,15 @@ impl Compiler {
 
     fn call(&mut self, c: &Call, tail: bool) {
         let saved = self.at_span(&c.span);
+        let inline = self
+            .chunk
+            .heap_frame
+            .then(|| inline_loop(c, self.levels.len() as u32));
+        if let Some((kind, info)) = inline.flatten() {
+            self.inline_loop(c, kind, info, tail);
+            self.span = saved;
+            return;
+        }
         if let Node::Global(g) = &c.f {
             // The operator is still loaded first (as the CEK does), so the inline
             // op runs the primitive only if that is what the name held then.
@@ -380,20 +441,130 @@ impl Compiler {
 }
 
 impl Compiler {
+    /// Compiles `(map (fn (x) body) xs)` (and `filter`, `for-each`, `some`,
+    /// `every?`, `reduce`) as a loop running `body` in this activation, with the
+    /// callback's slots appended to this frame: no call and return per element.
+    ///
+    /// The operator is loaded first and the list evaluated, as for any call; the
+    /// loop runs only if the operator is still the primitive and the list a list,
+    /// else the callback is made a closure and the call made as written (which
+    /// raises what the primitive raises). Each element takes the fuel and depth
+    /// check a call of the callback would. This function's frame is on the heap
+    /// (the code makes a closure, the fallback's), so both paths share its
+    /// variables; the callback's slots are stack slots (nothing captures them).
+    fn inline_loop(&mut self, c: &Call, kind: LoopKind, info: &Rc<LambdaInfo>, tail: bool) {
+        self.expr(&c.f, false);
+        for a in &c.args[1..] {
+            self.expr(a, false);
+        }
+        let slot = self.chunk.inline_slots;
+        self.chunk.inline_slots += info.frame_size;
+        let start = self.emit(Instr::LoopStart(kind, slot, 0));
+        let to_fallback = self.emit(Instr::Jump(0));
+        let body = self.here();
+        self.levels.push((slot, info.frame_size));
+        let inner = self.at_span(&info.span);
+        self.expr(&info.body, false);
+        self.span = inner;
+        self.levels.pop();
+        self.emit(Instr::LoopStep(kind, slot, body));
+        let end = self.emit(Instr::LoopEnd(kind));
+        if let Instr::LoopStart(_, _, e) = &mut self.chunk.code[start] {
+            *e = end as u32;
+        }
+        let to_done = self.emit(Instr::Jump(0));
+        self.patch(to_fallback);
+        self.closure(info);
+        self.emit(Instr::Rot(c.args.len() as u32 - 1));
+        let n = c.args.len() as u32;
+        self.emit(if tail {
+            Instr::TailCall(n)
+        } else {
+            Instr::Call(n)
+        });
+        self.patch(to_done);
+    }
+
+    /// Makes a closure of `info`. Inside inlined callbacks (only a loop's
+    /// fallback makes one there) it gets frames of its own holding copies of
+    /// theirs: the frames a real call of each callback would have made. Copies
+    /// are exact because inlined code never writes a callback's variable after
+    /// code that sees it has run (only `let` initialises them: see `body_ok`).
+    fn closure(&mut self, info: &Rc<LambdaInfo>) {
+        self.chunk.lambdas.push(info.clone());
+        let k = self.chunk.lambdas.len() as u32 - 1;
+        if self.levels.is_empty() {
+            self.emit(Instr::Closure(k));
+        } else {
+            self.chunk.copied_frames.push(self.levels.clone().into());
+            let j = self.chunk.copied_frames.len() as u32 - 1;
+            self.emit(Instr::ClosureIn(k, j));
+        }
+    }
+
     /// A fused instruction for an inline binary primitive on stack slots and
     /// constants, when the operands allow it.
     fn fused(&mut self, op: PrimOp, args: &[Node]) -> Option<Instr> {
-        if self.chunk.heap_frame {
+        let [a, b] = args else {
             return None;
+        };
+        let a = self.stack_slot(a)?;
+        if let Node::Const(v) = b {
+            let k = self.constant(v.clone());
+            return Some(Instr::PrimLC(op, a, k));
         }
-        match args {
-            [Node::Local(a), Node::Const(v)] => {
-                let k = self.constant(v.clone());
-                Some(Instr::PrimLC(op, *a, k))
-            }
-            [Node::Local(a), Node::Local(b)] => Some(Instr::PrimLL(op, *a, *b)),
-            _ => None,
+        Some(Instr::PrimLL(op, a, self.stack_slot(b)?))
+    }
+}
+
+/// The loop a call compiles to, when it is a higher-order primitive (by name)
+/// given a literal callback whose body can run inline (see `body_ok`), with
+/// exact arity and no rest parameter. `nest`: how many inlined callbacks the call
+/// is in.
+fn inline_loop(c: &Call, nest: u32) -> Option<(LoopKind, &Rc<LambdaInfo>)> {
+    let Node::Global(g) = &c.f else {
+        return None;
+    };
+    let kind = g.sym.with_name(|n| LoopKind::for_call(n, c.args.len()))?;
+    let Node::Lambda(info) = &c.args[0] else {
+        return None;
+    };
+    if info.nparams != kind.arity() || info.rest || !body_ok(&info.body, nest + 1) {
+        return None;
+    }
+    Some((kind, info))
+}
+
+/// Whether `node`, inside `nest` inlined callbacks, lets them share one set of
+/// slots for all elements: it makes no closure (except callbacks inlined in
+/// turn), so nothing captures their slots; and it assigns their variables only
+/// by `let` (never `set!`, internal `define` or `letrec`), so every slot is
+/// written before it is read within an element, and a loop fallback's closure
+/// may hold copies (see `Compiler::closure`).
+fn body_ok(node: &Node, nest: u32) -> bool {
+    let ok = |n: &Node| body_ok(n, nest);
+    match node {
+        Node::Lambda(_) => false,
+        Node::Const(_) | Node::Local(_) | Node::Outer(..) | Node::Global(_) | Node::Reraise(_) => {
+            true
         }
+        Node::SetLocal(s) => (s.init || s.depth >= nest) && ok(&s.value),
+        Node::SetGlobal(s) => ok(&s.value),
+        Node::If(i) => ok(&i.test) && ok(&i.then) && ok(&i.els),
+        Node::Seq(items) | Node::And(items) | Node::Or(items) | Node::BuildDict(items) => {
+            items.iter().all(ok)
+        }
+        Node::Call(c) => match inline_loop(c, nest) {
+            Some(_) => c.args[1..].iter().all(ok),
+            None => ok(&c.f) && c.args.iter().all(ok),
+        },
+        Node::Case(c) => ok(&c.key) && ok(&c.default) && c.clauses.iter().all(|(_, b)| ok(b)),
+        // A guard's slots would be stack slots its handler cannot address.
+        Node::Guard(_) => false,
+        Node::Perform(p) => ok(&p.request),
+        Node::BuildList(parts) => parts.iter().all(|p| match p {
+            QuasiPart::Item(n) | QuasiPart::Splice(n, _) => ok(n),
+        }),
     }
 }
 

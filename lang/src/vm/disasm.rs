@@ -52,12 +52,17 @@ pub fn disassemble(chunk: &Chunk) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "== {} == params {}{} slots {} ({}) max-stack {} constants {}",
+        "== {} == params {}{} slots {} ({}){} max-stack {} constants {}",
         chunk.name,
         chunk.nparams,
         if chunk.rest { " +rest" } else { "" },
         chunk.frame_size,
         if chunk.heap_frame { "heap" } else { "stack" },
+        if chunk.inline_slots > 0 {
+            format!(" +{} inlined-callback stack slots", chunk.inline_slots)
+        } else {
+            String::new()
+        },
         chunk.max_stack,
         chunk.consts.len()
     );

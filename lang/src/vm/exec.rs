@@ -9,13 +9,13 @@
 
 use std::rc::Rc;
 
-use super::chunk::{Chunk, Instr, PrimOp};
+use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
 use crate::inplace::push_in_place;
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
-use crate::value::{equal, Value};
+use crate::value::{equal, List, Value};
 
 /// A VM activation: which code, where in it, and where its slots are.
 #[derive(Clone)]
@@ -86,6 +86,8 @@ impl Machine {
         let base = self.stack.len() as u32;
         let env = if chunk.heap_frame {
             args.resize(chunk.frame_size as usize, Value::Nil);
+            self.stack
+                .resize(base as usize + chunk.inline_slots as usize, Value::Nil);
             Some(Rc::new(Env {
                 slots: std::cell::RefCell::new(args),
                 parent: closure_env.clone(),
@@ -270,6 +272,11 @@ impl Machine {
                     push_in_place!(self.stack, v);
                 }
                 Instr::Return if self.vm_loop_next(&mut fr, base, interp) => reload!(),
+                Instr::LoopStep(kind, slot, body)
+                    if self.loop_step_fast(kind, base + slot as usize, interp) =>
+                {
+                    next = body
+                }
                 _ => {
                     fr.pc = pc as u32;
                     match self.step(&mut fr, interp) {
@@ -604,8 +611,235 @@ impl Machine {
                 let v = self.pop();
                 return Step::Exit(Mode::Raise(v, crate::ast::raise_site_span(&site)));
             }
+            Instr::Rot(n) => {
+                let v = self.pop();
+                let at = self.stack.len() - n as usize;
+                self.stack.insert(at, v);
+            }
+            Instr::ClosureIn(k, j) => {
+                let info = fr.chunk.lambdas[k as usize].clone();
+                let mut env = fr.env.clone();
+                let base = fr.base as usize;
+                for &(at, size) in fr.chunk.copied_frames[j as usize].iter() {
+                    let at = base + at as usize;
+                    let slots = self.stack[at..at + size as usize].to_vec();
+                    env = Some(Rc::new(Env {
+                        slots: std::cell::RefCell::new(slots),
+                        parent: env,
+                    }));
+                }
+                push_in_place!(self.stack, Value::Lambda(Rc::new(Closure { info, env })));
+            }
+            Instr::LoopStart(kind, slot, end) => {
+                return self.loop_start(fr, pc, kind, slot, end, interp)
+            }
+            Instr::LoopStep(kind, slot, body) => {
+                return self.loop_step(fr, pc, kind, slot, body, interp)
+            }
+            Instr::LoopEnd(_) => {
+                let acc = self.pop();
+                self.truncate_stack(self.stack.len() - 3);
+                push_in_place!(self.stack, acc);
+            }
         }
         Step::Next
+    }
+
+    /// The common case of `LoopStep`, in the hot loop: a `map`, `filter`,
+    /// `for-each` or `reduce` loop with another element to bind and no fuel or depth
+    /// limit in reach. Takes the body's value and binds the next element to the
+    /// stack slot `at`; the caller jumps to the body. `false`: nothing done.
+    #[inline(always)]
+    fn loop_step_fast(&mut self, kind: LoopKind, at: usize, interp: &Interp) -> bool {
+        let len = self.stack.len();
+        let (Value::Int(i), Value::List(items)) = (&self.stack[len - 3], &self.stack[len - 4])
+        else {
+            return false;
+        };
+        let i = *i as usize;
+        if i >= items.len()
+            || interp.fuel.is_some()
+            || self.kont.len() + 1 >= interp.max_depth
+            || matches!(kind, LoopKind::Some | LoopKind::Every)
+        {
+            return false;
+        }
+        let x = items.as_slice()[i].clone();
+        let v = self.pop();
+        match kind {
+            LoopKind::Map => {
+                if let Value::List(acc) = &mut self.stack[len - 2] {
+                    acc.push(v);
+                }
+            }
+            LoopKind::Filter => {
+                if v.truthy() {
+                    let Value::List(items) = &self.stack[len - 4] else {
+                        unreachable!("checked above")
+                    };
+                    let keep = items.as_slice()[i - 1].clone();
+                    if let Value::List(acc) = &mut self.stack[len - 2] {
+                        acc.push(keep);
+                    }
+                }
+            }
+            LoopKind::Reduce => {
+                self.stack[at] = v;
+                self.stack[at + 1] = x;
+                // The accumulator's place holds nil while the body runs.
+                // SAFETY: an int owns nothing, so it is overwritten without a drop.
+                unsafe { std::ptr::write(&mut self.stack[len - 3], Value::Int(i as i64 + 1)) };
+                return true;
+            }
+            LoopKind::ForEach | LoopKind::Some | LoopKind::Every => {}
+        }
+        self.stack[at] = x;
+        // SAFETY: as above.
+        unsafe { std::ptr::write(&mut self.stack[len - 3], Value::Int(i as i64 + 1)) };
+        true
+    }
+
+    /// `LoopStart`: sets up the loop when the operator is the loop's primitive and
+    /// the list a list (else goes on to the fallback call), then binds the first
+    /// element or, for none, goes to the end.
+    fn loop_start(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        kind: LoopKind,
+        slot: u32,
+        end: u32,
+        interp: &mut Interp,
+    ) -> Step {
+        let fidx = self.stack.len() - kind.arity() as usize - 1;
+        let is_prim = matches!(&self.stack[fidx],
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Higher(h) if h == kind.higher()));
+        let items = match self.stack.last() {
+            Some(Value::List(l)) => l.clone(),
+            Some(Value::Nil) => List::empty(),
+            _ => return Step::Next,
+        };
+        if !is_prim {
+            return Step::Next;
+        }
+        let acc = match kind {
+            LoopKind::Map => Value::List(List::from_vec(Vec::with_capacity(items.len()))),
+            LoopKind::Filter => Value::empty_list(),
+            LoopKind::ForEach | LoopKind::Some => Value::Nil,
+            LoopKind::Every => Value::Bool(true),
+            LoopKind::Reduce => self.stack[fidx + 1].clone(),
+        };
+        let n = items.len();
+        self.truncate_stack(fidx + 1);
+        push_in_place!(self.stack, Value::List(items));
+        push_in_place!(self.stack, Value::Int(0));
+        push_in_place!(self.stack, acc);
+        if n == 0 {
+            fr.pc = end;
+            return Step::Next;
+        }
+        fr.pc = pc as u32 + 2;
+        self.loop_bind(fr, pc, kind, slot, interp)
+    }
+
+    /// Binds the element at the loop's index to the callback's slots (with the
+    /// accumulator first for `reduce`) and advances the index; the element takes
+    /// the fuel and depth check a call of the callback would (the loop's own
+    /// frame counted, as `apply` counts it).
+    fn loop_bind(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        kind: LoopKind,
+        slot: u32,
+        interp: &mut Interp,
+    ) -> Step {
+        if let Err(m) = interp.enter_call(self.kont.len() + 1) {
+            return Step::Fault(raise_at(fr, pc, m));
+        }
+        let top = self.stack.len();
+        let Value::Int(i) = self.stack[top - 2] else {
+            unreachable!("the loop index")
+        };
+        self.stack[top - 2] = Value::Int(i + 1);
+        let Value::List(items) = &self.stack[top - 3] else {
+            unreachable!("the loop's list")
+        };
+        let x = items.as_slice()[i as usize].clone();
+        let acc = (kind == LoopKind::Reduce)
+            .then(|| std::mem::replace(&mut self.stack[top - 1], Value::Nil));
+        let at = fr.base as usize + slot as usize;
+        match acc {
+            Some(acc) => {
+                self.stack[at] = acc;
+                self.stack[at + 1] = x;
+            }
+            None => self.stack[at] = x,
+        }
+        Step::Next
+    }
+
+    /// `LoopStep`: takes the body's value for the current element, then binds the
+    /// next element and jumps to `body`, or goes on to `LoopEnd`.
+    fn loop_step(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        kind: LoopKind,
+        slot: u32,
+        body: u32,
+        interp: &mut Interp,
+    ) -> Step {
+        let v = self.pop();
+        let top = self.stack.len();
+        let Value::Int(i) = self.stack[top - 2] else {
+            unreachable!("the loop index")
+        };
+        let Value::List(items) = &self.stack[top - 3] else {
+            unreachable!("the loop's list")
+        };
+        let n = items.len();
+        let early = match kind {
+            LoopKind::Map => {
+                if let Value::List(acc) = &mut self.stack[top - 1] {
+                    acc.push(v);
+                }
+                false
+            }
+            LoopKind::Filter => {
+                if v.truthy() {
+                    let x = items.as_slice()[i as usize - 1].clone();
+                    if let Value::List(acc) = &mut self.stack[top - 1] {
+                        acc.push(x);
+                    }
+                }
+                false
+            }
+            LoopKind::ForEach => false,
+            LoopKind::Some => {
+                let found = v.truthy();
+                if found {
+                    self.stack[top - 1] = v;
+                }
+                found
+            }
+            LoopKind::Every => {
+                let failed = !v.truthy();
+                if failed {
+                    self.stack[top - 1] = Value::Bool(false);
+                }
+                failed
+            }
+            LoopKind::Reduce => {
+                self.stack[top - 1] = v;
+                false
+            }
+        };
+        if early || i as usize == n {
+            return Step::Next;
+        }
+        fr.pc = body;
+        self.loop_bind(fr, pc, kind, slot, interp)
     }
 
     /// Enters a call of the value `n` operands down when it is the common case: a
@@ -814,6 +1048,8 @@ impl Machine {
                 let env = if chunk.heap_frame {
                     let mut slots = self.stack.split_off(base);
                     slots.resize(chunk.frame_size as usize, Value::Nil);
+                    self.stack
+                        .resize(base + chunk.inline_slots as usize, Value::Nil);
                     Some(Rc::new(Env {
                         slots: std::cell::RefCell::new(slots),
                         parent: closure_env.clone(),

@@ -23,11 +23,21 @@ pub fn corrupt(chunk: &mut Chunk) -> Result<bool, CompileError> {
         Instr::Call(n) | Instr::TailCall(n) => {
             callee_global(chunk, &heights, pc, n).is_some_and(|g| fixed(&g))
         }
+        Instr::LoopStart(..) => true,
         _ => false,
     });
-    let Some(at) = target else {
+    let Some(mut at) = target else {
         return Ok(false);
     };
+    if let Instr::LoopStart(..) = chunk.code[at] {
+        // A loop: it always takes its fallback (the call as written, by the jump
+        // after it: closure, rotate, call), and that call is corrupted.
+        let Instr::Jump(fallback) = chunk.code[at + 1] else {
+            unreachable!("a loop's start is followed by the jump to its fallback")
+        };
+        chunk.code[at] = Instr::Jump(at as u32 + 1);
+        at = fallback as usize + 2;
+    }
     let corrupted = match chunk.code[at] {
         Instr::Prim(_, n) | Instr::Call(n) => Instr::Call(n + 1),
         Instr::TailCall(n) => Instr::TailCall(n + 1),
@@ -40,7 +50,9 @@ pub fn corrupt(chunk: &mut Chunk) -> Result<bool, CompileError> {
         | Instr::JumpIfTrue(t)
         | Instr::JumpIfFalseKeep(t)
         | Instr::JumpIfTrueKeep(t)
-        | Instr::PushGuard(t, _) = i
+        | Instr::PushGuard(t, _)
+        | Instr::LoopStart(_, _, t)
+        | Instr::LoopStep(_, _, t) = i
         {
             if *t as usize >= at {
                 *t += 1;

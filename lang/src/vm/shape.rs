@@ -43,6 +43,17 @@ pub fn stack_heights(chunk: &Chunk) -> Vec<Option<u32>> {
             Instr::List(n) | Instr::Concat(n) => (n, 1, true, None),
             Instr::Dict(n) => (2 * n, 1, true, None),
             Instr::PushGuard(t, _) => (0, 0, true, Some(t)),
+            Instr::ClosureIn(..) => (0, 1, true, None),
+            Instr::Rot(_) => (0, 0, true, None),
+            Instr::LoopStart(kind, _, end) => {
+                // Into the loop: `f [init] xs` becomes `f xs index acc`.
+                let ready = height + 4 - (kind.arity() + 1);
+                work.push((end as usize, ready));
+                work.push((pc + 2, ready));
+                (0, 0, true, None)
+            }
+            Instr::LoopStep(_, _, body) => (1, 0, true, Some(body)),
+            Instr::LoopEnd(_) => (4, 1, true, None),
         };
         let after = (height + pushes).saturating_sub(pops);
         if let Some(t) = jump {

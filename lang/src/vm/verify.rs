@@ -18,6 +18,14 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
     let mut work = vec![(0usize, 0u32, 0u32)];
     let mut max = 0u32;
     let slot_ok = |i: u32| i < chunk.frame_size;
+    // Slots on the operand stack: the frame's, or the inlined callbacks' when the
+    // frame is on the heap.
+    let stack_slots = if chunk.heap_frame {
+        chunk.inline_slots
+    } else {
+        chunk.frame_size
+    };
+    let stack_slot_ok = |i: u32| i < stack_slots;
     while let Some((pc, h, g)) = work.pop() {
         if pc >= n {
             return Err(format!("control runs off the end of the code (to {pc})"));
@@ -65,34 +73,27 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
             Instr::Nil | Instr::True | Instr::False | Instr::LoadGlobal(_) => {
                 work.push((pc + 1, h + 1, g))
             }
-            Instr::LoadLocal(i) | Instr::LoadEnv(i) => {
-                if !slot_ok(i) {
-                    return Err(format!(
-                        "at {pc}: slot {i} is outside the frame ({})",
-                        chunk.frame_size
-                    ));
-                }
-                if matches!(instr, Instr::LoadEnv(_)) != chunk.heap_frame {
+            Instr::LoadLocal(i) | Instr::LoadEnv(i) | Instr::StoreLocal(i) | Instr::StoreEnv(i) => {
+                let on_heap = matches!(instr, Instr::LoadEnv(_) | Instr::StoreEnv(_));
+                if on_heap && !chunk.heap_frame {
                     return Err(format!(
                         "at {pc}: {instr:?} does not match where this frame keeps its slots"
                     ));
                 }
-                work.push((pc + 1, h + 1, g));
-            }
-            Instr::StoreLocal(i) | Instr::StoreEnv(i) => {
-                need(1)?;
-                if !slot_ok(i) {
-                    return Err(format!(
-                        "at {pc}: slot {i} is outside the frame ({})",
-                        chunk.frame_size
-                    ));
+                let (ok, size) = if on_heap {
+                    (slot_ok(i), chunk.frame_size)
+                } else {
+                    (stack_slot_ok(i), stack_slots)
+                };
+                if !ok {
+                    return Err(format!("at {pc}: slot {i} is outside the frame ({size})"));
                 }
-                if matches!(instr, Instr::StoreEnv(_)) != chunk.heap_frame {
-                    return Err(format!(
-                        "at {pc}: {instr:?} does not match where this frame keeps its slots"
-                    ));
+                if matches!(instr, Instr::StoreLocal(_) | Instr::StoreEnv(_)) {
+                    need(1)?;
+                    work.push((pc + 1, h - 1, g));
+                } else {
+                    work.push((pc + 1, h + 1, g));
                 }
-                work.push((pc + 1, h - 1, g));
             }
             Instr::LoadOuter(d, _) => {
                 if d == 0 {
@@ -153,9 +154,9 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
             Instr::PrimLC(_, slot, k) | Instr::PrimLL(_, slot, k) => {
                 let k_ok = match instr {
                     Instr::PrimLC(..) => (k as usize) < chunk.consts.len(),
-                    _ => slot_ok(k),
+                    _ => stack_slot_ok(k),
                 };
-                if !slot_ok(slot) || !k_ok || chunk.heap_frame {
+                if !stack_slot_ok(slot) || !k_ok {
                     return Err(format!(
                         "at {pc}: {instr:?} names a slot or constant that does not exist"
                     ));
@@ -180,6 +181,45 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
                 }
                 work.push((target(t)?, h, g));
                 work.push((pc + 1, h, g + 1));
+            }
+            Instr::ClosureIn(k, j) => {
+                let frames_ok = chunk
+                    .copied_frames
+                    .get(j as usize)
+                    .is_some_and(|fs| fs.iter().all(|&(at, size)| at + size <= stack_slots));
+                if k as usize >= chunk.lambdas.len() || !frames_ok || !chunk.heap_frame {
+                    return Err(format!(
+                        "at {pc}: {instr:?} names a function or frames that do not exist"
+                    ));
+                }
+                work.push((pc + 1, h + 1, g));
+            }
+            Instr::Rot(a) => {
+                need(a + 1)?;
+                work.push((pc + 1, h, g));
+            }
+            Instr::LoopStart(kind, slot, end) => {
+                let operands = kind.arity() + 1;
+                need(operands)?;
+                if slot + kind.arity() > stack_slots {
+                    return Err(format!("at {pc}: loop slot {slot} is outside the frame"));
+                }
+                let ready = h + 4 - operands;
+                work.push((pc + 1, h, g));
+                work.push((target(end)?, ready, g));
+                work.push((target(pc as u32 + 2)?, ready, g));
+            }
+            Instr::LoopStep(kind, slot, body) => {
+                need(5)?;
+                if slot + kind.arity() > stack_slots {
+                    return Err(format!("at {pc}: loop slot {slot} is outside the frame"));
+                }
+                work.push((target(body)?, h - 1, g));
+                work.push((pc + 1, h - 1, g));
+            }
+            Instr::LoopEnd(_) => {
+                need(4)?;
+                work.push((pc + 1, h - 3, g));
             }
             Instr::PopGuard => {
                 if g == 0 {
@@ -212,6 +252,8 @@ mod tests {
             spans: vec![Span::new(Rc::from("t"), 1, 1)],
             max_stack: 0,
             mutates_params: false,
+            inline_slots: 0,
+            copied_frames: Vec::new(),
         }
     }
 
