@@ -665,6 +665,12 @@ impl Machine {
             },
             _ => None,
         };
+        // Its int case, for `reduce` (`(reduce + 0 xs)`): the same value the
+        // primitive gives two ints, or None where it needs the general path.
+        let int2 = match &h.f {
+            Value::Prim(p) if plain.is_some() && h.op == Higher::Reduce => p.int2,
+            _ => None,
+        };
         loop {
             let item = &h.items.as_slice()[h.idx];
             let early = match h.op {
@@ -707,6 +713,12 @@ impl Machine {
                 None
             };
             if let Some(func) = plain {
+                if let (Some(int2), Some(Value::Int(a)), Value::Int(b)) = (int2, &acc, &next) {
+                    if let Some(r) = int2(*a, *b) {
+                        v = r;
+                        continue;
+                    }
+                }
                 let mut args: SmallVec<[Value; 2]> = SmallVec::new();
                 args.extend(acc);
                 args.push(next);
