@@ -844,7 +844,12 @@ impl Machine {
                 if s.depth > 0 {
                     interp.effects += 1;
                 }
-                env.ancestor(s.depth).set(s.idx, v);
+                let frame = env.ancestor(s.depth);
+                let cycle = crate::cycles::CycleCollector::closes_over(frame, &v);
+                frame.set(s.idx, v);
+                if cycle {
+                    interp.cycles.register(frame);
+                }
                 Mode::Return(Value::Nil)
             }
             Frame::SetGlobal(s) => {

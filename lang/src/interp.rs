@@ -192,6 +192,8 @@ pub struct Interp {
     /// Bit `op` is set while the global `inline_syms[op]` is `inline_prims[op]`
     /// (kept by `set_global`): the VM's fused instructions check one bit.
     pub(crate) inline_intact: u16,
+    /// Frames that hold closures over themselves, reclaimed when garbage.
+    pub cycles: crate::cycles::CycleCollector,
 }
 
 impl Default for Interp {
@@ -224,6 +226,7 @@ impl Interp {
             inline_prims: crate::vm::chunk::PrimOp::ALL
                 .map(|op| crate::prims::lookup(op.name()).expect("inline primitives exist")),
             inline_intact: 0,
+            cycles: crate::cycles::CycleCollector::default(),
         };
         for p in crate::prims::all() {
             i.set_global(Sym::new(p.name), Value::Prim(p));

@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod ast;
 mod cek;
 pub mod closure;
+pub mod cycles;
 mod inplace;
 pub mod interp;
 pub mod prims;

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
+use crate::cycles::CycleCollector;
 use crate::inplace::push_in_place;
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
@@ -216,7 +217,12 @@ impl Machine {
                 }
                 Instr::StoreEnv(i) => {
                     let v = self.pop();
-                    fr.env.as_ref().expect("heap frame").set(i, v);
+                    let frame = fr.env.as_ref().expect("heap frame");
+                    let cycle = CycleCollector::closes_over(frame, &v);
+                    frame.set(i, v);
+                    if cycle {
+                        interp.cycles.register(frame);
+                    }
                 }
                 Instr::LoadOuter(d, i) => push_in_place!(self.stack, outer(&fr, d).get(i)),
                 Instr::Pop => {
@@ -414,7 +420,12 @@ impl Machine {
             }
             Instr::StoreEnv(i) => {
                 let v = self.pop();
-                fr.env.as_ref().expect("heap frame").set(i, v);
+                let frame = fr.env.as_ref().expect("heap frame");
+                let cycle = CycleCollector::closes_over(frame, &v);
+                frame.set(i, v);
+                if cycle {
+                    interp.cycles.register(frame);
+                }
             }
             Instr::LoadOuter(d, i) => {
                 let v = outer(fr, d).get(i);
@@ -423,7 +434,12 @@ impl Machine {
             Instr::StoreOuter(d, i) => {
                 let v = self.pop();
                 interp.effects += 1;
-                outer(fr, d).set(i, v);
+                let frame = outer(fr, d);
+                let cycle = CycleCollector::closes_over(frame, &v);
+                frame.set(i, v);
+                if cycle {
+                    interp.cycles.register(frame);
+                }
             }
             Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
                 Some(v) => push_in_place!(self.stack, v.clone()),
