@@ -613,8 +613,26 @@ fn compiled_plan_shapes_agree() {
     );
 }
 
-/// What only the SX library takes (the engine rejects an expression in a query, and
-/// differs on an aggregate whose result is already bound or compared afterwards): an
+/// An aggregate whose result variable is already bound, by an atom or by an `=` the
+/// planner may take first, is compared with it (the engine used to overwrite it).
+#[test]
+fn an_aggregate_whose_result_is_bound_compares_on_every_tier() {
+    prints(
+        "bound aggregate",
+        "(dl-add-fact! db '(e 1 2)) (dl-add-fact! db '(e 2 3)) (dl-add-fact! db '(e 3 3)) (dl-add-fact! db '(e 3 4))
+(dl-add-fact! db '(want 1 5)) (dl-add-fact! db '(want 2 3)) (dl-add-fact! db '(want 3 7))
+(dl-add-rule! db '(<- (two X) (e X _) (count N Y (e X Y)) (= N 1)))
+(dl-add-rule! db '(<- (deg X N) (e X _) (count N Y (e X Y))))
+(dl-add-rule! db '(<- (same X) (deg X N) (count N Y (e Y X))))
+(dl-add-rule! db '(<- (hit X) (want X S) (sum S Y (e X Y))))
+(dl-add-rule! db '(<- (low X) (e X _) (= M 3) (min M Y (e X Y))))
+(println (dl-query db '(two X)) (dl-query db '(same X)))
+(println (dl-query db '(hit X)) (dl-query db '(low X)))",
+        "({X 1} {X 2}) ({X 2} {X 3})\n({X 2} {X 3}) ({X 2} {X 3})\n",
+    );
+}
+
+/// What only the SX library takes (the engine rejects an expression in a query): an
 /// expression in a negated atom or a query reads the variables the atom binds in
 /// earlier columns; an aggregate's bound result is compared.
 #[test]

@@ -824,7 +824,15 @@ impl Planner<'_> {
                     }
                 }
                 let target = target.as_ref().map(|t| self.expr(t, types, nb));
-                let reg = nb.reg(result, ColumnType::Number);
+                // A result variable bound earlier in the rule (by an atom, or by an
+                // `(= N 1)` planned first) is compared with the aggregate, not
+                // overwritten by it.
+                let already = bound.contains(result);
+                let reg = if already {
+                    nb.temp(result, ColumnType::Number)
+                } else {
+                    nb.reg(result, ColumnType::Number)
+                };
                 ops.push(Op::Aggregate {
                     func: *func,
                     result: reg,
@@ -832,6 +840,15 @@ impl Planner<'_> {
                     locals,
                     body,
                 });
+                if already {
+                    let ty = types.get(result).copied().unwrap_or(ColumnType::Number);
+                    let earlier = nb.reg(result, ty);
+                    ops.push(Op::Filter {
+                        op: CmpOp::Eq,
+                        lhs: Expr::Operand(Operand::Reg(earlier)),
+                        rhs: Expr::Operand(Operand::Reg(reg)),
+                    });
+                }
                 bound.insert(result.clone());
                 true
             }
