@@ -4,20 +4,22 @@
 //! (`dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
 //! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and then runs
 //! `lang/lib/datalog.sx`, which defines the public `dl-*` functions. Those dispatch on
-//! the program object: `(dl-program)` answers an engine handle `{:dl-engine ID}` by
+//! the program object: `(dl-program)` answers an engine handle by
 //! default, and a pure-SX program when the tiering policy keeps `dl-*` on the CEK
 //! (`(jit-exclude! "dl-*")`) or when asked for one with `(dl-program :sx)`.
 //!
-//! Databases live in an interpreter extension ([`Engines`]); SX holds only the small
-//! handle. Values cross as [`Datum`]s (ints, strings, symbols, lists); a query crosses
-//! back as its matching bindings only, never a whole relation.
+//! A handle `{:dl-engine #<native dl-engine>}` holds its database as a native value,
+//! so the database is freed with the last reference to the handle. Values cross as
+//! [`Datum`]s (ints, strings, symbols, lists); a query crosses back as its matching
+//! bindings only, never a whole relation.
 #![forbid(missing_docs)]
 
 use datalog::sexpr::{AnswerValue, Datum, SxConst};
 use datalog::Database;
 use lang::prims::{Prim, PrimError, PrimImpl};
-use lang::value::Dict;
+use lang::value::{Dict, Native};
 use lang::{Interp, Outcome, SxError, Value};
+use std::cell::RefMut;
 use std::collections::HashMap;
 
 /// The SX source of the `dl-*` library.
@@ -26,23 +28,26 @@ pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
 /// The file name the library's positions are reported against.
 pub const LIBRARY_FILE: &str = "lang/lib/datalog.sx";
 
-/// The engine databases of one interpreter, indexed by handle id.
+/// What one interpreter's programs did with the engine.
 #[derive(Default)]
 pub struct Engines {
-    databases: Vec<Database>,
+    made: usize,
 }
 
 impl Engines {
     /// How many engine programs this interpreter has made.
     pub fn len(&self) -> usize {
-        self.databases.len()
+        self.made
     }
 
     /// Whether no engine program was made yet.
     pub fn is_empty(&self) -> bool {
-        self.databases.is_empty()
+        self.made == 0
     }
 }
+
+/// The kind name of the native value that holds a database.
+const NATIVE_KIND: &str = "dl-engine";
 
 /// Registers the engine primitives and makes the `dl-*` library available in
 /// `interp`: every name the library defines starts as a small stub that loads the
@@ -202,30 +207,29 @@ fn handle_key() -> Value {
 }
 
 fn engine_new(_: &[Value], interp: &mut Interp) -> R {
-    let engines = interp.extension::<Engines>();
-    engines.databases.push(Database::new());
+    interp.extension::<Engines>().made += 1;
     let mut d = Dict::default();
-    d.insert(handle_key(), Value::Int(engines.databases.len() as i64 - 1));
+    d.insert(
+        handle_key(),
+        Native::value(NATIVE_KIND, Box::new(Database::new())),
+    );
     Ok(Value::dict(d))
 }
 
-/// The database behind the handle in `args[0]`.
-fn database<'a>(
-    name: &str,
-    args: &[Value],
-    interp: &'a mut Interp,
-) -> Result<&'a mut Database, PrimError> {
-    let id = match &args[0] {
+/// The database behind the handle in `args[0]` (borrowed while the primitive runs;
+/// nothing it calls can reach the handle again).
+fn database<'a>(name: &str, args: &'a [Value]) -> Result<RefMut<'a, Database>, PrimError> {
+    let native = match &args[0] {
         // A handle has one entry: compare keys rather than hash.
         Value::Dict(d) if d.len() == 1 => match d.get_index(0) {
-            Some((k, Value::Int(i))) if lang::value::equal(k, &handle_key()) => Some(*i),
+            Some((k, Value::Native(n))) if lang::value::equal(k, &handle_key()) => Some(n),
             _ => None,
         },
         _ => None,
     };
-    let engines = interp.extension::<Engines>();
-    id.and_then(|i| usize::try_from(i).ok())
-        .and_then(|i| engines.databases.get_mut(i))
+    native
+        .and_then(|n| n.data.try_borrow_mut().ok())
+        .and_then(|b| RefMut::filter_map(b, |b| b.downcast_mut::<Database>()).ok())
         .ok_or_else(|| {
             PrimError::Msg(format!(
                 "{name}: expected an engine program made by dl-program, got {}",
@@ -276,7 +280,7 @@ fn engine_error(e: datalog::DatalogError) -> PrimError {
     PrimError::Msg(e.to_string())
 }
 
-fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {
+fn engine_add_fact(args: &[Value], _: &mut Interp) -> R {
     // The common case, a fact of constants of a known relation, goes straight in.
     if let Value::List(items) = &args[1] {
         if let Some((Value::Sym(rel), rest)) = items.as_slice().split_first() {
@@ -299,7 +303,7 @@ fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {
                 .collect();
             if let Some(consts) = consts {
                 let rel = rel.name();
-                let db = database("dl-add-fact!", args, interp)?;
+                let mut db = database("dl-add-fact!", args)?;
                 if let Some(new) = db.add_sx_fact_consts(&rel, &consts).map_err(engine_error)? {
                     return Ok(Value::Bool(new));
                 }
@@ -307,21 +311,21 @@ fn engine_add_fact(args: &[Value], interp: &mut Interp) -> R {
         }
     }
     let fact = datum_arg("dl-add-fact!", &args[1])?;
-    let db = database("dl-add-fact!", args, interp)?;
+    let mut db = database("dl-add-fact!", args)?;
     db.add_sx_fact(&fact).map(Value::Bool).map_err(engine_error)
 }
 
-fn engine_retract(args: &[Value], interp: &mut Interp) -> R {
+fn engine_retract(args: &[Value], _: &mut Interp) -> R {
     let fact = datum_arg("dl-retract!", &args[1])?;
-    let db = database("dl-retract!", args, interp)?;
+    let mut db = database("dl-retract!", args)?;
     db.retract_sx_fact(&fact)
         .map(Value::Bool)
         .map_err(engine_error)
 }
 
-fn engine_add_rule(args: &[Value], interp: &mut Interp) -> R {
+fn engine_add_rule(args: &[Value], _: &mut Interp) -> R {
     let rule = datum_arg("dl-add-rule!", &args[1])?;
-    let db = database("dl-add-rule!", args, interp)?;
+    let mut db = database("dl-add-rule!", args)?;
     db.add_sx_rule(&rule).map(|_| Value::Nil).map_err(|e| {
         // Name the rule as the program wrote it (an SX form), as the SX library does,
         // not in the engine's Datalog syntax: every tier raises the same message.
@@ -337,14 +341,14 @@ fn engine_add_rule(args: &[Value], interp: &mut Interp) -> R {
     })
 }
 
-fn engine_saturate(args: &[Value], interp: &mut Interp) -> R {
-    let db = database("dl-saturate!", args, interp)?;
+fn engine_saturate(args: &[Value], _: &mut Interp) -> R {
+    let mut db = database("dl-saturate!", args)?;
     db.saturate().map(|_| Value::Nil).map_err(engine_error)
 }
 
-fn engine_query(args: &[Value], interp: &mut Interp) -> R {
+fn engine_query(args: &[Value], _: &mut Interp) -> R {
     let pattern = datum_arg("dl-query", &args[1])?;
-    let db = database("dl-query", args, interp)?;
+    let mut db = database("dl-query", args)?;
     let answers = db.query_sx_answers(&pattern).map_err(engine_error)?;
     // Every answer is a dict with the same keys: fill a copy of one template (no
     // hashing per answer), and make each distinct string or symbol once.

@@ -72,6 +72,9 @@ pub fn write_repr(out: &mut String, v: &Value) {
             write_string(out, &e.message);
             out.push('>');
         }
+        Value::Native(n) => {
+            let _ = write!(out, "#<native {}>", n.kind);
+        }
     }
 }
 

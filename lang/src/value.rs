@@ -40,6 +40,27 @@ pub enum Value {
     Prim(&'static Prim),
     /// An error value, as made by `error` or raised by a primitive.
     Error(Rc<ErrorValue>),
+    /// A host object (an engine database, for one): equal only to itself, and
+    /// freed when its last reference goes.
+    Native(Rc<Native>),
+}
+
+/// A host object held by SX values.
+pub struct Native {
+    /// What it is (printed as `#<native KIND>`).
+    pub kind: &'static str,
+    /// The object.
+    pub data: std::cell::RefCell<Box<dyn std::any::Any>>,
+}
+
+impl Native {
+    /// A value holding `data`.
+    pub fn value(kind: &'static str, data: Box<dyn std::any::Any>) -> Value {
+        Value::Native(Rc::new(Native {
+            kind,
+            data: std::cell::RefCell::new(data),
+        }))
+    }
 }
 
 impl Clone for Value {
@@ -54,6 +75,7 @@ impl Clone for Value {
             Value::Dict(d) => std::mem::forget(Rc::clone(d)),
             Value::Lambda(c) => std::mem::forget(Rc::clone(c)),
             Value::Error(e) => std::mem::forget(Rc::clone(e)),
+            Value::Native(n) => std::mem::forget(Rc::clone(n)),
             // Plain data (see `owns_heap`).
             _ => {}
         }
@@ -222,6 +244,7 @@ impl Value {
             Value::Dict(_) => "dict",
             Value::Lambda(_) | Value::Prim(_) => "fn",
             Value::Error(_) => "error",
+            Value::Native(_) => "native",
         }
     }
 
@@ -251,6 +274,7 @@ impl Value {
             Value::Dict(_) => 7,
             Value::Lambda(_) | Value::Prim(_) => 8,
             Value::Error(_) => 9,
+            Value::Native(_) => 10,
         }
     }
 }
@@ -276,6 +300,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Lambda(x), Value::Lambda(y)) => Rc::ptr_eq(x, y),
         (Value::Prim(x), Value::Prim(y)) => std::ptr::eq(*x, *y),
         (Value::Error(x), Value::Error(y)) => Rc::ptr_eq(x, y) || x.message == y.message,
+        (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }
 }
@@ -353,6 +378,7 @@ pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
             }
             x.len().cmp(&y.len())
         }
+        (Value::Native(x), Value::Native(y)) => Rc::as_ptr(x).cmp(&Rc::as_ptr(y)),
         _ => Ordering::Equal,
     }
 }
@@ -393,6 +419,7 @@ impl Hash for Value {
             Value::Lambda(c) => (Rc::as_ptr(c) as usize).hash(state),
             Value::Prim(p) => (*p as *const Prim as usize).hash(state),
             Value::Error(e) => e.message.hash(state),
+            Value::Native(n) => (Rc::as_ptr(n) as usize).hash(state),
         }
     }
 }
