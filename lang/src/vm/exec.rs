@@ -664,7 +664,7 @@ impl Machine {
     /// The common case of `LoopStep`, in the hot loop: a `map`, `filter`,
     /// `for-each` or `reduce` loop with another element to bind and no fuel or depth
     /// limit in reach. Takes the body's value and binds the next element to the
-    /// stack slot `at`; the caller jumps to the body. `false`: nothing done.
+    /// stack slots from `at`; the caller jumps to the body. `false`: nothing done.
     #[inline(always)]
     fn loop_step_fast(&mut self, kind: LoopKind, at: usize, interp: &Interp) -> bool {
         let len = self.stack.len();
@@ -672,47 +672,91 @@ impl Machine {
         else {
             return false;
         };
-        let i = *i as usize;
-        if i >= items.len()
+        if *i as usize >= items.len()
             || interp.fuel.is_some()
             || self.kont.len() + 1 >= interp.max_depth
             || matches!(kind, LoopKind::Some | LoopKind::Every)
         {
             return false;
         }
-        let x = items.as_slice()[i].clone();
         let v = self.pop();
+        self.loop_take(kind, v);
+        self.loop_next_element(kind, at);
+        true
+    }
+
+    /// Gives the body's value `v` for the current element to the loop state on top
+    /// of the stack (`f xs index acc`): collected, tested or made the accumulator.
+    /// `true`: the loop has its answer early (`some`, `every?`).
+    #[inline(always)]
+    fn loop_take(&mut self, kind: LoopKind, v: Value) -> bool {
+        let top = self.stack.len();
         match kind {
             LoopKind::Map => {
-                if let Value::List(acc) = &mut self.stack[len - 2] {
+                if let Value::List(acc) = &mut self.stack[top - 1] {
                     acc.push(v);
                 }
+                false
             }
             LoopKind::Filter => {
                 if v.truthy() {
-                    let Value::List(items) = &self.stack[len - 4] else {
-                        unreachable!("checked above")
+                    let (Value::Int(i), Value::List(items)) =
+                        (&self.stack[top - 2], &self.stack[top - 3])
+                    else {
+                        unreachable!("the loop state")
                     };
-                    let keep = items.as_slice()[i - 1].clone();
-                    if let Value::List(acc) = &mut self.stack[len - 2] {
+                    let keep = items.as_slice()[*i as usize - 1].clone();
+                    if let Value::List(acc) = &mut self.stack[top - 1] {
                         acc.push(keep);
                     }
                 }
+                false
+            }
+            LoopKind::ForEach => false,
+            LoopKind::Some => {
+                let found = v.truthy();
+                if found {
+                    self.stack[top - 1] = v;
+                }
+                found
+            }
+            LoopKind::Every => {
+                let failed = !v.truthy();
+                if failed {
+                    self.stack[top - 1] = Value::Bool(false);
+                }
+                failed
             }
             LoopKind::Reduce => {
-                self.stack[at] = v;
-                self.stack[at + 1] = x;
-                // The accumulator's place holds nil while the body runs.
-                // SAFETY: an int owns nothing, so it is overwritten without a drop.
-                unsafe { std::ptr::write(&mut self.stack[len - 3], Value::Int(i as i64 + 1)) };
-                return true;
+                self.stack[top - 1] = v;
+                false
             }
-            LoopKind::ForEach | LoopKind::Some | LoopKind::Every => {}
         }
-        self.stack[at] = x;
-        // SAFETY: as above.
-        unsafe { std::ptr::write(&mut self.stack[len - 3], Value::Int(i as i64 + 1)) };
-        true
+    }
+
+    /// Binds the element at the loop's index to the callback's stack slots from
+    /// `at` (after the accumulator, moved out of the state, for `reduce`) and
+    /// advances the index.
+    #[inline(always)]
+    fn loop_next_element(&mut self, kind: LoopKind, at: usize) {
+        let top = self.stack.len();
+        let Value::Int(i) = self.stack[top - 2] else {
+            unreachable!("the loop index")
+        };
+        let Value::List(items) = &self.stack[top - 3] else {
+            unreachable!("the loop's list")
+        };
+        let x = items.as_slice()[i as usize].clone();
+        // SAFETY: an int owns nothing, so it is overwritten without a drop.
+        unsafe { std::ptr::write(&mut self.stack[top - 2], Value::Int(i + 1)) };
+        if kind == LoopKind::Reduce {
+            // The accumulator's place holds nil while the body runs.
+            let acc = std::mem::replace(&mut self.stack[top - 1], Value::Nil);
+            self.stack[at] = acc;
+            self.stack[at + 1] = x;
+        } else {
+            self.stack[at] = x;
+        }
     }
 
     /// `LoopStart`: sets up the loop when the operator is the loop's primitive and
@@ -758,10 +802,9 @@ impl Machine {
         self.loop_bind(fr, pc, kind, slot, interp)
     }
 
-    /// Binds the element at the loop's index to the callback's slots (with the
-    /// accumulator first for `reduce`) and advances the index; the element takes
-    /// the fuel and depth check a call of the callback would (the loop's own
-    /// frame counted, as `apply` counts it).
+    /// Binds the next element (see `loop_next_element`) after the fuel and depth
+    /// check a call of the callback would make (the loop's own frame counted, as
+    /// `apply` counts it).
     fn loop_bind(
         &mut self,
         fr: &mut VmFrame,
@@ -773,25 +816,7 @@ impl Machine {
         if let Err(m) = interp.enter_call(self.kont.len() + 1) {
             return Step::Fault(raise_at(fr, pc, m));
         }
-        let top = self.stack.len();
-        let Value::Int(i) = self.stack[top - 2] else {
-            unreachable!("the loop index")
-        };
-        self.stack[top - 2] = Value::Int(i + 1);
-        let Value::List(items) = &self.stack[top - 3] else {
-            unreachable!("the loop's list")
-        };
-        let x = items.as_slice()[i as usize].clone();
-        let acc = (kind == LoopKind::Reduce)
-            .then(|| std::mem::replace(&mut self.stack[top - 1], Value::Nil));
-        let at = fr.base as usize + slot as usize;
-        match acc {
-            Some(acc) => {
-                self.stack[at] = acc;
-                self.stack[at + 1] = x;
-            }
-            None => self.stack[at] = x,
-        }
+        self.loop_next_element(kind, fr.base as usize + slot as usize);
         Step::Next
     }
 
@@ -807,51 +832,13 @@ impl Machine {
         interp: &mut Interp,
     ) -> Step {
         let v = self.pop();
+        let early = self.loop_take(kind, v);
         let top = self.stack.len();
-        let Value::Int(i) = self.stack[top - 2] else {
-            unreachable!("the loop index")
+        let (Value::Int(i), Value::List(items)) = (&self.stack[top - 2], &self.stack[top - 3])
+        else {
+            unreachable!("the loop state")
         };
-        let Value::List(items) = &self.stack[top - 3] else {
-            unreachable!("the loop's list")
-        };
-        let n = items.len();
-        let early = match kind {
-            LoopKind::Map => {
-                if let Value::List(acc) = &mut self.stack[top - 1] {
-                    acc.push(v);
-                }
-                false
-            }
-            LoopKind::Filter => {
-                if v.truthy() {
-                    let x = items.as_slice()[i as usize - 1].clone();
-                    if let Value::List(acc) = &mut self.stack[top - 1] {
-                        acc.push(x);
-                    }
-                }
-                false
-            }
-            LoopKind::ForEach => false,
-            LoopKind::Some => {
-                let found = v.truthy();
-                if found {
-                    self.stack[top - 1] = v;
-                }
-                found
-            }
-            LoopKind::Every => {
-                let failed = !v.truthy();
-                if failed {
-                    self.stack[top - 1] = Value::Bool(false);
-                }
-                failed
-            }
-            LoopKind::Reduce => {
-                self.stack[top - 1] = v;
-                false
-            }
-        };
-        if early || i as usize == n {
+        if early || *i as usize == items.len() {
             return Step::Next;
         }
         fr.pc = body;
