@@ -632,6 +632,25 @@ fn an_aggregate_whose_result_is_bound_compares_on_every_tier() {
     );
 }
 
+/// Columns mixing numbers and text: a comparison with a number written before the atom
+/// that brings text to its variable does not make the variable a number (the engine
+/// used to reject the rule), and a query variable repeated across a text column and a
+/// number column compares values (the engine used to answer nothing).
+#[test]
+fn mixed_columns_type_in_any_order_and_query_variables_compare_values() {
+    prints(
+        "mixed columns",
+        "(dl-add-fact! db '(r \"t\" 2)) (dl-add-fact! db '(r 1 1)) (dl-add-fact! db '(r 5 7))
+(dl-add-fact! db '(v 4 a)) (dl-add-fact! db '(v 5 2))
+(dl-add-rule! db '(<- (p Y) (!= Z 2) (v Y Z)))
+(dl-add-rule! db '(<- (q Y) (= Z 2) (v Y Z)))
+(dl-add-rule! db '(<- (s Y) (v Y Z) (!= Z 2)))
+(println (dl-query db '(r A A)) (dl-query db '(r A B)))
+(println (dl-query db '(p A)) (dl-query db '(q A)) (dl-query db '(s A)))",
+        "({A 1}) ({A 1 B 1} {A 5 B 7} {A \"t\" B 2})\n({A 4}) ({A 5}) ({A 4})\n",
+    );
+}
+
 /// What only the SX library takes (the engine rejects an expression in a query): an
 /// expression in a negated atom or a query reads the variables the atom binds in
 /// earlier columns; an aggregate's bound result is compared.

@@ -229,8 +229,16 @@ fn infer_literal(
                         what: format!("`{lhs}` is a {a} but `{rhs}` is a {b}"),
                     })
                 }
-                (Some(t), None) => expect_type(rhs, t, types, file, *span, sx)?,
-                (None, Some(t)) => expect_type(lhs, t, types, file, *span, sx)?,
+                // A comparison types an untyped side after the other, except that in
+                // SX programs it never makes a variable a number by itself: an atom
+                // (in any order in the body) may bring text to it, and a text column
+                // holds numbers too. A computed number does type it.
+                (Some(t), None) if !sx || t == ColumnType::Symbol || arith(lhs) => {
+                    expect_type(rhs, t, types, file, *span, sx)?
+                }
+                (None, Some(t)) if !sx || t == ColumnType::Symbol || arith(rhs) => {
+                    expect_type(lhs, t, types, file, *span, sx)?
+                }
                 _ => {}
             }
             if op.is_ordering() {

@@ -767,9 +767,14 @@ impl Database {
                 Term::Var(v) => {
                     let i = match answers.vars.iter().position(|x| x == v) {
                         Some(i) => {
-                            // A variable in columns of two types matches nothing.
                             if answers.types[i] != *ty {
-                                return Ok(answers);
+                                // In columns of two types: SX values compare as values
+                                // (a text column holds numbers too, interned); the
+                                // Datalog language's typed columns never meet.
+                                if !self.program().sx_values {
+                                    return Ok(answers);
+                                }
+                                answers.types[i] = ColumnType::Symbol;
                             }
                             i
                         }
@@ -798,6 +803,18 @@ impl Database {
             }
         }
         let width = answers.vars.len();
+        // Number columns whose variable also meets a text column: their values are
+        // compared (and answered) in the text column's encoding.
+        let widen: Vec<bool> = slot
+            .iter()
+            .zip(&types)
+            .map(|(s, ty)| {
+                s.is_some_and(|i| {
+                    *ty == ColumnType::Number && answers.types[i] == ColumnType::Symbol
+                })
+            })
+            .collect();
+        let interner = self.interner();
         let mut rows: Vec<i64> = Vec::new();
         let mut row = vec![0i64; width];
         let mut set = vec![false; width];
@@ -815,8 +832,17 @@ impl Database {
                 return;
             }
             set.iter_mut().for_each(|s| *s = false);
-            for (&v, s) in t.iter().zip(&slot) {
+            for ((&v, s), &wide) in t.iter().zip(&slot).zip(&widen) {
                 if let Some(i) = *s {
+                    let v = if wide {
+                        match interner.get_int(v) {
+                            Some(id) => i64::from(id),
+                            // A number no text column holds: equals nothing there.
+                            None => return,
+                        }
+                    } else {
+                        v
+                    };
                     if set[i] && row[i] != v {
                         return;
                     }
@@ -827,7 +853,6 @@ impl Database {
             rows.extend_from_slice(&row);
             n += 1;
         })?;
-        let interner = self.interner();
         if width == 0 {
             answers.len = n.min(1);
             return Ok(answers);
