@@ -8,6 +8,8 @@
 //! for cases that succeed, the case's expected CSV files. Cases whose program does not
 //! parse (syntax errors, unsupported Soufflé constructs) have no SX form and are skipped.
 
+mod common;
+use common::normalise_error;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -68,15 +70,6 @@ fn run(tier: Tier, body: &str) -> String {
         );
     }
     text
-}
-
-/// The part of a rejection every tier words the same: the kind, and the variable,
-/// fact or cycle it names (the engine prints rules in Datalog syntax, SX as forms).
-fn normalise_error(msg: &str) -> String {
-    if let Some(i) = msg.find(" is not bound by a positive atom") {
-        return msg[..i].to_string();
-    }
-    msg.to_string()
 }
 
 /// Runs `body` on every tier and asserts they print the same; returns that text.

@@ -31,6 +31,8 @@
 //! `SX_DL_CASES=N` multiplies the number of programs (300 by default);
 //! `SX_DL_SEED=S` runs only the program of seed `S`.
 
+mod common;
+use common::normalise_error;
 use std::fmt::Write as _;
 
 use lang::tiering::JitMode;
@@ -108,14 +110,6 @@ fn run_on(tier: Tier, host: &mut Host, out: &OutputBuffer, body: &str) -> String
         );
     }
     text
-}
-
-/// The part of a rejection every tier words the same (see tests/agreement.rs).
-fn normalise_error(msg: &str) -> String {
-    if let Some(i) = msg.find(" is not bound by a positive atom") {
-        return msg[..i].to_string();
-    }
-    msg.to_string()
 }
 
 /// One long-lived host per tier.
