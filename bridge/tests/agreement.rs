@@ -644,6 +644,23 @@ fn mixed_columns_type_in_any_order_and_query_variables_compare_values() {
     );
 }
 
+/// Many facts of one relation, with duplicates and retractions of old and recent ones
+/// (the SX library keeps asserted facts in two sets, merged as they grow).
+#[test]
+fn many_facts_with_duplicates_and_retractions_agree() {
+    prints(
+        "many facts",
+        "(define (add k) (when (< k 300) (dl-add-fact! db (list 'e k (mod (* k 7) 300))) (add (+ k 1))))
+(add 0)
+(println (dl-add-fact! db '(e 5 35)) (dl-add-fact! db '(e 5 36)) (dl-add-fact! db '(e 299 293)))
+(println (dl-retract! db '(e 5 36)) (dl-retract! db '(e 5 36)) (dl-retract! db '(e 1 7)) (dl-retract! db '(e 299 293)))
+(add 290)
+(dl-add-rule! db '(<- (two X Z) (e X Y) (e Y Z)))
+(println (len (dl-query db '(e X Y))) (len (dl-query db '(two X Z))) (dl-query db '(two 1 Z)) (dl-query db '(e 1 Y)))",
+        "false true false\ntrue false true true\n299 298 () ()\n",
+    );
+}
+
 /// What only the SX library takes (the engine rejects an expression in a query): an
 /// expression in a negated atom or a query reads the variables the atom binds in
 /// earlier columns; an aggregate's bound result is compared.
