@@ -155,6 +155,12 @@ impl List {
         }
     }
 
+    /// Whether this list alone holds its storage, from its start (so `push` grows it
+    /// in place).
+    pub fn is_unique(&mut self) -> bool {
+        self.start == 0 && Rc::get_mut(&mut self.items).is_some()
+    }
+
     /// Appends `v`, in place when no other list shares the storage (a list being
     /// built by a loop), else on a copy.
     pub fn push(&mut self, v: Value) {

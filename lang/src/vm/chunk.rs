@@ -23,6 +23,9 @@ pub enum Instr {
     LoadLocal(u32),
     /// `v ->` stores into stack slot `i`
     StoreLocal(u32),
+    /// `-> stack[base + i]`, leaving nil in the slot (its last read: a value the
+    /// slot alone held stays unshared, so a primitive may grow it in place)
+    MoveLocal(u32),
     /// `-> env[i]` (a slot of this activation's heap frame)
     LoadEnv(u32),
     /// `v ->` stores into heap slot `i`

@@ -53,6 +53,9 @@ struct Compiler {
     /// slots while `depth` is below this length; the next depth is this chunk's
     /// own frame.
     levels: Vec<(u32, u32)>,
+    /// The stack slot of an inlined `reduce` callback's accumulator whose only read
+    /// moves it (see `Compiler::inline_loop`).
+    move_slot: Option<u32>,
 }
 
 /// Where a variable of the analysed tree lives in the chunk being compiled.
@@ -93,6 +96,7 @@ impl Compiler {
             },
             span: 0,
             levels: Vec::new(),
+            move_slot: None,
         }
     }
 
@@ -199,6 +203,9 @@ impl Compiler {
     fn load(&mut self, depth: u32, idx: u32) {
         match self.place(depth, idx) {
             Place::Slot(i) => self.load_slot(i),
+            Place::Inline(i) if self.move_slot == Some(i) => {
+                self.emit(Instr::MoveLocal(i));
+            }
             Place::Inline(i) => {
                 self.emit(Instr::LoadLocal(i));
             }
@@ -464,7 +471,14 @@ impl Compiler {
         let body = self.here();
         self.levels.push((slot, info.frame_size));
         let inner = self.at_span(&info.span);
+        // `reduce`'s accumulator read once (and not in a nested loop, which would
+        // read it again) is moved, not copied, out of its slot: the loop overwrites
+        // the slot before the next read, and a dict or list the accumulator alone
+        // holds can then grow in place (`(assoc acc k v)`, `(append acc …)`).
+        let saved_move = self.move_slot;
+        self.move_slot = (kind == LoopKind::Reduce && reads_once(&info.body, 0, 0)).then_some(slot);
         self.expr(&info.body, false);
+        self.move_slot = saved_move;
         self.span = inner;
         self.levels.pop();
         self.emit(Instr::LoopStep(kind, slot, body));
@@ -533,6 +547,74 @@ fn inline_loop(c: &Call, nest: u32) -> Option<(LoopKind, &Rc<LambdaInfo>)> {
         return None;
     }
     Some((kind, info))
+}
+
+/// Whether `node` (at `depth` functions inside the callback) reads slot `idx` of
+/// the callback's frame exactly once, outside nested loops, and never assigns it.
+fn reads_once(node: &Node, depth: u32, idx: u32) -> bool {
+    fn count(node: &Node, depth: u32, idx: u32, in_loop: bool, n: &mut u32) {
+        let visit = |child: &Node, n: &mut u32| count(child, depth, idx, in_loop, n);
+        match node {
+            Node::Local(i) if depth == 0 && *i == idx => *n += if in_loop { 2 } else { 1 },
+            Node::Outer(d, i) if *d == depth && *i == idx => *n += if in_loop { 2 } else { 1 },
+            Node::Const(_)
+            | Node::Local(_)
+            | Node::Outer(..)
+            | Node::Global(_)
+            | Node::Reraise(_) => {}
+            Node::SetLocal(st) => {
+                if st.depth == depth && st.idx == idx {
+                    *n += 2;
+                }
+                visit(&st.value, n);
+            }
+            Node::SetGlobal(st) => visit(&st.value, n),
+            Node::If(i) => {
+                // One branch runs: the reads along the busier one count.
+                visit(&i.test, n);
+                let (mut a, mut b) = (0, 0);
+                visit(&i.then, &mut a);
+                visit(&i.els, &mut b);
+                *n += a.max(b);
+            }
+            Node::Seq(items) | Node::And(items) | Node::Or(items) | Node::BuildDict(items) => {
+                items.iter().for_each(|i| visit(i, n))
+            }
+            Node::Call(c) => {
+                visit(&c.f, n);
+                for a in c.args.iter() {
+                    match a {
+                        // A callback body runs once per element: any read there
+                        // would read the moved slot again.
+                        Node::Lambda(info) => count(&info.body, depth + 1, idx, true, n),
+                        other => visit(other, n),
+                    }
+                }
+            }
+            Node::Lambda(info) => count(&info.body, depth + 1, idx, true, n),
+            Node::Case(c) => {
+                visit(&c.key, n);
+                let mut most = 0;
+                for body in c.clauses.iter().map(|(_, b)| b).chain([&c.default]) {
+                    let mut k = 0;
+                    visit(body, &mut k);
+                    most = most.max(k);
+                }
+                *n += most;
+            }
+            Node::Guard(g) => {
+                visit(&g.body, n);
+                visit(&g.handler, n);
+            }
+            Node::Perform(p) => visit(&p.request, n),
+            Node::BuildList(parts) => parts.iter().for_each(|p| match p {
+                QuasiPart::Item(x) | QuasiPart::Splice(x, _) => visit(x, n),
+            }),
+        }
+    }
+    let mut n = 0;
+    count(node, depth, idx, false, &mut n);
+    n == 1
 }
 
 /// Whether `node`, inside `nest` inlined callbacks, lets them share one set of

@@ -211,6 +211,10 @@ impl Machine {
                     let v = self.pop();
                     self.stack[base + i as usize] = v;
                 }
+                Instr::MoveLocal(i) => {
+                    let v = std::mem::replace(&mut self.stack[base + i as usize], Value::Nil);
+                    push_in_place!(self.stack, v)
+                }
                 Instr::Nil => push_in_place!(self.stack, Value::Nil),
                 Instr::LoadEnv(i) => {
                     push_in_place!(self.stack, fr.env.as_ref().expect("heap frame").get(i))
@@ -413,6 +417,10 @@ impl Machine {
             Instr::StoreLocal(i) => {
                 let v = self.pop();
                 self.stack[(fr.base + i) as usize] = v;
+            }
+            Instr::MoveLocal(i) => {
+                let v = std::mem::replace(&mut self.stack[(fr.base + i) as usize], Value::Nil);
+                push_in_place!(self.stack, v);
             }
             Instr::LoadEnv(i) => {
                 let v = fr.env.as_ref().expect("heap frame").get(i);
@@ -943,6 +951,11 @@ impl Machine {
         let PrimImpl::Plain(func) = &p.imp else {
             unreachable!("checked by the caller")
         };
+        if let Some(v) = grow_in_place(p, &mut self.stack[fidx + 1..]) {
+            self.truncate_stack(fidx);
+            push_in_place!(self.stack, v);
+            return Ok(());
+        }
         let mut ctx = PrimCtx {
             out: &mut *interp.out,
             gensym: &mut interp.gensym,
@@ -1236,6 +1249,41 @@ impl Machine {
             t.push(line);
         }
     }
+}
+
+/// `(assoc d k v …)` and `(append xs ys …)` when the first argument is a dict or list
+/// that nothing else holds (moved out of its slot by `MoveLocal`): the same value
+/// the primitive would make, made by growing the argument in place instead of
+/// copying it. None: take the primitive (which also raises for bad arguments).
+#[inline]
+fn grow_in_place(p: &Prim, args: &mut [Value]) -> Option<Value> {
+    let (first, rest) = args.split_first_mut()?;
+    match (p.name, &mut *first) {
+        ("assoc", Value::Dict(d)) if rest.len() % 2 == 0 => {
+            let m = Rc::get_mut(d)?;
+            for kv in rest.chunks(2) {
+                m.insert(kv[0].clone(), kv[1].clone());
+            }
+        }
+        ("append", Value::List(l))
+            if rest
+                .iter()
+                .all(|r| matches!(r, Value::List(_) | Value::Nil)) =>
+        {
+            if !l.is_unique() {
+                return None;
+            }
+            for r in rest.iter() {
+                if let Value::List(r) = r {
+                    for v in r.as_slice() {
+                        l.push(v.clone());
+                    }
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(std::mem::replace(first, Value::Nil))
 }
 
 /// Takes the unit of fuel a call costs (`Interp::enter_call`), if there is a limit;

@@ -18,6 +18,7 @@ pub fn stack_heights(chunk: &Chunk) -> Vec<Option<u32>> {
             | Instr::True
             | Instr::False
             | Instr::LoadLocal(_)
+            | Instr::MoveLocal(_)
             | Instr::LoadEnv(_)
             | Instr::LoadOuter(..)
             | Instr::LoadGlobal(_)

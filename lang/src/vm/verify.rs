@@ -73,7 +73,11 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
             Instr::Nil | Instr::True | Instr::False | Instr::LoadGlobal(_) => {
                 work.push((pc + 1, h + 1, g))
             }
-            Instr::LoadLocal(i) | Instr::LoadEnv(i) | Instr::StoreLocal(i) | Instr::StoreEnv(i) => {
+            Instr::LoadLocal(i)
+            | Instr::MoveLocal(i)
+            | Instr::LoadEnv(i)
+            | Instr::StoreLocal(i)
+            | Instr::StoreEnv(i) => {
                 let on_heap = matches!(instr, Instr::LoadEnv(_) | Instr::StoreEnv(_));
                 if on_heap && !chunk.heap_frame {
                     return Err(format!(
