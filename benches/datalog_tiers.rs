@@ -17,6 +17,10 @@ use lang::{Interp, Outcome, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// The allocator the `sx` binary uses, so these figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A small deterministic generator (64-bit LCG, high bits).
 struct Lcg(u64);
 

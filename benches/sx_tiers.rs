@@ -6,6 +6,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use lang::{Interp, Outcome, Tier, Value};
 
+/// The allocator the `sx` binary uses, so these figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FIB: &str = "(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2)))))";
 const PIPELINE: &str = "(define xs (range 100000))
 (define (run) (reduce + 0 (filter (fn (x) (= 0 (mod x 3))) (map (fn (x) (* x x)) xs))))";
