@@ -9,7 +9,7 @@
 //! parse (syntax errors, unsupported Soufflé constructs) have no SX form and are skipped.
 
 mod common;
-use common::normalise_error;
+use common::{normalise_error, Tier, TIERS};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -18,19 +18,6 @@ use datalog::Database;
 use lang::tiering::JitMode;
 use lang::{Interp, OutputBuffer};
 use sx::{format_error, Host, HostOptions};
-
-/// One way of running the `dl-*` library.
-#[derive(Clone, Copy, Debug)]
-enum Tier {
-    /// Pure SX on the CEK: JIT off and `dl-*` excluded.
-    SxCek,
-    /// Pure SX on the VM: eager JIT, `(dl-program :sx)`.
-    SxVm,
-    /// The Rust engine: `(dl-program)` with nothing excluded.
-    Engine,
-}
-
-const TIERS: [Tier; 3] = [Tier::SxCek, Tier::SxVm, Tier::Engine];
 
 /// Runs `body` (which refers to the program as `db`) on `tier`: what it printed, then
 /// `error: MESSAGE` if it raised.

@@ -32,7 +32,7 @@
 //! `SX_DL_SEED=S` runs only the program of seed `S`.
 
 mod common;
-use common::normalise_error;
+use common::{normalise_error, Tier, TIERS};
 use std::fmt::Write as _;
 
 use lang::tiering::JitMode;
@@ -48,15 +48,6 @@ const FUEL: u64 = 50_000_000;
 
 // ---------------------------------------------------------------------------
 // Running a program on the three tiers (as in tests/agreement.rs).
-
-#[derive(Clone, Copy, Debug)]
-enum Tier {
-    SxCek,
-    SxVm,
-    Engine,
-}
-
-const TIERS: [Tier; 3] = [Tier::SxCek, Tier::SxVm, Tier::Engine];
 
 fn prelude(tier: Tier) -> &'static str {
     match tier {
