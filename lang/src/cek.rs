@@ -844,12 +844,7 @@ impl Machine {
                 if s.depth > 0 {
                     interp.effects += 1;
                 }
-                let frame = env.ancestor(s.depth);
-                let cycle = crate::cycles::CycleCollector::closes_over(frame, &v);
-                frame.set(s.idx, v);
-                if cycle {
-                    interp.cycles.register(frame);
-                }
+                interp.cycles.set(env.ancestor(s.depth), s.idx, v);
                 Mode::Return(Value::Nil)
             }
             Frame::SetGlobal(s) => {

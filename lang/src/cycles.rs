@@ -37,17 +37,23 @@ pub struct CycleCollector {
 }
 
 impl CycleCollector {
-    /// Whether `v` is a closure over `frame` (storing it into `frame` makes a
-    /// cycle: then [`CycleCollector::register`] the frame).
+    /// Stores `v` into slot `idx` of `frame`, registering the frame when `v` is a
+    /// closure over it (the store makes a cycle). Every store into a frame's slot
+    /// by a running program goes through here.
     #[inline(always)]
-    pub fn closes_over(frame: &Rc<Env>, v: &Value) -> bool {
-        matches!(v, Value::Lambda(c) if c.env.as_ref().is_some_and(|e| Rc::ptr_eq(e, frame)))
+    pub fn set(&mut self, frame: &Rc<Env>, idx: u32, v: Value) {
+        let cycle =
+            matches!(&v, Value::Lambda(c) if c.env.as_ref().is_some_and(|e| Rc::ptr_eq(e, frame)));
+        frame.set(idx, v);
+        if cycle {
+            self.register(frame);
+        }
     }
 
     /// Registers a frame that now holds a closure over itself; collects when the
     /// registry has doubled since the last collection.
     #[cold]
-    pub fn register(&mut self, frame: &Rc<Env>) {
+    fn register(&mut self, frame: &Rc<Env>) {
         self.frames.push(Rc::downgrade(frame));
         if self.frames.len() >= self.threshold.max(MIN_THRESHOLD) {
             self.collect();

@@ -12,7 +12,6 @@ use std::rc::Rc;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
-use crate::cycles::CycleCollector;
 use crate::inplace::push_in_place;
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
@@ -221,12 +220,9 @@ impl Machine {
                 }
                 Instr::StoreEnv(i) => {
                     let v = self.pop();
-                    let frame = fr.env.as_ref().expect("heap frame");
-                    let cycle = CycleCollector::closes_over(frame, &v);
-                    frame.set(i, v);
-                    if cycle {
-                        interp.cycles.register(frame);
-                    }
+                    interp
+                        .cycles
+                        .set(fr.env.as_ref().expect("heap frame"), i, v);
                 }
                 Instr::LoadOuter(d, i) => push_in_place!(self.stack, outer(&fr, d).get(i)),
                 Instr::Pop => {
@@ -428,12 +424,9 @@ impl Machine {
             }
             Instr::StoreEnv(i) => {
                 let v = self.pop();
-                let frame = fr.env.as_ref().expect("heap frame");
-                let cycle = CycleCollector::closes_over(frame, &v);
-                frame.set(i, v);
-                if cycle {
-                    interp.cycles.register(frame);
-                }
+                interp
+                    .cycles
+                    .set(fr.env.as_ref().expect("heap frame"), i, v);
             }
             Instr::LoadOuter(d, i) => {
                 let v = outer(fr, d).get(i);
@@ -442,12 +435,7 @@ impl Machine {
             Instr::StoreOuter(d, i) => {
                 let v = self.pop();
                 interp.effects += 1;
-                let frame = outer(fr, d);
-                let cycle = CycleCollector::closes_over(frame, &v);
-                frame.set(i, v);
-                if cycle {
-                    interp.cycles.register(frame);
-                }
+                interp.cycles.set(outer(fr, d), i, v);
             }
             Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
                 Some(v) => push_in_place!(self.stack, v.clone()),
