@@ -28,24 +28,6 @@ pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
 /// The file name the library's positions are reported against.
 pub const LIBRARY_FILE: &str = "lang/lib/datalog.sx";
 
-/// What one interpreter's programs did with the engine.
-#[derive(Default)]
-pub struct Engines {
-    made: usize,
-}
-
-impl Engines {
-    /// How many engine programs this interpreter has made.
-    pub fn len(&self) -> usize {
-        self.made
-    }
-
-    /// Whether no engine program was made yet.
-    pub fn is_empty(&self) -> bool {
-        self.made == 0
-    }
-}
-
 /// The kind name of the native value that holds a database.
 const NATIVE_KIND: &str = "dl-engine";
 
@@ -213,8 +195,7 @@ fn handle_key() -> Value {
     KEY.with(Value::clone)
 }
 
-fn engine_new(_: &[Value], interp: &mut Interp) -> R {
-    interp.extension::<Engines>().made += 1;
+fn engine_new(_: &[Value], _: &mut Interp) -> R {
     let mut d = Dict::default();
     d.insert(
         handle_key(),
