@@ -190,100 +190,136 @@ impl Machine {
                 chunk = Rc::as_ptr(&fr.chunk);
             }};
         }
-        loop {
-            let pc = next as usize;
+        'dispatch: loop {
+            let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
             let code = unsafe { &(*chunk).code };
             debug_assert!(pc < code.len());
             // SAFETY: likewise.
             let instr = unsafe { *code.get_unchecked(pc) };
             next += 1;
-            match instr {
-                Instr::Const(k) => {
-                    // SAFETY: see `chunk`.
-                    push_in_place!(self.stack, unsafe { &(*chunk).consts }[k as usize].clone())
-                }
-                Instr::LoadLocal(i) => {
-                    push_in_place!(self.stack, self.stack[base + i as usize].clone())
-                }
-                Instr::StoreLocal(i) => {
-                    let v = self.pop();
-                    self.stack[base + i as usize] = v;
-                }
-                Instr::MoveLocal(i) => {
-                    let v = std::mem::replace(&mut self.stack[base + i as usize], Value::Nil);
-                    push_in_place!(self.stack, v)
-                }
-                Instr::Nil => push_in_place!(self.stack, Value::Nil),
-                Instr::LoadEnv(i) => {
-                    push_in_place!(self.stack, fr.env.as_ref().expect("heap frame").get(i))
-                }
-                Instr::StoreEnv(i) => {
-                    let v = self.pop();
-                    interp
-                        .cycles
-                        .set(fr.env.as_ref().expect("heap frame"), i, v);
-                }
-                Instr::LoadOuter(d, i) => push_in_place!(self.stack, outer(&fr, d).get(i)),
-                Instr::Pop => {
-                    self.stack.pop();
-                }
-                Instr::Jump(t) => next = t,
-                Instr::JumpIfFalse(t) => {
-                    if !self.pop_truthy() {
-                        next = t;
+            // The arms `continue` when done. A `Call` (`break 'call n`) and a `Return`
+            // (`break 'ret`) go on to shared code below, so that an instruction whose
+            // fast path leaves its value where the next instruction wants it can run
+            // that next `Call` or `Return` at once instead of dispatching it (`pc` and
+            // `next` are moved on to it first): exactly the two instructions in order.
+            let n = 'call: {
+                'ret: {
+                    'lc: {
+                        match instr {
+                            Instr::Const(k) => {
+                                // SAFETY: see `chunk`.
+                                push_in_place!(
+                                    self.stack,
+                                    unsafe { &(*chunk).consts }[k as usize].clone()
+                                )
+                            }
+                            Instr::LoadLocal(i) => {
+                                let v = self.stack[base + i as usize].clone();
+                                push_in_place!(self.stack, v);
+                                // SAFETY: the verifier made sure code follows a load.
+                                if let Instr::Return = unsafe { *code.get_unchecked(next as usize) }
+                                {
+                                    pc = next as usize;
+                                    break 'ret;
+                                }
+                            }
+                            Instr::StoreLocal(i) => {
+                                let v = self.pop();
+                                self.stack[base + i as usize] = v;
+                            }
+                            Instr::MoveLocal(i) => {
+                                let v = std::mem::replace(
+                                    &mut self.stack[base + i as usize],
+                                    Value::Nil,
+                                );
+                                push_in_place!(self.stack, v)
+                            }
+                            Instr::Nil => push_in_place!(self.stack, Value::Nil),
+                            Instr::LoadEnv(i) => push_in_place!(
+                                self.stack,
+                                fr.env.as_ref().expect("heap frame").get(i)
+                            ),
+                            Instr::StoreEnv(i) => {
+                                let v = self.pop();
+                                interp
+                                    .cycles
+                                    .set(fr.env.as_ref().expect("heap frame"), i, v);
+                            }
+                            Instr::LoadOuter(d, i) => {
+                                push_in_place!(self.stack, outer(&fr, d).get(i))
+                            }
+                            Instr::Pop => {
+                                self.stack.pop();
+                            }
+                            Instr::Jump(t) => next = t,
+                            Instr::JumpIfFalse(t) => {
+                                if !self.pop_truthy() {
+                                    next = t;
+                                }
+                            }
+                            Instr::JumpIfTrue(t) => {
+                                if self.pop_truthy() {
+                                    next = t;
+                                }
+                            }
+                            Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
+                                push_in_place!(
+                                    self.stack,
+                                    interp.global_value_ref(sym).expect("checked").clone()
+                                )
+                            }
+                            Instr::PrimLC(..) | Instr::PrimLL(..) => break 'lc,
+                            Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {
+                                // SAFETY: the verifier made sure code follows.
+                                if let Instr::Return = unsafe { *code.get_unchecked(next as usize) }
+                                {
+                                    pc = next as usize;
+                                    break 'ret;
+                                }
+                            }
+                            Instr::Prim(op, n) if self.is_inline_prim(op, n, interp) => {
+                                if let Err(e) = self.inline_op(op, n, interp) {
+                                    fr.pc = next;
+                                    let m = prim_raise_at(&fr, pc, e);
+                                    *faulted = Some(fr);
+                                    return m;
+                                }
+                            }
+                            Instr::Call(n) => break 'call n,
+                            Instr::Return => break 'ret,
+                            Instr::LoopStep(kind, slot, body)
+                                if self.loop_step_fast(kind, base + slot as usize, interp) =>
+                            {
+                                next = body
+                            }
+                            _ => {
+                                fr.pc = pc as u32;
+                                match self.step(&mut fr, interp) {
+                                    Step::Next => reload!(),
+                                    Step::Exit(m) => return m,
+                                    Step::Fault(m) => {
+                                        *faulted = Some(fr);
+                                        return m;
+                                    }
+                                }
+                            }
+                        }
+                        continue 'dispatch;
                     }
-                }
-                Instr::JumpIfTrue(t) => {
-                    if self.pop_truthy() {
-                        next = t;
+                    // `PrimLC`/`PrimLL` (`instr`, at `pc`).
+                    if let Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) = instr {
+                        if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) {
+                            // SAFETY: the verifier made sure code follows (a jump
+                            // taken by a fused comparison lands on code too).
+                            if let Instr::Call(n) = unsafe { *code.get_unchecked(next as usize) } {
+                                pc = next as usize;
+                                next += 1;
+                                break 'call n;
+                            }
+                            continue 'dispatch;
+                        }
                     }
-                }
-                Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
-                    push_in_place!(
-                        self.stack,
-                        interp.global_value_ref(sym).expect("checked").clone()
-                    )
-                }
-                Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k)
-                    if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) => {}
-                Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {}
-                Instr::Prim(op, n) if self.is_inline_prim(op, n, interp) => {
-                    if let Err(e) = self.inline_op(op, n, interp) {
-                        fr.pc = next;
-                        let m = prim_raise_at(&fr, pc, e);
-                        *faulted = Some(fr);
-                        return m;
-                    }
-                }
-                Instr::Call(n) if self.fast_call(&mut fr, next, n, interp) => reload!(),
-                Instr::Call(n) if self.plain_prim_ready(n) => {
-                    if let Err(e) = self.call_plain_prim(n, interp) {
-                        fr.pc = next;
-                        let m = prim_raise_at(&fr, pc, e);
-                        *faulted = Some(fr);
-                        return m;
-                    }
-                }
-                Instr::Return if matches!(self.kont.last(), Some(Frame::Vm(_))) => {
-                    // Back to a waiting VM caller (the common case of `deliver`).
-                    let v = self.pop();
-                    self.truncate_stack(base - 1);
-                    let Some(Frame::Vm(caller)) = self.kont.pop() else {
-                        unreachable!("checked above")
-                    };
-                    fr = caller;
-                    reload!();
-                    debug_assert_eq!(self.stack.len(), fr.resume_height as usize);
-                    push_in_place!(self.stack, v);
-                }
-                Instr::Return if self.vm_loop_next(&mut fr, base, interp) => reload!(),
-                Instr::LoopStep(kind, slot, body)
-                    if self.loop_step_fast(kind, base + slot as usize, interp) =>
-                {
-                    next = body
-                }
-                _ => {
                     fr.pc = pc as u32;
                     match self.step(&mut fr, interp) {
                         Step::Next => reload!(),
@@ -292,6 +328,47 @@ impl Machine {
                             *faulted = Some(fr);
                             return m;
                         }
+                    }
+                    continue 'dispatch;
+                }
+                // `Return` (at `pc`) with the value on top of the stack.
+                if matches!(self.kont.last(), Some(Frame::Vm(_))) {
+                    // Back to a waiting VM caller (the common case of `deliver`).
+                    self.return_to_vm_caller(&mut fr, base);
+                    reload!();
+                } else if self.vm_loop_next(&mut fr, base, interp) {
+                    reload!();
+                } else {
+                    fr.pc = pc as u32;
+                    match self.step(&mut fr, interp) {
+                        Step::Next => reload!(),
+                        Step::Exit(m) => return m,
+                        Step::Fault(m) => {
+                            *faulted = Some(fr);
+                            return m;
+                        }
+                    }
+                }
+                continue 'dispatch;
+            };
+            // `Call(n)` (at `pc`).
+            if self.fast_call(&mut fr, next, n, interp) {
+                reload!();
+            } else if self.plain_prim_ready(n) {
+                if let Err(e) = self.call_plain_prim(n, interp) {
+                    fr.pc = next;
+                    let m = prim_raise_at(&fr, pc, e);
+                    *faulted = Some(fr);
+                    return m;
+                }
+            } else {
+                fr.pc = pc as u32;
+                match self.step(&mut fr, interp) {
+                    Step::Next => reload!(),
+                    Step::Exit(m) => return m,
+                    Step::Fault(m) => {
+                        *faulted = Some(fr);
+                        return m;
                     }
                 }
             }
@@ -316,13 +393,21 @@ impl Machine {
         next: &mut u32,
         interp: &Interp,
     ) -> bool {
-        let Value::Int(x) = self.stack[base + a as usize] else {
+        debug_assert!(base + (a as usize) < self.stack.len());
+        debug_assert!(match instr {
+            // SAFETY: as below.
+            Instr::PrimLC(..) => (k as usize) < unsafe { &(*chunk).consts }.len(),
+            _ => base + (k as usize) < self.stack.len(),
+        });
+        // SAFETY: the verifier checked the slot indexes against the frame's size and
+        // the constant index against the pool; the frame's slots stay on the stack
+        // while it runs; the caller's `chunk` is alive (see `run_vm_inner`).
+        let Value::Int(x) = *(unsafe { self.stack.get_unchecked(base + a as usize) }) else {
             return false;
         };
         let y = match instr {
-            // SAFETY: the caller's `chunk` is alive (see `run_vm_inner`).
-            Instr::PrimLC(..) => &(unsafe { &(*chunk).consts })[k as usize],
-            _ => &self.stack[base + k as usize],
+            Instr::PrimLC(..) => unsafe { { &(*chunk).consts }.get_unchecked(k as usize) },
+            _ => unsafe { self.stack.get_unchecked(base + k as usize) },
         };
         let Value::Int(y) = *y else {
             return false;
@@ -1097,6 +1182,50 @@ impl Machine {
             }
             _ => self.call_out(fr, fidx, pc, tail, interp),
         }
+    }
+
+    /// Returns the value on top of the stack from the running activation `fr` (slots
+    /// from `base`, its callee just below them) to the VM activation waiting on top
+    /// of the continuation, which becomes `fr`: the value takes the callee's place,
+    /// the height the caller waits for plus one.
+    #[inline(always)]
+    fn return_to_vm_caller(&mut self, fr: &mut VmFrame, base: usize) {
+        let v = self.pop();
+        self.truncate_stack(base);
+        let callee = std::mem::replace(&mut self.stack[base - 1], v);
+        if let Value::Lambda(c) = callee {
+            // The common case, with the count dropped here rather than in the
+            // out-of-line drop of any value.
+            drop(c);
+        } else {
+            drop(callee);
+        }
+        let len = self.kont.len() - 1;
+        // SAFETY: the caller checked that the top frame is `Frame::Vm`; it is moved
+        // into `fr` once (the continuation no longer owns it) and `fr`'s own fields
+        // are dropped once, after being read out.
+        unsafe {
+            self.kont.set_len(len);
+            let Frame::Vm(caller) = &*self.kont.as_ptr().add(len) else {
+                unreachable!("checked by the caller")
+            };
+            let old = std::ptr::read(fr);
+            std::ptr::copy_nonoverlapping(caller, fr, 1);
+            let VmFrame {
+                chunk,
+                closure_env,
+                env,
+                ..
+            } = old;
+            drop(chunk);
+            if let Some(e) = closure_env {
+                drop(e);
+            }
+            if let Some(e) = env {
+                drop(e);
+            }
+        }
+        debug_assert_eq!(self.stack.len(), fr.resume_height as usize + 1);
     }
 
     /// Returns from the current activation with the value on top of the stack.
