@@ -600,7 +600,7 @@ impl Machine {
         // The returning activation is this callback's, with only its value above
         // the slots; then the entry checks of any next callback (fuel taken last).
         if !Rc::ptr_eq(&fr.chunk, chunk)
-            || !same_frame(&fr.closure_env, &c.env)
+            || !same_frame(fr.closure_env.as_deref(), c.env.as_ref())
             || fr.env.is_some()
             || stack.len() != base + chunk.frame_size as usize + 1
             || fast_vm_chunk(c, reduce, *recovering, depth, interp).is_none()
@@ -741,14 +741,14 @@ impl Machine {
                     // Exactly what `apply` would do for this callback, without the detour.
                     let base = stack_len + 1;
                     let top = base + chunk.frame_size as usize;
+                    // SAFETY: `f`, pushed into the callee slot below, owns both for
+                    // as long as the callback's activation runs.
+                    let (code, closure_env) =
+                        unsafe { crate::vm::exec::borrow_code(chunk, &c.env) };
                     let entered = match reuse {
                         Some(fr) => {
-                            if !Rc::ptr_eq(&fr.chunk, chunk) {
-                                fr.chunk = chunk.clone();
-                            }
-                            if !same_frame(&fr.closure_env, &c.env) {
-                                fr.closure_env = c.env.clone();
-                            }
+                            fr.chunk = code;
+                            fr.closure_env = closure_env;
                             fr.env = None;
                             fr.pc = 0;
                             fr.base = base as u32;
@@ -758,8 +758,8 @@ impl Machine {
                             HigherStep::RunVm
                         }
                         None => HigherStep::Mode(Mode::Vm(VmFrame {
-                            chunk: chunk.clone(),
-                            closure_env: c.env.clone(),
+                            chunk: code,
+                            closure_env,
                             env: None,
                             pc: 0,
                             base: base as u32,
@@ -991,7 +991,7 @@ pub(crate) fn is_read_request(req: &Value) -> bool {
 }
 
 /// Whether two optional frames are the same frame (or both absent).
-fn same_frame(a: &Option<Rc<Env>>, b: &Option<Rc<Env>>) -> bool {
+fn same_frame(a: Option<&Rc<Env>>, b: Option<&Rc<Env>>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => Rc::ptr_eq(a, b),
         (None, None) => true,

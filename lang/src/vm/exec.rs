@@ -9,6 +9,7 @@
 
 use std::rc::Rc;
 
+use super::borrowed::Borrowed;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
@@ -18,11 +19,14 @@ use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
 
 /// A VM activation: which code, where in it, and where its slots are.
-#[derive(Clone)]
+///
+/// The chunk and the closure's frame are uncounted ([`Borrowed`]): the value in the
+/// callee slot just below `base` owns them while the activation can run (the
+/// closure, or for a top-level form the [`TOP_LEVEL`] holder of its chunk).
 pub(crate) struct VmFrame {
-    pub(crate) chunk: Rc<Chunk>,
+    pub(crate) chunk: Borrowed<Chunk>,
     /// The frame the function was defined in (for `LoadOuter`).
-    pub(crate) closure_env: Option<Rc<Env>>,
+    pub(crate) closure_env: Option<Borrowed<Env>>,
     /// This activation's heap frame, when the chunk keeps its slots on the heap.
     pub(crate) env: Option<Rc<Env>>,
     pub(crate) pc: u32,
@@ -35,6 +39,69 @@ pub(crate) struct VmFrame {
     /// A guard of this activation has caught an error: what it raises afterwards
     /// derives from that error and is not re-run as a fault.
     pub(crate) caught: bool,
+}
+
+impl Clone for VmFrame {
+    /// Another view of the same activation (for a guard, a suspension or a call
+    /// out), owned by the same callee slot.
+    fn clone(&self) -> VmFrame {
+        VmFrame {
+            chunk: self.chunk.alias(),
+            closure_env: self.closure_env.as_ref().map(Borrowed::alias),
+            env: self.env.clone(),
+            pc: self.pc,
+            base: self.base,
+            resume_height: self.resume_height,
+            effects_at_entry: self.effects_at_entry,
+            caught: self.caught,
+        }
+    }
+}
+
+/// The kind of the native value that holds a top-level form's chunk in its
+/// activation's callee slot (a top-level form has no closure to own it).
+pub(crate) const TOP_LEVEL: &str = "vm top-level form";
+
+/// The uncounted references of an activation of `chunk` in `closure_env`.
+///
+/// # Safety
+/// As [`Borrowed::new`]: the value in the activation's callee slot owns both.
+#[inline(always)]
+pub(crate) unsafe fn borrow_code(
+    chunk: &Rc<Chunk>,
+    closure_env: &Option<Rc<Env>>,
+) -> (Borrowed<Chunk>, Option<Borrowed<Env>>) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        (
+            Borrowed::new(chunk),
+            closure_env.as_ref().map(|e| Borrowed::new(e)),
+        )
+    }
+}
+
+/// Whether the callee-slot value `owner` keeps `chunk` and `closure_env` alive
+/// (checked in debug builds wherever a frame starts borrowing them).
+pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: &Option<Rc<Env>>) -> bool {
+    match owner {
+        Value::Lambda(c) => {
+            matches!(c.info.chunk.get(), Some(Ok(k)) if Rc::ptr_eq(k, chunk))
+                && match (&c.env, closure_env) {
+                    (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+        }
+        Value::Native(n) => {
+            n.kind == TOP_LEVEL
+                && closure_env.is_none()
+                && n.data
+                    .borrow()
+                    .downcast_ref::<Rc<Chunk>>()
+                    .is_some_and(|k| Rc::ptr_eq(k, chunk))
+        }
+        _ => false,
+    }
 }
 
 /// A `guard` installed by VM code: where its handler runs and what to restore.
@@ -82,6 +149,13 @@ impl Machine {
             let extra = args.split_off(np);
             args.push(Value::list(extra));
         }
+        // The callee slot owns the code the frame borrows: the closure, or for a
+        // top-level form (no closure) a holder of its chunk.
+        let callee = match callee {
+            Value::Nil => crate::value::Native::value(TOP_LEVEL, Box::new(chunk.clone())),
+            other => other,
+        };
+        debug_assert!(owns_code(&callee, &chunk, &closure_env));
         push_in_place!(self.stack, callee);
         let base = self.stack.len() as u32;
         let env = if chunk.heap_frame {
@@ -103,6 +177,8 @@ impl Machine {
             }
             None
         };
+        // SAFETY: the callee slot, just filled, owns both (see above).
+        let (chunk, closure_env) = unsafe { borrow_code(&chunk, &closure_env) };
         Mode::Vm(VmFrame {
             chunk,
             closure_env,
@@ -569,7 +645,10 @@ impl Machine {
             }
             Instr::Closure(k) => {
                 let info = fr.chunk.lambdas[k as usize].clone();
-                let env = fr.env.clone().or_else(|| fr.closure_env.clone());
+                let env = fr
+                    .env
+                    .clone()
+                    .or_else(|| fr.closure_env.as_deref().cloned());
                 self.stack
                     .push(Value::Lambda(Rc::new(Closure { info, env })));
             }
@@ -957,8 +1036,9 @@ impl Machine {
         if chunk.heap_frame || !take_fuel(interp) {
             return false;
         }
-        let chunk = chunk.clone();
-        let closure_env = c.env.clone();
+        // SAFETY: the callee `c`, in the slot below the new activation's, owns both
+        // for as long as the activation runs.
+        let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
         let top = fidx + 1 + chunk.frame_size as usize;
         let need = top + chunk.max_stack as usize;
         if self.stack.capacity() < need {
@@ -1150,6 +1230,9 @@ impl Machine {
                     }
                     None
                 };
+                debug_assert!(owns_code(&self.stack[fidx], &chunk, &closure_env));
+                // SAFETY: the callee, in the slot below the new activation's, owns both.
+                let (chunk, closure_env) = unsafe { borrow_code(&chunk, &closure_env) };
                 let callee = VmFrame {
                     chunk,
                     closure_env,
@@ -1211,17 +1294,9 @@ impl Machine {
             };
             let old = std::ptr::read(fr);
             std::ptr::copy_nonoverlapping(caller, fr, 1);
-            let VmFrame {
-                chunk,
-                closure_env,
-                env,
-                ..
-            } = old;
-            drop(chunk);
-            if let Some(e) = closure_env {
-                drop(e);
-            }
-            if let Some(e) = env {
+            // Of the returned activation only its heap frame is owned (the code
+            // was borrowed from the callee just dropped).
+            if let Some(e) = old.env {
                 drop(e);
             }
         }

@@ -7,6 +7,7 @@
 //! `perform` anywhere (inside a `map` callback, across CEK and VM calls in either
 //! direction) suspends all of it and resuming pushes exactly one value.
 
+pub(crate) mod borrowed;
 pub mod chunk;
 pub mod compile;
 pub mod disasm;
