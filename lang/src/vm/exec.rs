@@ -83,6 +83,18 @@ pub(crate) unsafe fn borrow_code(
 /// Whether the callee-slot value `owner` keeps `chunk` and `closure_env` alive
 /// (checked in debug builds wherever a frame starts borrowing them).
 pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: &Option<Rc<Env>>) -> bool {
+    owns_borrowed(owner, chunk, closure_env.as_ref())
+}
+
+/// Whether the value in `fr`'s callee slot still owns what `fr` borrows (checked
+/// in debug builds whenever the hot loop takes up an activation).
+fn frame_owned(stack: &[Value], fr: &VmFrame) -> bool {
+    stack
+        .get(fr.base as usize - 1)
+        .is_some_and(|owner| owns_borrowed(owner, &fr.chunk, fr.closure_env.as_deref()))
+}
+
+fn owns_borrowed(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&Rc<Env>>) -> bool {
     match owner {
         Value::Lambda(c) => {
             matches!(c.info.chunk.get(), Some(Ok(k)) if Rc::ptr_eq(k, chunk))
@@ -264,8 +276,10 @@ impl Machine {
                 next = fr.pc;
                 base = fr.base as usize;
                 chunk = Rc::as_ptr(&fr.chunk);
+                debug_assert!(frame_owned(&self.stack, &fr), "{} lost its callee", fr.chunk.name);
             }};
         }
+        debug_assert!(frame_owned(&self.stack, &fr), "{} lost its callee", fr.chunk.name);
         'dispatch: loop {
             let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
