@@ -276,10 +276,18 @@ impl Machine {
                 next = fr.pc;
                 base = fr.base as usize;
                 chunk = Rc::as_ptr(&fr.chunk);
-                debug_assert!(frame_owned(&self.stack, &fr), "{} lost its callee", fr.chunk.name);
+                debug_assert!(
+                    frame_owned(&self.stack, &fr),
+                    "{} lost its callee",
+                    fr.chunk.name
+                );
             }};
         }
-        debug_assert!(frame_owned(&self.stack, &fr), "{} lost its callee", fr.chunk.name);
+        debug_assert!(
+            frame_owned(&self.stack, &fr),
+            "{} lost its callee",
+            fr.chunk.name
+        );
         'dispatch: loop {
             let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
@@ -505,26 +513,41 @@ impl Machine {
         if interp.inline_intact & (1 << op as u16) == 0 {
             return false;
         }
-        if let Some(holds) = int_compare(op, x, y) {
-            // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
-            let after = unsafe { &(*chunk).code }[*next as usize];
-            if let Instr::JumpIfFalse(t) = after {
-                *next = if holds { *next + 1 } else { t };
-                return true;
+        // One branch on the operator for both kinds (as two `match`es it compiled
+        // to two jump tables).
+        let holds = match op {
+            PrimOp::Lt => x < y,
+            PrimOp::Gt => x > y,
+            PrimOp::Le => x <= y,
+            PrimOp::Ge => x >= y,
+            PrimOp::Eq => x == y,
+            PrimOp::Add => return self.push_int(x.checked_add(y)),
+            PrimOp::Sub => return self.push_int(x.checked_sub(y)),
+            PrimOp::Mul => return self.push_int(x.checked_mul(y)),
+            PrimOp::Mod if y != 0 => return self.push_int(Some(crate::prims::int_mod(x, y))),
+            _ => return false,
+        };
+        // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
+        let after = unsafe { *{ &(*chunk).code }.get_unchecked(*next as usize) };
+        if let Instr::JumpIfFalse(t) = after {
+            *next = if holds { *next + 1 } else { t };
+            return true;
+        }
+        push_in_place!(self.stack, Value::Bool(holds));
+        true
+    }
+
+    /// Pushes an int result of an inline primitive's fast path; `false` (nothing
+    /// pushed) when it overflowed, for the general path to raise.
+    #[inline(always)]
+    fn push_int(&mut self, r: Option<i64>) -> bool {
+        match r {
+            Some(r) => {
+                push_in_place!(self.stack, Value::Int(r));
+                true
             }
+            None => false,
         }
-        if self.stack.len() == self.stack.capacity() {
-            crate::inplace::grow(&mut self.stack);
-        }
-        let len = self.stack.len();
-        // SAFETY: there is room for one more value.
-        unsafe {
-            if int_binop_into(op, x, y, self.stack.as_mut_ptr().add(len)) {
-                self.stack.set_len(len + 1);
-                return true;
-            }
-        }
-        false
     }
 
     /// The fast path of `Prim op 2`: the operator is that primitive and both
