@@ -564,7 +564,7 @@ impl Machine {
     /// slots get the next arguments (locals back to nil, the closure stays below)
     /// and `fr` starts over: the state `apply` would have built, without tearing
     /// down and rebuilding it. `false`: nothing done (take the general path).
-    #[inline(always)]
+    #[inline(never)]
     pub(crate) fn vm_loop_next(
         &mut self,
         fr: &mut VmFrame,
