@@ -513,8 +513,6 @@ impl Machine {
         if interp.inline_intact & (1 << op as u16) == 0 {
             return false;
         }
-        // One branch on the operator for both kinds (as two `match`es it compiled
-        // to two jump tables).
         let holds = match op {
             PrimOp::Lt => x < y,
             PrimOp::Gt => x > y,
@@ -537,8 +535,6 @@ impl Machine {
         true
     }
 
-    /// Pushes an int result of an inline primitive's fast path; `false` (nothing
-    /// pushed) when it overflowed, for the general path to raise.
     #[inline(always)]
     fn push_int(&mut self, r: Option<i64>) -> bool {
         match r {
@@ -1310,9 +1306,19 @@ impl Machine {
     /// the height the caller waits for plus one.
     #[inline(always)]
     fn return_to_vm_caller(&mut self, fr: &mut VmFrame, base: usize) {
-        let v = self.pop();
+        let top = self.stack.len() - 1;
+        debug_assert!(top >= base);
+        // SAFETY: the value on top moves into the callee slot (which it never
+        // overlaps: the slots lie between), the callee is read out first and
+        // dropped below, and the slots go with the truncation (once each).
+        let callee = unsafe {
+            let p = self.stack.as_mut_ptr();
+            let callee = std::ptr::read(p.add(base - 1));
+            std::ptr::copy_nonoverlapping(p.add(top), p.add(base - 1), 1);
+            self.stack.set_len(top);
+            callee
+        };
         self.truncate_stack(base);
-        let callee = std::mem::replace(&mut self.stack[base - 1], v);
         if let Value::Lambda(c) = callee {
             // The common case, with the count dropped here rather than in the
             // out-of-line drop of any value.
