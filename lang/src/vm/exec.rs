@@ -1051,7 +1051,10 @@ impl Machine {
     #[inline(always)]
     fn fast_call(&mut self, fr: &mut VmFrame, next: u32, n: u32, interp: &mut Interp) -> bool {
         let fidx = self.stack.len() - n as usize - 1;
-        let Value::Lambda(c) = &self.stack[fidx] else {
+        debug_assert!(fidx < self.stack.len());
+        // SAFETY: the verifier checked that a call has its callee and operands on
+        // the stack.
+        let Value::Lambda(c) = (unsafe { self.stack.get_unchecked(fidx) }) else {
             return false;
         };
         let info = &*c.info;
