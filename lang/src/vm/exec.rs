@@ -513,37 +513,64 @@ impl Machine {
         if interp.inline_intact & (1 << op as u16) == 0 {
             return false;
         }
-        let holds = match op {
-            PrimOp::Lt => x < y,
-            PrimOp::Gt => x > y,
-            PrimOp::Le => x <= y,
-            PrimOp::Ge => x >= y,
-            PrimOp::Eq => x == y,
-            PrimOp::Add => return self.push_int(x.checked_add(y)),
-            PrimOp::Sub => return self.push_int(x.checked_sub(y)),
-            PrimOp::Mul => return self.push_int(x.checked_mul(y)),
-            PrimOp::Mod if y != 0 => return self.push_int(Some(crate::prims::int_mod(x, y))),
-            _ => return false,
+        // One branch on the operator for both kinds (as two `match`es it compiled
+        // to two jump tables). Room for a result is made first, so that results
+        // are written straight into their slot: built in a temporary before a
+        // possible call to grow the stack, they were copied out with wide loads of
+        // narrow stores, a store-forwarding stall on every int result.
+        if self.stack.len() == self.stack.capacity() {
+            crate::inplace::grow(&mut self.stack);
+        }
+        let len = self.stack.len();
+        // SAFETY: there is room at `len`.
+        let dst = unsafe { self.stack.as_mut_ptr().add(len) };
+        let r = match op {
+            PrimOp::Lt => return self.compared(x < y, chunk, next, dst),
+            PrimOp::Gt => return self.compared(x > y, chunk, next, dst),
+            PrimOp::Le => return self.compared(x <= y, chunk, next, dst),
+            PrimOp::Ge => return self.compared(x >= y, chunk, next, dst),
+            PrimOp::Eq => return self.compared(x == y, chunk, next, dst),
+            PrimOp::Add => x.checked_add(y),
+            PrimOp::Sub => x.checked_sub(y),
+            PrimOp::Mul => x.checked_mul(y),
+            PrimOp::Mod if y != 0 => Some(crate::prims::int_mod(x, y)),
+            _ => None,
         };
+        let Some(r) = r else {
+            return false;
+        };
+        // SAFETY: `dst` is the free slot at `len`.
+        unsafe {
+            dst.write(Value::Int(r));
+            self.stack.set_len(len + 1);
+        }
+        true
+    }
+
+    /// The end of an int comparison's fast path: a `JumpIfFalse` next consumes
+    /// the result at once (moving `next`), else it is pushed at `dst` (the free
+    /// slot at the top, room made).
+    #[inline(always)]
+    fn compared(
+        &mut self,
+        holds: bool,
+        chunk: *const Chunk,
+        next: &mut u32,
+        dst: *mut Value,
+    ) -> bool {
         // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
         let after = unsafe { *{ &(*chunk).code }.get_unchecked(*next as usize) };
         if let Instr::JumpIfFalse(t) = after {
             *next = if holds { *next + 1 } else { t };
             return true;
         }
-        push_in_place!(self.stack, Value::Bool(holds));
-        true
-    }
-
-    #[inline(always)]
-    fn push_int(&mut self, r: Option<i64>) -> bool {
-        match r {
-            Some(r) => {
-                push_in_place!(self.stack, Value::Int(r));
-                true
-            }
-            None => false,
+        // SAFETY: the caller's contract.
+        unsafe {
+            dst.write(Value::Bool(holds));
+            let len = self.stack.len();
+            self.stack.set_len(len + 1);
         }
+        true
     }
 
     /// The fast path of `Prim op 2`: the operator is that primitive and both
