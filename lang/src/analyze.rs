@@ -18,6 +18,12 @@ use crate::value::Value;
 /// How deep macro expansions may nest before analysis gives up.
 const MAX_EXPANSION_DEPTH: usize = 1000;
 
+/// How many values (list elements, dict keys and values, atoms) the macro
+/// expansions of one top-level form may produce in all before analysis gives up.
+/// Bounded depth alone is not enough: expansions that grow at every level reached
+/// gigabytes long before the thousandth.
+const MAX_EXPANDED_VALUES: usize = 2_000_000;
+
 /// A malformed special form or failed macro expansion, with its position.
 #[derive(Debug, Error, Clone)]
 #[error("{message}")]
@@ -53,6 +59,8 @@ pub struct Analyzer<'i> {
     interp: &'i mut Interp,
     scopes: Vec<Scope>,
     expansion_depth: usize,
+    /// Values produced by this form's macro expansions so far.
+    expanded_values: usize,
     /// Enclosing functions and `let`/`letrec` bodies: `define` makes a global only
     /// outside all of them.
     local_depth: usize,
@@ -75,6 +83,7 @@ impl<'i> Analyzer<'i> {
             interp,
             scopes: vec![Scope::default()],
             expansion_depth: 0,
+            expanded_values: 0,
             local_depth: 0,
             fn_names: Vec::new(),
         }
@@ -178,6 +187,18 @@ impl<'i> Analyzer<'i> {
                 message: format!("{name}: macro expansion failed: {}", e.message()),
                 span: span.clone(),
             })?;
+        let budget = MAX_EXPANDED_VALUES - self.expanded_values;
+        match size_within(&expanded, budget) {
+            Some(n) => self.expanded_values += n,
+            None => {
+                return err(
+                    span,
+                    format!(
+                        "{name}: macro expansion too large: more than {MAX_EXPANDED_VALUES} values"
+                    ),
+                )
+            }
+        }
         let form = Form::from_value(&expanded, span);
         self.expansion_depth += 1;
         let node = self.expr(&form, at_top);
@@ -880,4 +901,22 @@ pub fn is_simple(node: &Node) -> bool {
         Node::Call(c) => c.simple_args && matches!(c.f, Node::Global(_)),
         _ => false,
     }
+}
+
+/// The number of values in `v` (itself and, in lists and dicts, everything they
+/// hold), or `None` when that is more than `budget`: the walk stops there.
+fn size_within(v: &Value, budget: usize) -> Option<usize> {
+    fn walk(v: &Value, left: &mut usize) -> bool {
+        if *left == 0 {
+            return false;
+        }
+        *left -= 1;
+        match v {
+            Value::List(l) => l.as_slice().iter().all(|x| walk(x, left)),
+            Value::Dict(d) => d.iter().all(|(k, x)| walk(k, left) && walk(x, left)),
+            _ => true,
+        }
+    }
+    let mut left = budget;
+    walk(v, &mut left).then(|| budget - left)
 }
