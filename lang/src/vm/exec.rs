@@ -288,6 +288,20 @@ impl Machine {
             "{} lost its callee",
             fr.chunk.name
         );
+        // The instruction at `pc` the general way (`step`), and what follows from it.
+        macro_rules! general {
+            ($pc:expr) => {{
+                fr.pc = $pc as u32;
+                match self.step(&mut fr, interp) {
+                    Step::Next => reload!(),
+                    Step::Exit(m) => return m,
+                    Step::Fault(m) => {
+                        *faulted = Some(fr);
+                        return m;
+                    }
+                }
+            }};
+        }
         'dispatch: loop {
             let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
@@ -391,17 +405,7 @@ impl Machine {
                             {
                                 next = body
                             }
-                            _ => {
-                                fr.pc = pc as u32;
-                                match self.step(&mut fr, interp) {
-                                    Step::Next => reload!(),
-                                    Step::Exit(m) => return m,
-                                    Step::Fault(m) => {
-                                        *faulted = Some(fr);
-                                        return m;
-                                    }
-                                }
-                            }
+                            _ => general!(pc),
                         }
                         continue 'dispatch;
                     }
@@ -418,15 +422,7 @@ impl Machine {
                             continue 'dispatch;
                         }
                     }
-                    fr.pc = pc as u32;
-                    match self.step(&mut fr, interp) {
-                        Step::Next => reload!(),
-                        Step::Exit(m) => return m,
-                        Step::Fault(m) => {
-                            *faulted = Some(fr);
-                            return m;
-                        }
-                    }
+                    general!(pc);
                     continue 'dispatch;
                 }
                 // `Return` (at `pc`) with the value on top of the stack.
@@ -437,15 +433,7 @@ impl Machine {
                 } else if self.vm_loop_next(&mut fr, base, interp) {
                     reload!();
                 } else {
-                    fr.pc = pc as u32;
-                    match self.step(&mut fr, interp) {
-                        Step::Next => reload!(),
-                        Step::Exit(m) => return m,
-                        Step::Fault(m) => {
-                            *faulted = Some(fr);
-                            return m;
-                        }
-                    }
+                    general!(pc);
                 }
                 continue 'dispatch;
             };
@@ -460,15 +448,7 @@ impl Machine {
                     return m;
                 }
             } else {
-                fr.pc = pc as u32;
-                match self.step(&mut fr, interp) {
-                    Step::Next => reload!(),
-                    Step::Exit(m) => return m,
-                    Step::Fault(m) => {
-                        *faulted = Some(fr);
-                        return m;
-                    }
-                }
+                general!(pc);
             }
         }
     }
