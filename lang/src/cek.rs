@@ -991,7 +991,7 @@ pub(crate) fn is_read_request(req: &Value) -> bool {
 }
 
 /// Whether two optional frames are the same frame (or both absent).
-fn same_frame(a: Option<&Rc<Env>>, b: Option<&Rc<Env>>) -> bool {
+pub(crate) fn same_frame(a: Option<&Rc<Env>>, b: Option<&Rc<Env>>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => Rc::ptr_eq(a, b),
         (None, None) => true,

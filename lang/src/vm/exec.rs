@@ -82,27 +82,11 @@ pub(crate) unsafe fn borrow_code(
 
 /// Whether the callee-slot value `owner` keeps `chunk` and `closure_env` alive
 /// (checked in debug builds wherever a frame starts borrowing them).
-pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: &Option<Rc<Env>>) -> bool {
-    owns_borrowed(owner, chunk, closure_env.as_ref())
-}
-
-/// Whether the value in `fr`'s callee slot still owns what `fr` borrows (checked
-/// in debug builds whenever the hot loop takes up an activation).
-fn frame_owned(stack: &[Value], fr: &VmFrame) -> bool {
-    stack
-        .get(fr.base as usize - 1)
-        .is_some_and(|owner| owns_borrowed(owner, &fr.chunk, fr.closure_env.as_deref()))
-}
-
-fn owns_borrowed(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&Rc<Env>>) -> bool {
+pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&Rc<Env>>) -> bool {
     match owner {
         Value::Lambda(c) => {
             matches!(c.info.chunk.get(), Some(Ok(k)) if Rc::ptr_eq(k, chunk))
-                && match (&c.env, closure_env) {
-                    (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-                    (None, None) => true,
-                    _ => false,
-                }
+                && crate::cek::same_frame(c.env.as_ref(), closure_env)
         }
         Value::Native(n) => {
             n.kind == TOP_LEVEL
@@ -114,6 +98,14 @@ fn owns_borrowed(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&Rc<Env>>
         }
         _ => false,
     }
+}
+
+/// Whether the value in `fr`'s callee slot still owns what `fr` borrows (checked
+/// in debug builds whenever the hot loop takes up an activation).
+fn frame_owned(stack: &[Value], fr: &VmFrame) -> bool {
+    stack
+        .get(fr.base as usize - 1)
+        .is_some_and(|owner| owns_code(owner, &fr.chunk, fr.closure_env.as_deref()))
 }
 
 /// A `guard` installed by VM code: where its handler runs and what to restore.
@@ -167,7 +159,7 @@ impl Machine {
             Value::Nil => crate::value::Native::value(TOP_LEVEL, Box::new(chunk.clone())),
             other => other,
         };
-        debug_assert!(owns_code(&callee, &chunk, &closure_env));
+        debug_assert!(owns_code(&callee, &chunk, closure_env.as_ref()));
         push_in_place!(self.stack, callee);
         let base = self.stack.len() as u32;
         let env = if chunk.heap_frame {
@@ -510,11 +502,7 @@ impl Machine {
             PrimOp::Le => return self.compared(x <= y, chunk, next, dst),
             PrimOp::Ge => return self.compared(x >= y, chunk, next, dst),
             PrimOp::Eq => return self.compared(x == y, chunk, next, dst),
-            PrimOp::Add => x.checked_add(y),
-            PrimOp::Sub => x.checked_sub(y),
-            PrimOp::Mul => x.checked_mul(y),
-            PrimOp::Mod if y != 0 => Some(crate::prims::int_mod(x, y)),
-            _ => None,
+            _ => int_arith(op, x, y),
         };
         let Some(r) = r else {
             return false;
@@ -1273,7 +1261,7 @@ impl Machine {
                     }
                     None
                 };
-                debug_assert!(owns_code(&self.stack[fidx], &chunk, &closure_env));
+                debug_assert!(owns_code(&self.stack[fidx], &chunk, closure_env.as_ref()));
                 // SAFETY: the callee, in the slot below the new activation's, owns both.
                 let (chunk, closure_env) = unsafe { borrow_code(&chunk, &closure_env) };
                 let callee = VmFrame {
@@ -1658,24 +1646,26 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
         dst.write(Value::Bool(holds));
         return true;
     }
-    let v = match op {
-        PrimOp::Add => match a.checked_add(b) {
-            Some(r) => r,
-            None => return false,
-        },
-        PrimOp::Sub => match a.checked_sub(b) {
-            Some(r) => r,
-            None => return false,
-        },
-        PrimOp::Mul => match a.checked_mul(b) {
-            Some(r) => r,
-            None => return false,
-        },
-        PrimOp::Mod if b != 0 => crate::prims::int_mod(a, b),
-        _ => return false,
-    };
-    dst.write(Value::Int(v));
-    true
+    match int_arith(op, a, b) {
+        Some(v) => {
+            dst.write(Value::Int(v));
+            true
+        }
+        None => false,
+    }
+}
+
+/// The inline arithmetic `op` on two ints (`None`: not arithmetic, or the general
+/// path must raise: overflow, a zero divisor).
+#[inline(always)]
+fn int_arith(op: PrimOp, a: i64, b: i64) -> Option<i64> {
+    match op {
+        PrimOp::Add => a.checked_add(b),
+        PrimOp::Sub => a.checked_sub(b),
+        PrimOp::Mul => a.checked_mul(b),
+        PrimOp::Mod if b != 0 => Some(crate::prims::int_mod(a, b)),
+        _ => None,
+    }
 }
 
 /// The inline comparison `op` on two ints (`None`: not a comparison).
