@@ -27,6 +27,25 @@ macro_rules! push_in_place {
 }
 pub(crate) use push_in_place;
 
+/// Pushes a clone of the value `$src` (a `&Value`, which must not live in the
+/// vector) onto `$vec` without building it in a temporary first.
+macro_rules! push_clone {
+    ($vec:expr, $src:expr) => {{
+        let src: &$crate::value::Value = $src;
+        if $vec.len() == $vec.capacity() {
+            $crate::inplace::grow(&mut $vec);
+        }
+        let len = $vec.len();
+        // SAFETY: there is room at `len` (made just above), and `src` is not in
+        // the vector.
+        unsafe {
+            src.clone_to($vec.as_mut_ptr().add(len));
+            $vec.set_len(len + 1);
+        }
+    }};
+}
+pub(crate) use push_clone;
+
 /// Makes room for more elements (the cold path of [`push_in_place!`]).
 #[cold]
 #[inline(never)]

@@ -15,6 +15,11 @@ use crate::span::Span;
 use crate::symbol::Sym;
 
 /// An SX value.
+///
+/// `repr(u8)` fixes the layout (a one-byte tag first, each variant's fields laid
+/// out after it as in C), which [`Value::write_int`] and [`Value::write_bool`]
+/// rely on to store a whole value at once.
+#[repr(u8)]
 pub enum Value {
     /// `nil`.
     Nil,
@@ -63,12 +68,79 @@ impl Native {
     }
 }
 
-impl Clone for Value {
-    /// Counts the new owner of a shared payload, then copies the value whole. (The
-    /// derived field-by-field copy built values from partial stores that the next
-    /// full-width load could not forward: a stall on every VM push.)
+/// The tags of the variants [`Value::write_int`] and [`Value::write_bool`] build
+/// (declaration order under `repr(u8)`; a test checks them).
+const INT_TAG: u8 = 2;
+const BOOL_TAG: u8 = 1;
+
+impl Value {
+    /// Writes `Value::Int(i)` at `dst` with one 16-byte store.
+    ///
+    /// The VM moves values with wide loads; a value built from a tag store and a
+    /// payload store cannot be forwarded to such a load, which then waits for both
+    /// stores to reach the cache: a stall on every int result a call returns.
+    ///
+    /// # Safety
+    /// `dst` must be valid for a write and hold nothing that needs dropping.
     #[inline(always)]
-    fn clone(&self) -> Value {
+    pub unsafe fn write_int(dst: *mut Value, i: i64) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: under `repr(u8)` an `Int` is the tag byte at 0 (then padding) and
+        // the i64 at 8, so these 16 bytes are a valid `Value::Int(i)`; SSE2 is part
+        // of x86_64; the caller's contract covers the write.
+        unsafe {
+            use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_storeu_si128};
+            _mm_storeu_si128(dst.cast::<__m128i>(), _mm_set_epi64x(i, INT_TAG as i64));
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: the caller's contract.
+        unsafe {
+            dst.write(Value::Int(i))
+        }
+    }
+
+    /// Writes `Value::Bool(b)` at `dst` with one 16-byte store (see
+    /// [`Value::write_int`]).
+    ///
+    /// # Safety
+    /// As [`Value::write_int`].
+    #[inline(always)]
+    pub unsafe fn write_bool(dst: *mut Value, b: bool) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Bool` is the tag byte at 0 and the bool byte at 1; the rest of
+        // the 16 bytes is padding.
+        unsafe {
+            use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_storeu_si128};
+            let word = BOOL_TAG as i64 | (b as i64) << 8;
+            _mm_storeu_si128(dst.cast::<__m128i>(), _mm_set_epi64x(0, word));
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: the caller's contract.
+        unsafe {
+            dst.write(Value::Bool(b))
+        }
+    }
+}
+
+impl Value {
+    /// Writes a clone of the value at `dst`: counts the new owner of a shared
+    /// payload, then copies the value whole, straight into place (a clone returned
+    /// by value went through a temporary on the stack first).
+    ///
+    /// # Safety
+    /// `dst` must be valid for a write, hold nothing that needs dropping, and not
+    /// overlap `self`.
+    #[inline(always)]
+    pub unsafe fn clone_to(&self, dst: *mut Value) {
+        self.count_new_owner();
+        // SAFETY: the count was raised for the copy to own; the caller's contract
+        // covers the write.
+        unsafe { std::ptr::copy_nonoverlapping(self, dst, 1) }
+    }
+
+    /// Raises the count of a shared payload for one more owner.
+    #[inline(always)]
+    fn count_new_owner(&self) {
         match self {
             Value::Str(s) => std::mem::forget(Rc::clone(s)),
             Value::List(l) => std::mem::forget(Rc::clone(&l.items)),
@@ -79,6 +151,16 @@ impl Clone for Value {
             // Plain data (see `owns_heap`).
             _ => {}
         }
+    }
+}
+
+impl Clone for Value {
+    /// Counts the new owner of a shared payload, then copies the value whole. (The
+    /// derived field-by-field copy built values from partial stores that the next
+    /// full-width load could not forward: a stall on every VM push.)
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        self.count_new_owner();
         // SAFETY: a shared payload's count was raised above for the copy to own;
         // every other payload is plain data.
         unsafe { std::ptr::read(self) }
@@ -439,5 +521,33 @@ impl std::fmt::Debug for Value {
 impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&crate::printer::display(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+    use std::mem::MaybeUninit;
+
+    #[test]
+    fn wide_writes_build_the_values_they_name() {
+        for i in [0, 1, -1, i64::MIN, i64::MAX, 0x1234_5678_9abc] {
+            let mut slot = MaybeUninit::<Value>::uninit();
+            // SAFETY: the slot is writable and holds nothing.
+            let v = unsafe {
+                Value::write_int(slot.as_mut_ptr(), i);
+                slot.assume_init()
+            };
+            assert!(matches!(v, Value::Int(j) if j == i), "write_int({i})");
+        }
+        for b in [false, true] {
+            let mut slot = MaybeUninit::<Value>::uninit();
+            // SAFETY: as above.
+            let v = unsafe {
+                Value::write_bool(slot.as_mut_ptr(), b);
+                slot.assume_init()
+            };
+            assert!(matches!(v, Value::Bool(c) if c == b), "write_bool({b})");
+        }
     }
 }

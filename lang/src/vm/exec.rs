@@ -13,7 +13,7 @@ use super::borrowed::Borrowed;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
-use crate::inplace::push_in_place;
+use crate::inplace::{push_clone, push_in_place};
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
@@ -263,11 +263,14 @@ impl Machine {
         // SAFETY (for every use of `chunk`): `fr` holds the chunk alive, and `chunk`
         // is reloaded (`reload!`) whenever `fr` is replaced.
         let mut chunk: *const Chunk = Rc::as_ptr(&fr.chunk);
+        // The chunk's code, kept apart so that a dispatch loads one pointer.
+        let mut code: *const Instr = fr.chunk.code.as_ptr();
         macro_rules! reload {
             () => {{
                 next = fr.pc;
                 base = fr.base as usize;
                 chunk = Rc::as_ptr(&fr.chunk);
+                code = fr.chunk.code.as_ptr();
                 debug_assert!(
                     frame_owned(&self.stack, &fr),
                     "{} lost its callee",
@@ -297,10 +300,9 @@ impl Machine {
         'dispatch: loop {
             let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
-            let code = unsafe { &(*chunk).code };
-            debug_assert!(pc < code.len());
+            debug_assert!(pc < unsafe { &(*chunk).code }.len());
             // SAFETY: likewise.
-            let instr = unsafe { *code.get_unchecked(pc) };
+            let instr: &Instr = unsafe { &*code.add(pc) };
             next += 1;
             // The arms `continue` when done. A `Call` (`break 'call n`) and a `Return`
             // (`break 'ret`) go on to shared code below, so that an instruction whose
@@ -310,20 +312,29 @@ impl Machine {
             let n = 'call: {
                 'ret: {
                     'lc: {
-                        match instr {
+                        match *instr {
                             Instr::Const(k) => {
-                                // SAFETY: see `chunk`.
-                                push_in_place!(
-                                    self.stack,
-                                    unsafe { &(*chunk).consts }[k as usize].clone()
-                                )
+                                // SAFETY: see `chunk`; the verifier checked the index.
+                                push_clone!(self.stack, unsafe {
+                                    { &(*chunk).consts }.get_unchecked(k as usize)
+                                })
                             }
                             Instr::LoadLocal(i) => {
-                                let v = self.stack[base + i as usize].clone();
-                                push_in_place!(self.stack, v);
+                                if self.stack.len() == self.stack.capacity() {
+                                    crate::inplace::grow(&mut self.stack);
+                                }
+                                let len = self.stack.len();
+                                debug_assert!(base + (i as usize) < len);
+                                // SAFETY: the verifier checked the slot against the
+                                // frame, whose slots are on the stack below `len`;
+                                // there is room at `len`.
+                                unsafe {
+                                    let p = self.stack.as_mut_ptr();
+                                    (*p.add(base + i as usize)).clone_to(p.add(len));
+                                    self.stack.set_len(len + 1);
+                                }
                                 // SAFETY: the verifier made sure code follows a load.
-                                if let Instr::Return = unsafe { *code.get_unchecked(next as usize) }
-                                {
+                                if let Instr::Return = unsafe { *code.add(next as usize) } {
                                     pc = next as usize;
                                     break 'ret;
                                 }
@@ -367,17 +378,14 @@ impl Machine {
                                     next = t;
                                 }
                             }
-                            Instr::LoadGlobal(sym) if interp.global_value_ref(sym).is_some() => {
-                                push_in_place!(
-                                    self.stack,
-                                    interp.global_value_ref(sym).expect("checked").clone()
-                                )
-                            }
+                            Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
+                                Some(g) => push_clone!(self.stack, g),
+                                None => general!(pc),
+                            },
                             Instr::PrimLC(..) | Instr::PrimLL(..) => break 'lc,
                             Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {
                                 // SAFETY: the verifier made sure code follows.
-                                if let Instr::Return = unsafe { *code.get_unchecked(next as usize) }
-                                {
+                                if let Instr::Return = unsafe { *code.add(next as usize) } {
                                     pc = next as usize;
                                     break 'ret;
                                 }
@@ -402,11 +410,12 @@ impl Machine {
                         continue 'dispatch;
                     }
                     // `PrimLC`/`PrimLL` (`instr`, at `pc`).
-                    if let Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) = instr {
-                        if self.inline_binop_fast(instr, op, base, a, k, chunk, &mut next, interp) {
+                    if let Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) = *instr {
+                        let konst = matches!(*instr, Instr::PrimLC(..));
+                        if self.inline_binop_fast(konst, op, base, a, k, chunk, &mut next, interp) {
                             // SAFETY: the verifier made sure code follows (a jump
                             // taken by a fused comparison lands on code too).
-                            if let Instr::Call(n) = unsafe { *code.get_unchecked(next as usize) } {
+                            if let Instr::Call(n) = unsafe { *code.add(next as usize) } {
                                 pc = next as usize;
                                 next += 1;
                                 break 'call n;
@@ -454,7 +463,7 @@ impl Machine {
     #[inline(always)]
     fn inline_binop_fast(
         &mut self,
-        instr: Instr,
+        konst: bool,
         op: PrimOp,
         base: usize,
         a: u32,
@@ -464,10 +473,11 @@ impl Machine {
         interp: &Interp,
     ) -> bool {
         debug_assert!(base + (a as usize) < self.stack.len());
-        debug_assert!(match instr {
+        debug_assert!(if konst {
             // SAFETY: as below.
-            Instr::PrimLC(..) => (k as usize) < unsafe { &(*chunk).consts }.len(),
-            _ => base + (k as usize) < self.stack.len(),
+            (k as usize) < unsafe { &(*chunk).consts }.len()
+        } else {
+            base + (k as usize) < self.stack.len()
         });
         // SAFETY: the verifier checked the slot indexes against the frame's size and
         // the constant index against the pool; the frame's slots stay on the stack
@@ -475,9 +485,10 @@ impl Machine {
         let Value::Int(x) = *(unsafe { self.stack.get_unchecked(base + a as usize) }) else {
             return false;
         };
-        let y = match instr {
-            Instr::PrimLC(..) => unsafe { { &(*chunk).consts }.get_unchecked(k as usize) },
-            _ => unsafe { self.stack.get_unchecked(base + k as usize) },
+        let y = if konst {
+            unsafe { { &(*chunk).consts }.get_unchecked(k as usize) }
+        } else {
+            unsafe { self.stack.get_unchecked(base + k as usize) }
         };
         let Value::Int(y) = *y else {
             return false;
@@ -509,7 +520,7 @@ impl Machine {
         };
         // SAFETY: `dst` is the free slot at `len`.
         unsafe {
-            dst.write(Value::Int(r));
+            Value::write_int(dst, r);
             self.stack.set_len(len + 1);
         }
         true
@@ -534,7 +545,7 @@ impl Machine {
         }
         // SAFETY: the caller's contract.
         unsafe {
-            dst.write(Value::Bool(holds));
+            Value::write_bool(dst, holds);
             let len = self.stack.len();
             self.stack.set_len(len + 1);
         }
@@ -1643,12 +1654,12 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
 #[inline(always)]
 unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
     if let Some(holds) = int_compare(op, a, b) {
-        dst.write(Value::Bool(holds));
+        Value::write_bool(dst, holds);
         return true;
     }
     match int_arith(op, a, b) {
         Some(v) => {
-            dst.write(Value::Int(v));
+            Value::write_int(dst, v);
             true
         }
         None => false,
