@@ -507,15 +507,10 @@ impl Machine {
         let len = self.stack.len();
         // SAFETY: there is room at `len`.
         let dst = unsafe { self.stack.as_mut_ptr().add(len) };
-        let r = match op {
-            PrimOp::Lt => return self.compared(x < y, chunk, next, dst),
-            PrimOp::Gt => return self.compared(x > y, chunk, next, dst),
-            PrimOp::Le => return self.compared(x <= y, chunk, next, dst),
-            PrimOp::Ge => return self.compared(x >= y, chunk, next, dst),
-            PrimOp::Eq => return self.compared(x == y, chunk, next, dst),
-            _ => int_arith(op, x, y),
-        };
-        let Some(r) = r else {
+        if let Some(holds) = int_compare(op, x, y) {
+            return self.compared(holds, chunk, next, dst);
+        }
+        let Some(r) = int_arith(op, x, y) else {
             return false;
         };
         // SAFETY: `dst` is the free slot at `len`.
@@ -1328,12 +1323,11 @@ impl Machine {
             callee
         };
         self.truncate_stack(base);
-        if let Value::Lambda(c) = callee {
+        match callee {
             // The common case, with the count dropped here rather than in the
             // out-of-line drop of any value.
-            drop(c);
-        } else {
-            drop(callee);
+            Value::Lambda(c) => drop(c),
+            other => drop(other),
         }
         let len = self.kont.len() - 1;
         // SAFETY: the caller checked that the top frame is `Frame::Vm`; it is moved
@@ -1342,13 +1336,13 @@ impl Machine {
         unsafe {
             self.kont.set_len(len);
             let Frame::Vm(caller) = &*self.kont.as_ptr().add(len) else {
-                unreachable!("checked by the caller")
+                std::hint::unreachable_unchecked()
             };
-            let old = std::ptr::read(fr);
-            std::ptr::copy_nonoverlapping(caller, fr, 1);
             // Of the returned activation only its heap frame is owned (the code
             // was borrowed from the callee just dropped).
-            if let Some(e) = old.env {
+            let env = std::ptr::read(&fr.env);
+            std::ptr::copy_nonoverlapping(caller, fr, 1);
+            if let Some(e) = env {
                 drop(e);
             }
         }
@@ -1668,26 +1662,71 @@ unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
 
 /// The inline arithmetic `op` on two ints (`None`: not arithmetic, or the general
 /// path must raise: overflow, a zero divisor).
+///
+/// Subtraction and addition are tested first, one compare each: a `match` over
+/// every operator was an indirect jump on every call of `-` or `+`.
 #[inline(always)]
 fn int_arith(op: PrimOp, a: i64, b: i64) -> Option<i64> {
+    if op == PrimOp::Sub {
+        return a.checked_sub(b);
+    }
+    if op == PrimOp::Add {
+        return a.checked_add(b);
+    }
     match op {
-        PrimOp::Add => a.checked_add(b),
-        PrimOp::Sub => a.checked_sub(b),
         PrimOp::Mul => a.checked_mul(b),
         PrimOp::Mod if b != 0 => Some(crate::prims::int_mod(a, b)),
         _ => None,
     }
 }
 
-/// The inline comparison `op` on two ints (`None`: not a comparison).
+/// Which orderings (bit 0 less, bit 1 equal, bit 2 greater) each comparison
+/// accepts, three bits per operator from `Lt`: `Lt`, `Gt`, `Le`, `Ge`, `Eq`.
+const COMPARE_ACCEPTS: u32 = 0b001 | 0b100 << 3 | 0b011 << 6 | 0b110 << 9 | 0b010 << 12;
+
+/// The inline comparison `op` on two ints (`None`: not a comparison), without a
+/// branch on the operator: the ordering of the two picks a bit of the operator's
+/// accepted orderings.
 #[inline(always)]
 fn int_compare(op: PrimOp, a: i64, b: i64) -> Option<bool> {
-    match op {
-        PrimOp::Lt => Some(a < b),
-        PrimOp::Gt => Some(a > b),
-        PrimOp::Le => Some(a <= b),
-        PrimOp::Ge => Some(a >= b),
-        PrimOp::Eq => Some(a == b),
-        _ => None,
+    let i = (op as u32).wrapping_sub(PrimOp::Lt as u32);
+    if i > PrimOp::Eq as u32 - PrimOp::Lt as u32 {
+        return None;
+    }
+    // 0: less, 1: equal, 2: greater.
+    let ordering = (a > b) as u32 + (a >= b) as u32;
+    Some((COMPARE_ACCEPTS >> (i * 3 + ordering)) & 1 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{int_arith, int_compare, PrimOp};
+
+    #[test]
+    fn inline_int_ops_agree_with_rust_operators() {
+        let samples = [i64::MIN, -7, -1, 0, 1, 2, 7, i64::MAX];
+        for op in PrimOp::ALL {
+            for a in samples {
+                for b in samples {
+                    let want = match op {
+                        PrimOp::Lt => Some(a < b),
+                        PrimOp::Gt => Some(a > b),
+                        PrimOp::Le => Some(a <= b),
+                        PrimOp::Ge => Some(a >= b),
+                        PrimOp::Eq => Some(a == b),
+                        _ => None,
+                    };
+                    assert_eq!(int_compare(op, a, b), want, "{op:?} {a} {b}");
+                    let want = match op {
+                        PrimOp::Add => a.checked_add(b),
+                        PrimOp::Sub => a.checked_sub(b),
+                        PrimOp::Mul => a.checked_mul(b),
+                        PrimOp::Mod if b != 0 => Some(crate::prims::int_mod(a, b)),
+                        _ => None,
+                    };
+                    assert_eq!(int_arith(op, a, b), want, "{op:?} {a} {b}");
+                }
+            }
+        }
     }
 }
