@@ -46,6 +46,26 @@ macro_rules! push_clone {
 }
 pub(crate) use push_clone;
 
+/// Pushes a clone of `v[i]` onto `v` (as [`push_clone!`], for a value that lives
+/// in the vector: room is made before the source is read).
+///
+/// # Safety
+/// `i` must be below `v.len()`.
+#[inline(always)]
+pub(crate) unsafe fn push_clone_of(v: &mut Vec<crate::value::Value>, i: usize) {
+    if v.len() == v.capacity() {
+        grow(v);
+    }
+    let len = v.len();
+    debug_assert!(i < len);
+    // SAFETY: `i` is below `len` (the caller's contract) and there is room at `len`.
+    unsafe {
+        let p = v.as_mut_ptr();
+        (*p.add(i)).clone_to(p.add(len));
+        v.set_len(len + 1);
+    }
+}
+
 /// Makes room for more elements (the cold path of [`push_in_place!`]).
 #[cold]
 #[inline(never)]

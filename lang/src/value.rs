@@ -68,10 +68,17 @@ impl Native {
     }
 }
 
-/// The tags of the variants [`Value::write_int`] and [`Value::write_bool`] build
-/// (declaration order under `repr(u8)`; a test checks them).
-const INT_TAG: u8 = 2;
-const BOOL_TAG: u8 = 1;
+/// The tag of `v`'s variant: its first byte, under `repr(u8)`.
+const fn tag_of(v: Value) -> u8 {
+    let v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: under `repr(u8)` every variant starts with its initialised tag byte;
+    // `ManuallyDrop` is `repr(transparent)`.
+    unsafe { *(&v as *const std::mem::ManuallyDrop<Value> as *const u8) }
+}
+
+/// The tags of the variants [`Value::write_int`] and [`Value::write_bool`] build.
+const INT_TAG: u8 = tag_of(Value::Int(0));
+const BOOL_TAG: u8 = tag_of(Value::Bool(false));
 
 impl Value {
     /// Writes `Value::Int(i)` at `dst` with one 16-byte store.
@@ -120,9 +127,7 @@ impl Value {
             dst.write(Value::Bool(b))
         }
     }
-}
 
-impl Value {
     /// Writes a clone of the value at `dst`: counts the new owner of a shared
     /// payload, then copies the value whole, straight into place (a clone returned
     /// by value went through a temporary on the stack first).

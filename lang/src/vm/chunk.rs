@@ -101,20 +101,17 @@ pub enum Instr {
     /// at the body (two instructions on). Otherwise nothing changes and the next
     /// instruction (a jump to the ordinary call) runs.
     LoopStart(LoopKind, u32, u32),
+    /// `f xs index acc v -> f xs index acc`: the body's value for the current
+    /// element is taken (collected, tested or made the accumulator); then the next
+    /// element is bound (from `slot`) and control jumps back to `body`, or, after
+    /// the last element or an early answer, goes on to the `LoopEnd` below.
+    LoopStep(LoopKind, u32, u32),
     /// `f xs index acc -> result`.
     LoopEnd(LoopKind),
     /// `-> closure over lambdas[k]` made inside inlined callbacks: its enclosing
     /// frames are copies of their slots (`copied_frames[j]`, outermost first)
     /// among this activation's stack slots.
     ClosureIn(u32, u32),
-    /// `f xs index acc v -> f xs index acc`: the body's value for the current
-    /// element is taken (collected, tested or made the accumulator); then the next
-    /// element is bound (from `slot`) and control jumps back to `body`, or, after
-    /// the last element or an early answer, goes on to the `LoopEnd` after it.
-    ///
-    /// Last of the variants: the VM's hot loop matches it, so its jump table spans
-    /// every tag and a dispatch needs no range check.
-    LoopStep(LoopKind, u32, u32),
 }
 
 /// The higher-order primitives the compiler turns into loops.

@@ -13,7 +13,7 @@ use super::borrowed::Borrowed;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
-use crate::inplace::{push_clone, push_in_place};
+use crate::inplace::{push_clone, push_clone_of, push_in_place};
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
@@ -320,19 +320,9 @@ impl Machine {
                                 })
                             }
                             Instr::LoadLocal(i) => {
-                                if self.stack.len() == self.stack.capacity() {
-                                    crate::inplace::grow(&mut self.stack);
-                                }
-                                let len = self.stack.len();
-                                debug_assert!(base + (i as usize) < len);
                                 // SAFETY: the verifier checked the slot against the
-                                // frame, whose slots are on the stack below `len`;
-                                // there is room at `len`.
-                                unsafe {
-                                    let p = self.stack.as_mut_ptr();
-                                    (*p.add(base + i as usize)).clone_to(p.add(len));
-                                    self.stack.set_len(len + 1);
-                                }
+                                // frame, whose slots are on the stack.
+                                unsafe { push_clone_of(&mut self.stack, base + i as usize) };
                                 // SAFETY: the verifier made sure code follows a load.
                                 if let Instr::Return = unsafe { *code.add(next as usize) } {
                                     pc = next as usize;
