@@ -127,7 +127,7 @@ const TIERS: [(&str, JitMode, &str); 3] = [
 /// `run` and `mk`.
 fn setup(program: &str, mode: JitMode, prelude: &str) -> (Interp, Value, Value) {
     let mut i = Interp::with_output(Box::new(std::io::sink()));
-    i.policy.mode = mode;
+    i.policy.set_mode(mode);
     bridge::install(&mut i).expect("the dl-* library loads");
     match i.run_source(&format!("{prelude}\n{program}"), "bench") {
         Outcome::Done(_) => {}

@@ -56,7 +56,7 @@ impl Host {
         let services = Rc::new(RefCell::new(Services::default()));
         interp.set_tier(options.tier);
         if let Some(mode) = options.jit {
-            interp.policy.mode = mode;
+            interp.policy.set_mode(mode);
         }
         interp
             .policy

@@ -439,7 +439,8 @@ impl Machine {
                             );
                         }
                     }
-                    if info.jit.failed.get() && interp.policy.mode != crate::tiering::JitMode::Off {
+                    if info.jit.is_failed() && interp.policy.mode() != crate::tiering::JitMode::Off
+                    {
                         interp.policy.record_fallback(&info.display_name());
                     }
                 }
@@ -892,7 +893,7 @@ impl Machine {
                 self.recovering -= 1;
                 let name = info.display_name();
                 tracing::warn!(function = %name, fault = %fault, "call recovered on the CEK; function demoted from the VM");
-                info.jit.failed.set(true);
+                info.jit.fail();
                 interp.policy.record_recovered(&name, &fault);
                 Mode::Return(v)
             }
@@ -959,7 +960,7 @@ impl Machine {
         }
         match Analyzer::new(interp).toplevel(&form) {
             Ok(top) => {
-                if interp.policy.mode == crate::tiering::JitMode::Eager {
+                if interp.policy.mode() == crate::tiering::JitMode::Eager {
                     if let Ok(chunk) =
                         crate::vm::compile_toplevel(&top.node, top.frame_size, &form.span)
                     {

@@ -290,16 +290,16 @@ impl Interp {
 
     /// Selects a tier for everything: `Cek` is JIT mode `off`, `Vm` is `eager`.
     pub fn set_tier(&mut self, tier: Tier) {
-        self.policy.mode = match tier {
+        self.policy.set_mode(match tier {
             Tier::Cek => crate::tiering::JitMode::Off,
             Tier::Vm => crate::tiering::JitMode::Eager,
-        };
+        });
     }
 
     /// Whether calls of the function `info` run on the VM.
     #[inline(always)]
     pub(crate) fn runs_on_vm(&mut self, info: &crate::ast::LambdaInfo) -> bool {
-        if self.policy.mode == crate::tiering::JitMode::Off {
+        if self.policy.mode() == crate::tiering::JitMode::Off {
             return false;
         }
         self.policy.runs_on_vm(&info.policy_name, &info.jit)
@@ -341,7 +341,7 @@ impl Interp {
             }
             Err(e) => {
                 tracing::warn!(function = %e.function, error = %e.message, "bytecode compile failed; the function runs on the CEK");
-                info.jit.failed.set(true);
+                info.jit.fail();
                 self.policy
                     .record_compile_failure(&info.display_name(), &e.message);
                 None

@@ -52,11 +52,32 @@ pub struct JitState {
     pub epoch: Cell<u32>,
     /// Whether a rule keeps this function on the CEK.
     pub excluded: Cell<bool>,
-    /// Demoted for good (compile error or recovered fault).
-    pub failed: Cell<bool>,
+    /// Demoted for good (compile error or recovered fault): set by
+    /// [`JitState::fail`].
+    failed: Cell<bool>,
     /// The policy epoch in which this function was last found ready for the VM
     /// (a fast path for the common case; 0: not known).
     pub ready: Cell<u32>,
+    /// The key ([`TierPolicy::vm_entry_key`]) under which a call from VM code may
+    /// enter this function's bytecode with no other check of the function: set by
+    /// the VM once it has checked that the function is ready in that epoch, has
+    /// bytecode, takes exactly that many arguments and keeps its slots on the
+    /// stack. 0: none.
+    pub vm_entry: Cell<u64>,
+}
+
+impl JitState {
+    /// Demotes the function for good: it runs on the CEK from now on.
+    pub fn fail(&self) {
+        self.failed.set(true);
+        self.ready.set(0);
+        self.vm_entry.set(0);
+    }
+
+    /// Whether the function has been demoted for good.
+    pub fn is_failed(&self) -> bool {
+        self.failed.get()
+    }
 }
 
 /// Counters and per-function detail.
@@ -94,8 +115,9 @@ pub struct FunctionStats {
 /// The policy: mode, rules, fault injection, statistics.
 #[derive(Debug)]
 pub struct TierPolicy {
-    /// When functions move to the VM.
-    pub mode: JitMode,
+    /// When functions move to the VM (changed only by [`TierPolicy::set_mode`], which
+    /// starts a new epoch).
+    mode: JitMode,
     rules: Vec<(String, bool)>,
     /// Bumped when the rules change, so cached decisions are recomputed.
     epoch: u32,
@@ -128,6 +150,25 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
 }
 
 impl TierPolicy {
+    /// When functions move to the VM.
+    pub fn mode(&self) -> JitMode {
+        self.mode
+    }
+
+    /// Sets when functions move to the VM; decisions cached under the old mode no
+    /// longer hold.
+    pub fn set_mode(&mut self, mode: JitMode) {
+        self.mode = mode;
+        self.epoch += 1;
+    }
+
+    /// The key a VM call compares with the callee's [`JitState::vm_entry`] for a
+    /// call with `n` arguments in the current epoch.
+    #[inline(always)]
+    pub fn vm_entry_key(&self, n: u32) -> u64 {
+        (self.epoch as u64) << 32 | n as u64
+    }
+
     /// Keeps functions matching `pattern` on the CEK.
     pub fn exclude(&mut self, pattern: &str) {
         self.rules.push((pattern.to_string(), false));
@@ -165,7 +206,12 @@ impl TierPolicy {
     /// deciding anything (no counts, no side effects): `false` only means "ask".
     #[inline(always)]
     pub fn ready_for_vm(&self, state: &JitState) -> bool {
-        self.mode != JitMode::Off && !state.failed.get() && state.ready.get() == self.epoch
+        // A function is made ready only while the mode is not `Off`, and a change
+        // of mode starts a new epoch; a failure clears `ready`.
+        debug_assert!(
+            state.ready.get() != self.epoch || (self.mode != JitMode::Off && !state.is_failed())
+        );
+        state.ready.get() == self.epoch
     }
 
     /// The slow path of [`TierPolicy::runs_on_vm`]: rules and hot counts.
@@ -268,7 +314,7 @@ mod tests {
         assert!(!p.runs_on_vm("f", &s));
         assert!(!p.runs_on_vm("f", &s));
         assert!(p.runs_on_vm("f", &s));
-        s.failed.set(true);
+        s.fail();
         assert!(!p.runs_on_vm("f", &s));
         assert_eq!(JitMode::parse("hot:7"), Ok(JitMode::Hot(7)));
         assert!(JitMode::parse("warm").is_err());

@@ -77,7 +77,7 @@ fn kw(name: &str) -> Value {
 fn jit_stats(args: &[Value], interp: &mut Interp) -> R {
     let s = &interp.policy.stats;
     let mut d = Dict::default();
-    let mode = match interp.policy.mode {
+    let mode = match interp.policy.mode() {
         crate::tiering::JitMode::Off => "off".to_string(),
         crate::tiering::JitMode::Hot(n) => format!("hot:{n}"),
         crate::tiering::JitMode::Eager => "eager".to_string(),
@@ -163,11 +163,11 @@ fn vm_trace(args: &[Value], interp: &mut Interp) -> R {
     let [src] = strings("vm-trace", "string", args)?[..] else {
         unreachable!("arity checked")
     };
-    let saved_mode = interp.policy.mode;
+    let saved_mode = interp.policy.mode();
     let saved_trace = interp.trace.replace(Vec::new());
-    interp.policy.mode = crate::tiering::JitMode::Eager;
+    interp.policy.set_mode(crate::tiering::JitMode::Eager);
     let outcome = interp.run_source(src, "<vm-trace>");
-    interp.policy.mode = saved_mode;
+    interp.policy.set_mode(saved_mode);
     let lines = std::mem::replace(&mut interp.trace, saved_trace).unwrap_or_default();
     match outcome {
         Outcome::Done(_) => Ok(Value::str(&(lines.join("\n") + "\n"))),

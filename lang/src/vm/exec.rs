@@ -11,9 +11,10 @@ use std::rc::Rc;
 
 use super::borrowed::Borrowed;
 use super::chunk::{Chunk, Instr, LoopKind, PrimOp};
+use super::hot::HotStack;
 use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
-use crate::inplace::{push_clone, push_clone_of, push_in_place};
+use crate::inplace::push_in_place;
 use crate::interp::Interp;
 use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
@@ -98,6 +99,62 @@ pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&R
         }
         _ => false,
     }
+}
+
+/// The full check behind [`JitState::vm_entry`](crate::tiering::JitState): whether
+/// a VM call with `n` arguments may enter `info`'s bytecode directly (ready for
+/// the VM in this epoch, compiled, exactly `n` parameters, slots on the stack);
+/// if so, records `key` so that the next call compares only that.
+#[inline(never)]
+fn fast_entry_checked(info: &crate::ast::LambdaInfo, n: u32, key: u64, interp: &Interp) -> bool {
+    let fits = info.nparams == n
+        && !info.rest
+        && interp.policy.ready_for_vm(&info.jit)
+        && matches!(info.chunk.get(), Some(Ok(chunk)) if !chunk.heap_frame);
+    if fits {
+        info.jit.vm_entry.set(key);
+    }
+    fits
+}
+
+/// Whether the callee `n` operands down `stack` is a plain primitive that takes
+/// `n` arguments.
+#[inline(always)]
+fn plain_prim_ready(stack: &[Value], n: u32) -> bool {
+    matches!(&stack[stack.len() - n as usize - 1],
+        Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) && p.check_arity(n as usize).is_ok())
+}
+
+/// Whether the operator `n` operands down `stack` is the inline primitive `op`
+/// itself (not a redefinition).
+#[inline(always)]
+fn is_inline_prim(stack: &[Value], op: PrimOp, n: u32, interp: &Interp) -> bool {
+    matches!(&stack[stack.len() - n as usize - 1],
+        Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]))
+}
+
+/// The fast path of `Prim op 2`: the operator is that primitive and both operands
+/// are ints with an int or bool result, which replaces all three.
+#[inline(always)]
+fn inline_prim2_fast(h: &mut HotStack, op: PrimOp, interp: &Interp) -> bool {
+    debug_assert!(h.len() >= 3);
+    // SAFETY: the verifier checked that the operator and two operands are there.
+    let (p, a, b) = unsafe { (h.peek(2), h.peek(1), h.peek(0)) };
+    if let (Value::Prim(p), Value::Int(a), Value::Int(b)) = (p, a, b) {
+        if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
+            let (a, b) = (*a, *b);
+            // SAFETY: the result replaces the primitive (nothing to drop) and the
+            // two ints above it are forgotten.
+            unsafe {
+                let slot = h.at(h.len() - 3);
+                if int_binop_into(op, a, b, slot) {
+                    h.forget(2);
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Whether the value in `fr`'s callee slot still owns what `fr` borrows (checked
@@ -256,8 +313,11 @@ impl Machine {
         }
         // The hot loop: the common instructions, and the common case of the others,
         // with the running activation's code, next instruction and stack base in
-        // locals; everything else is `step`, out of line, which keeps this loop small
-        // enough for its state to stay in registers.
+        // locals, and the operand stack's height too (`h`: the vector's own length
+        // is 0 meanwhile, see `HotStack`); everything else is `step`, out of line,
+        // with the values handed back to the vector (`h.put`) around it. That keeps
+        // this loop small enough for its state to stay in registers.
+        let mut h = HotStack::take(&mut self.stack);
         let mut next = fr.pc;
         let mut base = fr.base as usize;
         // SAFETY (for every use of `chunk`): `fr` holds the chunk alive, and `chunk`
@@ -272,23 +332,45 @@ impl Machine {
                 chunk = Rc::as_ptr(&fr.chunk);
                 code = fr.chunk.code.as_ptr();
                 debug_assert!(
-                    frame_owned(&self.stack, &fr),
+                    frame_owned(h.as_slice(), &fr),
                     "{} lost its callee",
                     fr.chunk.name
                 );
             }};
         }
         debug_assert!(
-            frame_owned(&self.stack, &fr),
+            frame_owned(h.as_slice(), &fr),
             "{} lost its callee",
             fr.chunk.name
         );
+        // Runs `$e` with the values back in the vector.
+        macro_rules! cold {
+            ($e:expr) => {{
+                h.put(&mut self.stack);
+                let r = $e;
+                h = HotStack::take(&mut self.stack);
+                r
+            }};
+        }
+        // Leaves the loop with `$m` raised by the running activation at `pc`.
+        macro_rules! fault {
+            ($m:expr) => {{
+                h.put(&mut self.stack);
+                let m = $m;
+                *faulted = Some(fr);
+                return m;
+            }};
+        }
         // The instruction at `pc` the general way (`step`), and what follows from it.
         macro_rules! general {
             ($pc:expr) => {{
                 fr.pc = $pc as u32;
+                h.put(&mut self.stack);
                 match self.step(&mut fr, interp) {
-                    Step::Next => reload!(),
+                    Step::Next => {
+                        h = HotStack::take(&mut self.stack);
+                        reload!()
+                    }
                     Step::Exit(m) => return m,
                     Step::Fault(m) => {
                         *faulted = Some(fr);
@@ -309,89 +391,89 @@ impl Machine {
             // fast path leaves its value where the next instruction wants it can run
             // that next `Call` or `Return` at once instead of dispatching it (`pc` and
             // `next` are moved on to it first): exactly the two instructions in order.
+            //
+            // SAFETY (for every stack access below): the verifier checked each
+            // instruction's operands against the stack height and the frame's
+            // slots, which lie on the stack from `base` while the frame runs.
             let n = 'call: {
                 'ret: {
                     'lc: {
                         match *instr {
-                            Instr::Const(k) => {
-                                // SAFETY: see `chunk`; the verifier checked the index.
-                                push_clone!(self.stack, unsafe {
-                                    { &(*chunk).consts }.get_unchecked(k as usize)
-                                })
-                            }
+                            Instr::Const(k) => unsafe {
+                                // The verifier also checked the constant's index.
+                                h.push_clone(
+                                    &mut self.stack,
+                                    { &(*chunk).consts }.get_unchecked(k as usize),
+                                )
+                            },
                             Instr::LoadLocal(i) => {
-                                // SAFETY: the verifier checked the slot against the
-                                // frame, whose slots are on the stack.
-                                unsafe { push_clone_of(&mut self.stack, base + i as usize) };
+                                unsafe { h.push_clone(&mut self.stack, h.at(base + i as usize)) };
                                 // SAFETY: the verifier made sure code follows a load.
                                 if let Instr::Return = unsafe { *code.add(next as usize) } {
                                     pc = next as usize;
                                     break 'ret;
                                 }
                             }
-                            Instr::StoreLocal(i) => {
-                                let v = self.pop();
-                                self.stack[base + i as usize] = v;
-                            }
+                            Instr::StoreLocal(i) => unsafe {
+                                let v = h.pop();
+                                *h.at(base + i as usize) = v;
+                            },
                             Instr::MoveLocal(i) => {
                                 let v = std::mem::replace(
-                                    &mut self.stack[base + i as usize],
+                                    unsafe { &mut *h.at(base + i as usize) },
                                     Value::Nil,
                                 );
-                                push_in_place!(self.stack, v)
+                                h.push(&mut self.stack, v)
                             }
-                            Instr::Nil => push_in_place!(self.stack, Value::Nil),
-                            Instr::LoadEnv(i) => push_in_place!(
-                                self.stack,
-                                fr.env.as_ref().expect("heap frame").get(i)
-                            ),
+                            Instr::Nil => h.push(&mut self.stack, Value::Nil),
+                            Instr::LoadEnv(i) => {
+                                h.push(&mut self.stack, fr.env.as_ref().expect("heap frame").get(i))
+                            }
                             Instr::StoreEnv(i) => {
-                                let v = self.pop();
+                                let v = unsafe { h.pop() };
                                 interp
                                     .cycles
                                     .set(fr.env.as_ref().expect("heap frame"), i, v);
                             }
-                            Instr::LoadOuter(d, i) => {
-                                push_in_place!(self.stack, outer(&fr, d).get(i))
-                            }
-                            Instr::Pop => {
-                                self.stack.pop();
-                            }
+                            Instr::LoadOuter(d, i) => h.push(&mut self.stack, outer(&fr, d).get(i)),
+                            Instr::Pop => drop(unsafe { h.pop() }),
                             Instr::Jump(t) => next = t,
                             Instr::JumpIfFalse(t) => {
-                                if !self.pop_truthy() {
+                                if !unsafe { h.pop_truthy() } {
                                     next = t;
                                 }
                             }
                             Instr::JumpIfTrue(t) => {
-                                if self.pop_truthy() {
+                                if unsafe { h.pop_truthy() } {
                                     next = t;
                                 }
                             }
                             Instr::LoadGlobal(sym) => match interp.global_value_ref(sym) {
-                                Some(g) => push_clone!(self.stack, g),
+                                Some(g) => unsafe { h.push_clone(&mut self.stack, g) },
                                 None => general!(pc),
                             },
                             Instr::PrimLC(..) | Instr::PrimLL(..) => break 'lc,
-                            Instr::Prim(op, 2) if self.inline_prim2_fast(op, interp) => {
+                            Instr::Prim(op, 2) if inline_prim2_fast(&mut h, op, interp) => {
                                 // SAFETY: the verifier made sure code follows.
                                 if let Instr::Return = unsafe { *code.add(next as usize) } {
                                     pc = next as usize;
                                     break 'ret;
                                 }
                             }
-                            Instr::Prim(op, n) if self.is_inline_prim(op, n, interp) => {
-                                if let Err(e) = self.inline_op(op, n, interp) {
+                            Instr::Prim(op, n) if is_inline_prim(h.as_slice(), op, n, interp) => {
+                                if let Err(e) = cold!(self.inline_op(op, n, interp)) {
                                     fr.pc = next;
-                                    let m = prim_raise_at(&fr, pc, e);
-                                    *faulted = Some(fr);
-                                    return m;
+                                    fault!(prim_raise_at(&fr, pc, e));
                                 }
                             }
                             Instr::Call(n) => break 'call n,
                             Instr::Return => break 'ret,
                             Instr::LoopStep(kind, slot, body)
-                                if self.loop_step_fast(kind, base + slot as usize, interp) =>
+                                if cold!(self.loop_step_fast(
+                                    kind,
+                                    base + slot as usize,
+                                    interp
+                                )) =>
                             {
                                 next = body
                             }
@@ -402,7 +484,9 @@ impl Machine {
                     // `PrimLC`/`PrimLL` (`instr`, at `pc`).
                     if let Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) = *instr {
                         let konst = matches!(*instr, Instr::PrimLC(..));
-                        if self.inline_binop_fast(konst, op, base, a, k, chunk, &mut next, interp) {
+                        if self.inline_binop_fast(
+                            &mut h, konst, op, base, a, k, chunk, &mut next, interp,
+                        ) {
                             // SAFETY: the verifier made sure code follows (a jump
                             // taken by a fused comparison lands on code too).
                             if let Instr::Call(n) = unsafe { *code.add(next as usize) } {
@@ -419,9 +503,9 @@ impl Machine {
                 // `Return` (at `pc`) with the value on top of the stack.
                 if matches!(self.kont.last(), Some(Frame::Vm(_))) {
                     // Back to a waiting VM caller (the common case of `deliver`).
-                    self.return_to_vm_caller(&mut fr, base);
+                    self.return_to_vm_caller(&mut h, &mut fr, base);
                     reload!();
-                } else if self.vm_loop_next(&mut fr, base, interp) {
+                } else if cold!(self.vm_loop_next(&mut fr, base, interp)) {
                     reload!();
                 } else {
                     general!(pc);
@@ -429,14 +513,12 @@ impl Machine {
                 continue 'dispatch;
             };
             // `Call(n)` (at `pc`).
-            if self.fast_call(&mut fr, next, n, interp) {
+            if self.fast_call(&mut h, &mut fr, next, n, interp) {
                 reload!();
-            } else if self.plain_prim_ready(n) {
-                if let Err(e) = self.call_plain_prim(n, interp) {
+            } else if plain_prim_ready(h.as_slice(), n) {
+                if let Err(e) = cold!(self.call_plain_prim(n, interp)) {
                     fr.pc = next;
-                    let m = prim_raise_at(&fr, pc, e);
-                    *faulted = Some(fr);
-                    return m;
+                    fault!(prim_raise_at(&fr, pc, e));
                 }
             } else {
                 general!(pc);
@@ -453,6 +535,7 @@ impl Machine {
     #[inline(always)]
     fn inline_binop_fast(
         &mut self,
+        h: &mut HotStack,
         konst: bool,
         op: PrimOp,
         base: usize,
@@ -462,23 +545,23 @@ impl Machine {
         next: &mut u32,
         interp: &Interp,
     ) -> bool {
-        debug_assert!(base + (a as usize) < self.stack.len());
+        debug_assert!(base + (a as usize) < h.len());
         debug_assert!(if konst {
             // SAFETY: as below.
             (k as usize) < unsafe { &(*chunk).consts }.len()
         } else {
-            base + (k as usize) < self.stack.len()
+            base + (k as usize) < h.len()
         });
         // SAFETY: the verifier checked the slot indexes against the frame's size and
         // the constant index against the pool; the frame's slots stay on the stack
         // while it runs; the caller's `chunk` is alive (see `run_vm_inner`).
-        let Value::Int(x) = *(unsafe { self.stack.get_unchecked(base + a as usize) }) else {
+        let Value::Int(x) = *(unsafe { &*h.at(base + a as usize) }) else {
             return false;
         };
         let y = if konst {
             unsafe { { &(*chunk).consts }.get_unchecked(k as usize) }
         } else {
-            unsafe { self.stack.get_unchecked(base + k as usize) }
+            unsafe { &*h.at(base + k as usize) }
         };
         let Value::Int(y) = *y else {
             return false;
@@ -491,72 +574,30 @@ impl Machine {
         // are written straight into their slot: built in a temporary before a
         // possible call to grow the stack, they were copied out with wide loads of
         // narrow stores, a store-forwarding stall on every int result.
-        if self.stack.len() == self.stack.capacity() {
-            crate::inplace::grow(&mut self.stack);
-        }
-        let len = self.stack.len();
-        // SAFETY: there is room at `len`.
-        let dst = unsafe { self.stack.as_mut_ptr().add(len) };
+        let dst = h.free_slot(&mut self.stack);
         if let Some(holds) = int_compare(op, x, y) {
-            return self.compared(holds, chunk, next, dst);
+            // SAFETY: `chunk` is alive; the verifier made sure code follows.
+            let after = unsafe { *{ &(*chunk).code }.get_unchecked(*next as usize) };
+            if let Instr::JumpIfFalse(t) = after {
+                *next = if holds { *next + 1 } else { t };
+                return true;
+            }
+            // SAFETY: `dst` is the free slot.
+            unsafe {
+                Value::write_bool(dst, holds);
+                h.pushed();
+            }
+            return true;
         }
         let Some(r) = int_arith(op, x, y) else {
             return false;
         };
-        // SAFETY: `dst` is the free slot at `len`.
+        // SAFETY: `dst` is the free slot.
         unsafe {
             Value::write_int(dst, r);
-            self.stack.set_len(len + 1);
+            h.pushed();
         }
         true
-    }
-
-    /// The end of an int comparison's fast path: a `JumpIfFalse` next consumes
-    /// the result at once (moving `next`), else it is pushed at `dst` (the free
-    /// slot at the top, room made).
-    #[inline(always)]
-    fn compared(
-        &mut self,
-        holds: bool,
-        chunk: *const Chunk,
-        next: &mut u32,
-        dst: *mut Value,
-    ) -> bool {
-        // SAFETY: see `run_vm_inner`; the verifier made sure code follows.
-        let after = unsafe { *{ &(*chunk).code }.get_unchecked(*next as usize) };
-        if let Instr::JumpIfFalse(t) = after {
-            *next = if holds { *next + 1 } else { t };
-            return true;
-        }
-        // SAFETY: the caller's contract.
-        unsafe {
-            Value::write_bool(dst, holds);
-            let len = self.stack.len();
-            self.stack.set_len(len + 1);
-        }
-        true
-    }
-
-    /// The fast path of `Prim op 2`: the operator is that primitive and both
-    /// operands are ints with an int or bool result, which replaces all three.
-    #[inline(always)]
-    fn inline_prim2_fast(&mut self, op: PrimOp, interp: &Interp) -> bool {
-        let len = self.stack.len();
-        if let [Value::Prim(p), Value::Int(a), Value::Int(b)] = &self.stack[len - 3..] {
-            if std::ptr::eq(*p, interp.inline_prims[op as usize]) {
-                let (a, b) = (*a, *b);
-                // SAFETY: the result replaces the primitive (nothing to drop) and the
-                // two ints above it are forgotten.
-                unsafe {
-                    let slot = self.stack.as_mut_ptr().add(len - 3);
-                    if int_binop_into(op, a, b, slot) {
-                        self.stack.set_len(len - 2);
-                        return true;
-                    }
-                }
-            }
-        }
-        false
     }
 
     /// `run_vm_inner` under `vm-trace`: each instruction traced, then run by `step`.
@@ -687,7 +728,7 @@ impl Machine {
                 Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
             },
             Instr::Prim(op, n) => {
-                if !self.is_inline_prim(op, n, interp) {
+                if !is_inline_prim(&self.stack, op, n, interp) {
                     match self.call(fr, pc, n, false, interp) {
                         Next::Continue => {}
                         Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
@@ -1040,39 +1081,46 @@ impl Machine {
     /// them made the processor reload fresh partial stores as wide words, a stall on
     /// every call.
     #[inline(always)]
-    fn fast_call(&mut self, fr: &mut VmFrame, next: u32, n: u32, interp: &mut Interp) -> bool {
-        let fidx = self.stack.len() - n as usize - 1;
-        debug_assert!(fidx < self.stack.len());
+    fn fast_call(
+        &mut self,
+        h: &mut HotStack,
+        fr: &mut VmFrame,
+        next: u32,
+        n: u32,
+        interp: &mut Interp,
+    ) -> bool {
+        let fidx = h.len() - n as usize - 1;
         // SAFETY: the verifier checked that a call has its callee and operands on
         // the stack.
-        let Value::Lambda(c) = (unsafe { self.stack.get_unchecked(fidx) }) else {
+        let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
             return false;
         };
         let info = &*c.info;
-        if info.nparams != n
-            || info.rest
+        // One compare for everything about the callee (its arity, readiness in
+        // this epoch, bytecode and kind of frame), checked in full the first time.
+        let key = interp.policy.vm_entry_key(n);
+        if (info.jit.vm_entry.get() != key && !fast_entry_checked(info, n, key, interp))
             || self.recovering != 0
-            || !interp.policy.ready_for_vm(&info.jit)
             || self.kont.len() >= interp.max_depth
+            || !take_fuel(interp)
         {
             return false;
         }
-        let Some(Ok(chunk)) = info.chunk.get() else {
-            return false;
+        // SAFETY: `vm_entry` holds the key only for a function with bytecode.
+        let chunk = unsafe {
+            match info.chunk.get() {
+                Some(Ok(chunk)) => chunk,
+                _ => std::hint::unreachable_unchecked(),
+            }
         };
-        if chunk.heap_frame || !take_fuel(interp) {
-            return false;
-        }
         // SAFETY: the callee `c`, in the slot below the new activation's, owns both
         // for as long as the activation runs.
         let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
         let top = fidx + 1 + chunk.frame_size as usize;
         let need = top + chunk.max_stack as usize;
-        if self.stack.capacity() < need {
-            self.stack.reserve(need - self.stack.len());
-        }
-        if self.stack.len() < top {
-            self.stack.resize(top, Value::Nil);
+        h.reserve(&mut self.stack, need);
+        while h.len() < top {
+            h.push(&mut self.stack, Value::Nil);
         }
         if self.kont.len() == self.kont.capacity() {
             crate::inplace::grow(&mut self.kont);
@@ -1109,14 +1157,6 @@ impl Machine {
     #[inline]
     fn pop(&mut self) -> Value {
         self.stack.pop().expect("verified stack height")
-    }
-
-    /// Whether the callee `n` operands down the stack is a plain primitive that
-    /// takes `n` arguments.
-    #[inline(always)]
-    fn plain_prim_ready(&self, n: u32) -> bool {
-        matches!(&self.stack[self.stack.len() - n as usize - 1],
-            Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) && p.check_arity(n as usize).is_ok())
     }
 
     /// Calls the plain primitive `n` operands down the stack on them and replaces
@@ -1299,20 +1339,19 @@ impl Machine {
     /// of the continuation, which becomes `fr`: the value takes the callee's place,
     /// the height the caller waits for plus one.
     #[inline(always)]
-    fn return_to_vm_caller(&mut self, fr: &mut VmFrame, base: usize) {
-        let top = self.stack.len() - 1;
+    fn return_to_vm_caller(&mut self, h: &mut HotStack, fr: &mut VmFrame, base: usize) {
+        let top = h.len() - 1;
         debug_assert!(top >= base);
         // SAFETY: the value on top moves into the callee slot (which it never
         // overlaps: the slots lie between), the callee is read out first and
         // dropped below, and the slots go with the truncation (once each).
         let callee = unsafe {
-            let p = self.stack.as_mut_ptr();
-            let callee = std::ptr::read(p.add(base - 1));
-            std::ptr::copy_nonoverlapping(p.add(top), p.add(base - 1), 1);
-            self.stack.set_len(top);
+            let callee = h.at(base - 1).read();
+            std::ptr::copy_nonoverlapping(h.at(top), h.at(base - 1), 1);
+            h.forget(1);
             callee
         };
-        self.truncate_stack(base);
+        h.truncate(base);
         match callee {
             // The common case, with the count dropped here rather than in the
             // out-of-line drop of any value.
@@ -1336,7 +1375,7 @@ impl Machine {
                 drop(e);
             }
         }
-        debug_assert_eq!(self.stack.len(), fr.resume_height as usize + 1);
+        debug_assert_eq!(h.len(), fr.resume_height as usize + 1);
     }
 
     /// Returns from the current activation with the value on top of the stack.
@@ -1417,19 +1456,16 @@ impl Machine {
         Next::Exit(mode)
     }
 
-    /// Whether the operator `n` operands down the stack is the inline primitive
-    /// `op` itself (not a redefinition).
-    #[inline(always)]
-    fn is_inline_prim(&self, op: PrimOp, n: u32, interp: &Interp) -> bool {
-        matches!(&self.stack[self.stack.len() - n as usize - 1],
-            Value::Prim(p) if std::ptr::eq(*p, interp.inline_prims[op as usize]))
-    }
-
     /// Runs an inline primitive over the top `n` operands (the primitive itself is
     /// just below them).
     fn inline_op(&mut self, op: PrimOp, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
-        if n == 2 && self.inline_prim2_fast(op, interp) {
-            return Ok(());
+        if n == 2 {
+            let mut h = HotStack::take(&mut self.stack);
+            let done = inline_prim2_fast(&mut h, op, interp);
+            h.put(&mut self.stack);
+            if done {
+                return Ok(());
+            }
         }
         let len = self.stack.len();
         if n == 2 && op == PrimOp::Eq {

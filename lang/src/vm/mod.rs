@@ -13,6 +13,7 @@ pub mod compile;
 pub mod disasm;
 pub(crate) mod exec;
 pub mod fault;
+pub(crate) mod hot;
 pub mod shape;
 pub mod verify;
 
