@@ -325,17 +325,31 @@ impl Machine {
         let mut chunk: *const Chunk = Rc::as_ptr(&fr.chunk);
         // The chunk's code, kept apart so that a dispatch loads one pointer.
         let mut code: *const Instr = fr.chunk.code.as_ptr();
-        macro_rules! reload {
-            () => {{
-                next = fr.pc;
-                base = fr.base as usize;
-                chunk = Rc::as_ptr(&fr.chunk);
-                code = fr.chunk.code.as_ptr();
+        // Takes up the activation `fr` has become: its place, stack base and chunk
+        // (from values at hand when there are, rather than read back from the
+        // fields of `fr` just written).
+        macro_rules! enter {
+            ($next:expr, $base:expr, $chunk:expr) => {{
+                next = $next;
+                base = $base;
+                chunk = $chunk;
+                // SAFETY: see `chunk`.
+                code = unsafe { (*chunk).code.as_ptr() };
+                debug_assert!(
+                    next == fr.pc
+                        && base == fr.base as usize
+                        && std::ptr::eq(chunk, Rc::as_ptr(&fr.chunk))
+                );
                 debug_assert!(
                     frame_owned(h.as_slice(), &fr),
                     "{} lost its callee",
                     fr.chunk.name
                 );
+            }};
+        }
+        macro_rules! reload {
+            () => {{
+                enter!(fr.pc, fr.base as usize, Rc::as_ptr(&fr.chunk))
             }};
         }
         debug_assert!(
@@ -503,8 +517,8 @@ impl Machine {
                 // `Return` (at `pc`) with the value on top of the stack.
                 if matches!(self.kont.last(), Some(Frame::Vm(_))) {
                     // Back to a waiting VM caller (the common case of `deliver`).
-                    self.return_to_vm_caller(&mut h, &mut fr, base);
-                    reload!();
+                    let (to, at, c) = self.return_to_vm_caller(&mut h, &mut fr, base);
+                    enter!(to, at, c);
                 } else if cold!(self.vm_loop_next(&mut fr, base, interp)) {
                     reload!();
                 } else {
@@ -513,8 +527,8 @@ impl Machine {
                 continue 'dispatch;
             };
             // `Call(n)` (at `pc`).
-            if self.fast_call(&mut h, &mut fr, next, n, interp) {
-                reload!();
+            if let Some((at, c)) = self.fast_call(&mut h, &mut fr, base, next, n, interp) {
+                enter!(0, at, c);
             } else if plain_prim_ready(h.as_slice(), n) {
                 if let Err(e) = cold!(self.call_plain_prim(n, interp)) {
                     fr.pc = next;
@@ -1085,15 +1099,16 @@ impl Machine {
         &mut self,
         h: &mut HotStack,
         fr: &mut VmFrame,
+        base: usize,
         next: u32,
         n: u32,
         interp: &mut Interp,
-    ) -> bool {
+    ) -> Option<(usize, *const Chunk)> {
         let fidx = h.len() - n as usize - 1;
         // SAFETY: the verifier checked that a call has its callee and operands on
         // the stack.
         let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
-            return false;
+            return None;
         };
         let info = &*c.info;
         // One compare for everything about the callee (its arity, readiness in
@@ -1104,7 +1119,7 @@ impl Machine {
             || self.kont.len() >= interp.max_depth
             || !take_fuel(interp)
         {
-            return false;
+            return None;
         }
         // SAFETY: `vm_entry` holds the key only for a function with bytecode.
         let chunk = unsafe {
@@ -1116,6 +1131,7 @@ impl Machine {
         // SAFETY: the callee `c`, in the slot below the new activation's, owns both
         // for as long as the activation runs.
         let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
+        let entered: *const Chunk = Rc::as_ptr(&chunk);
         let top = fidx + 1 + chunk.frame_size as usize;
         let need = top + chunk.max_stack as usize;
         h.reserve(&mut self.stack, need);
@@ -1136,7 +1152,7 @@ impl Machine {
                 closure_env: addr_of!(fr.closure_env).read(),
                 env: addr_of!(fr.env).read(),
                 pc: next,
-                base: fr.base,
+                base: base as u32,
                 resume_height: fidx as u32,
                 effects_at_entry: fr.effects_at_entry,
                 caught: fr.caught,
@@ -1151,7 +1167,7 @@ impl Machine {
         fr.resume_height = 0;
         fr.effects_at_entry = interp.effects;
         fr.caught = false;
-        true
+        Some((fidx + 1, entered))
     }
 
     #[inline]
@@ -1339,7 +1355,12 @@ impl Machine {
     /// of the continuation, which becomes `fr`: the value takes the callee's place,
     /// the height the caller waits for plus one.
     #[inline(always)]
-    fn return_to_vm_caller(&mut self, h: &mut HotStack, fr: &mut VmFrame, base: usize) {
+    fn return_to_vm_caller(
+        &mut self,
+        h: &mut HotStack,
+        fr: &mut VmFrame,
+        base: usize,
+    ) -> (u32, usize, *const Chunk) {
         let top = h.len() - 1;
         debug_assert!(top >= base);
         // SAFETY: the value on top moves into the callee slot (which it never
@@ -1367,6 +1388,9 @@ impl Machine {
             let Frame::Vm(caller) = &*self.kont.as_ptr().add(len) else {
                 std::hint::unreachable_unchecked()
             };
+            // Where the caller goes on, read from its saved frame (written long
+            // ago) rather than from `fr` once written.
+            let to = (caller.pc, caller.base as usize, Rc::as_ptr(&caller.chunk));
             // Of the returned activation only its heap frame is owned (the code
             // was borrowed from the callee just dropped).
             let env = std::ptr::read(&fr.env);
@@ -1374,8 +1398,9 @@ impl Machine {
             if let Some(e) = env {
                 drop(e);
             }
+            debug_assert_eq!(h.len(), fr.resume_height as usize + 1);
+            to
         }
-        debug_assert_eq!(h.len(), fr.resume_height as usize + 1);
     }
 
     /// Returns from the current activation with the value on top of the stack.
