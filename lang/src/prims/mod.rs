@@ -294,6 +294,20 @@ pub fn higher_args(op: Higher, name: &str, args: &[Value]) -> Result<HigherArgs,
     }
 }
 
+/// Whether [`higher_args`] would accept `args`, without building them (for
+/// `apply`, building means copying the whole argument list).
+pub fn check_higher_args(op: Higher, name: &str, args: &[Value]) -> Result<(), PrimError> {
+    if let Higher::Apply = op {
+        let (f, rest) = args.split_first().expect("arity checked");
+        let last = rest.last().expect("arity checked");
+        return match (f.is_fn(), last) {
+            (true, Value::List(_)) => Ok(()),
+            _ => Err(type_error(name, "fn any... list", args)),
+        };
+    }
+    higher_args(op, name, args).map(drop)
+}
+
 /// The validated arguments of a higher-order primitive.
 pub struct HigherArgs {
     /// The function argument.
@@ -302,4 +316,33 @@ pub struct HigherArgs {
     pub init: Value,
     /// The list walked (for `apply`: the full argument list).
     pub items: crate::value::List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_higher_args, higher_args, lookup, Higher};
+    use crate::value::{List, Value};
+
+    /// The check without building accepts and rejects `apply`'s arguments exactly
+    /// as building them does, with the same message.
+    #[test]
+    fn checking_apply_arguments_agrees_with_building_them() {
+        let f = Value::Prim(lookup("+").expect("+ exists"));
+        let list = Value::List(List::from_vec(vec![Value::Int(1), Value::Int(2)]));
+        let cases = [
+            vec![f.clone(), list.clone()],
+            vec![f.clone(), Value::Int(1), list.clone()],
+            vec![f.clone(), Value::Int(1)],
+            vec![f.clone(), Value::Nil],
+            vec![Value::Int(3), list],
+        ];
+        for args in cases {
+            let built = higher_args(Higher::Apply, "apply", &args).map(drop);
+            let checked = check_higher_args(Higher::Apply, "apply", &args);
+            assert_eq!(
+                format!("{:?}", checked.err().map(|e| format!("{e:?}"))),
+                format!("{:?}", built.err().map(|e| format!("{e:?}"))),
+            );
+        }
+    }
 }

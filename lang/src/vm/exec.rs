@@ -1674,7 +1674,7 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
         Value::Prim(p) => match p.check_arity(args.len()) {
             Err(m) => m,
             Ok(()) => match &p.imp {
-                PrimImpl::Higher(op) => match crate::prims::higher_args(*op, p.name, args) {
+                PrimImpl::Higher(op) => match crate::prims::check_higher_args(*op, p.name, args) {
                     Err(PrimError::Msg(m)) => m,
                     _ => return None,
                 },
