@@ -1012,19 +1012,12 @@ fn fast_vm_chunk<'c>(
     depth: usize,
     interp: &mut Interp,
 ) -> Option<&'c Rc<crate::vm::Chunk>> {
-    let info = &*c.info;
-    if recovering > 0 || !interp.policy.ready_for_vm(&info.jit) {
+    if recovering > 0 {
         return None;
     }
-    let argc = if reduce { 2 } else { 1 };
+    let chunk = crate::vm::exec::direct_entry(&c.info, if reduce { 2 } else { 1 }, interp)?;
     // `apply` checks the depth with the loop's frame pushed: one more than now.
-    if info.nparams != argc || info.rest || depth + 1 >= interp.max_depth {
-        return None;
-    }
-    let Some(Ok(chunk)) = info.chunk.get() else {
-        return None;
-    };
-    if chunk.heap_frame || !crate::vm::exec::take_fuel(interp) {
+    if depth + 1 >= interp.max_depth || !crate::vm::exec::take_fuel(interp) {
         return None;
     }
     Some(chunk)

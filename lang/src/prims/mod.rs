@@ -263,20 +263,14 @@ pub fn higher_args(op: Higher, name: &str, args: &[Value]) -> Result<HigherArgs,
             _ => Err(type_error(name, "fn any list", args)),
         },
         Higher::Apply => {
-            let (f, rest) = args.split_first().expect("arity checked");
-            let (last, middle) = rest.split_last().expect("arity checked");
-            match (f.is_fn(), last) {
-                (true, Value::List(xs)) => {
-                    let mut all = middle.to_vec();
-                    all.extend_from_slice(xs.as_slice());
-                    Ok(HigherArgs {
-                        f: f.clone(),
-                        init: Value::Nil,
-                        items: crate::value::List::from_vec(all),
-                    })
-                }
-                _ => Err(type_error(name, "fn any... list", args)),
-            }
+            let (f, middle, xs) = apply_parts(name, args)?;
+            let mut all = middle.to_vec();
+            all.extend_from_slice(xs.as_slice());
+            Ok(HigherArgs {
+                f: f.clone(),
+                init: Value::Nil,
+                items: crate::value::List::from_vec(all),
+            })
         }
         _ => match args {
             [f, Value::List(xs)] if f.is_fn() => Ok(HigherArgs {
@@ -297,15 +291,24 @@ pub fn higher_args(op: Higher, name: &str, args: &[Value]) -> Result<HigherArgs,
 /// Whether [`higher_args`] would accept `args`, without building them (for
 /// `apply`, building means copying the whole argument list).
 pub fn check_higher_args(op: Higher, name: &str, args: &[Value]) -> Result<(), PrimError> {
-    if let Higher::Apply = op {
-        let (f, rest) = args.split_first().expect("arity checked");
-        let last = rest.last().expect("arity checked");
-        return match (f.is_fn(), last) {
-            (true, Value::List(_)) => Ok(()),
-            _ => Err(type_error(name, "fn any... list", args)),
-        };
+    match op {
+        Higher::Apply => apply_parts(name, args).map(drop),
+        _ => higher_args(op, name, args).map(drop),
     }
-    higher_args(op, name, args).map(drop)
+}
+
+/// `apply`'s arguments checked: the function, the arguments before the list, and
+/// the list.
+fn apply_parts<'a>(
+    name: &str,
+    args: &'a [Value],
+) -> Result<(&'a Value, &'a [Value], &'a crate::value::List), PrimError> {
+    let (f, rest) = args.split_first().expect("arity checked");
+    let (last, middle) = rest.split_last().expect("arity checked");
+    match (f.is_fn(), last) {
+        (true, Value::List(xs)) => Ok((f, middle, xs)),
+        _ => Err(type_error(name, "fn any... list", args)),
+    }
 }
 
 /// The validated arguments of a higher-order primitive.

@@ -101,10 +101,32 @@ pub(crate) fn owns_code(owner: &Value, chunk: &Rc<Chunk>, closure_env: Option<&R
     }
 }
 
-/// The full check behind [`JitState::vm_entry`](crate::tiering::JitState): whether
-/// a VM call with `n` arguments may enter `info`'s bytecode directly (ready for
-/// the VM in this epoch, compiled, exactly `n` parameters, slots on the stack);
-/// if so, records `key` so that the next call compares only that.
+/// The bytecode a call from the VM with `n` arguments may enter directly: the
+/// function is ready for the VM in this epoch, compiled, takes exactly `n`
+/// parameters and keeps its slots on the stack. One compare of
+/// [`JitState::vm_entry`](crate::tiering::JitState), checked in full the first
+/// time. `None`: take the general way.
+#[inline(always)]
+pub(crate) fn direct_entry<'i>(
+    info: &'i crate::ast::LambdaInfo,
+    n: u32,
+    interp: &Interp,
+) -> Option<&'i Rc<Chunk>> {
+    let key = interp.policy.vm_entry_key(n);
+    if info.jit.vm_entry.get() != key && !fast_entry_checked(info, n, key, interp) {
+        return None;
+    }
+    // SAFETY: `vm_entry` holds the key only for a function with bytecode.
+    Some(unsafe {
+        match info.chunk.get() {
+            Some(Ok(chunk)) => chunk,
+            _ => std::hint::unreachable_unchecked(),
+        }
+    })
+}
+
+/// The full check behind [`direct_entry`]; if it passes, records `key` so that
+/// the next call compares only that.
 #[inline(never)]
 fn fast_entry_checked(info: &crate::ast::LambdaInfo, n: u32, key: u64, interp: &Interp) -> bool {
     let fits = info.nparams == n
@@ -1110,24 +1132,10 @@ impl Machine {
         let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
             return None;
         };
-        let info = &*c.info;
-        // One compare for everything about the callee (its arity, readiness in
-        // this epoch, bytecode and kind of frame), checked in full the first time.
-        let key = interp.policy.vm_entry_key(n);
-        if (info.jit.vm_entry.get() != key && !fast_entry_checked(info, n, key, interp))
-            || self.recovering != 0
-            || self.kont.len() >= interp.max_depth
-            || !take_fuel(interp)
-        {
+        let chunk = direct_entry(&c.info, n, interp)?;
+        if self.recovering != 0 || self.kont.len() >= interp.max_depth || !take_fuel(interp) {
             return None;
         }
-        // SAFETY: `vm_entry` holds the key only for a function with bytecode.
-        let chunk = unsafe {
-            match info.chunk.get() {
-                Some(Ok(chunk)) => chunk,
-                _ => std::hint::unreachable_unchecked(),
-            }
-        };
         // SAFETY: the callee `c`, in the slot below the new activation's, owns both
         // for as long as the activation runs.
         let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
@@ -1207,21 +1215,11 @@ impl Machine {
     /// for the booleans and nils that tests leave).
     #[inline(always)]
     fn pop_truthy(&mut self) -> bool {
-        let top = self
-            .stack
-            .len()
-            .checked_sub(1)
-            .expect("verified stack height");
-        let truthy = match &self.stack[top] {
-            Value::Bool(b) => *b,
-            Value::Nil => false,
-            _ => {
-                self.stack.pop();
-                return true;
-            }
-        };
-        // SAFETY: a bool or nil owns nothing.
-        unsafe { self.stack.set_len(top) };
+        assert!(!self.stack.is_empty(), "verified stack height");
+        let mut h = HotStack::take(&mut self.stack);
+        // SAFETY: the stack is not empty.
+        let truthy = unsafe { h.pop_truthy() };
+        h.put(&mut self.stack);
         truthy
     }
 
@@ -1229,22 +1227,9 @@ impl Machine {
     /// values that own something.
     #[inline(always)]
     fn truncate_stack(&mut self, height: usize) {
-        let len = self.stack.len();
-        if height >= len {
-            return;
-        }
-        // SAFETY: the values above `height` are dropped in place once each, after
-        // the stack stops owning them.
-        unsafe {
-            self.stack.set_len(height);
-            let p = self.stack.as_mut_ptr();
-            for i in height..len {
-                let v = p.add(i);
-                if (*v).owns_heap() {
-                    std::ptr::drop_in_place(v);
-                }
-            }
-        }
+        let mut h = HotStack::take(&mut self.stack);
+        h.truncate(height);
+        h.put(&mut self.stack);
     }
 
     /// `Call`/`TailCall` with `n` operands above the callee.
