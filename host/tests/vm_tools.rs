@@ -23,7 +23,10 @@ fn eval(src: &str) -> Value {
 
 #[test]
 fn bytecode_inspect_reports_arity_locals_constants_and_disassembly() {
-    let v = eval(r#"(define (area w h) (let ((a (* w h))) (+ a 10))) (bytecode-inspect "area")"#);
+    let v = eval(
+        r#"(define (area w h) (let ((a (* w h))) (if (> a 10) (+ a 10000000000) a)))
+           (bytecode-inspect "area")"#,
+    );
     let Value::Dict(d) = &v else {
         panic!("{}", repr(&v))
     };
@@ -35,10 +38,13 @@ fn bytecode_inspect_reports_arity_locals_constants_and_disassembly() {
         "3",
         "two parameters and the let binding"
     );
-    assert!(repr(&get("constants")).contains("10"));
+    // An int too wide for an instruction is a constant; a small one is not.
+    assert_eq!(repr(&get("constants")), "(10000000000)");
     let code = display(&get("code"));
     assert!(code.contains("== area == params 2"), "{code}");
     assert!(code.contains("PRIM_LL * 0 1"), "{code}");
+    assert!(code.contains("PRIM_LI > 2 10"), "{code}");
+    assert!(code.contains("PRIM_LC + 2 0 ; 10000000000"), "{code}");
     assert!(code.contains("RETURN"), "{code}");
 }
 

@@ -189,6 +189,7 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
         let (name, argc) = match *instr {
             Instr::Prim(op, n) => (Some(op.name().to_string()), n),
             Instr::PrimLC(op, ..) | Instr::PrimLL(op, ..) => (Some(op.name().to_string()), 2),
+            i if i.slot_int().is_some() => (i.slot_int().map(|(op, ..)| op.name().to_string()), 2),
             Instr::Call(n) | Instr::TailCall(n) => (callee_global(&chunk, &heights, pc, n), n),
             Instr::LoopStart(kind, ..) => (Some(kind.name().to_string()), kind.arity() + 1),
             _ => continue,
@@ -198,7 +199,8 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
             if matches!(
                 instr,
                 Instr::Prim(..) | Instr::PrimLC(..) | Instr::PrimLL(..)
-            ) {
+            ) || instr.slot_int().is_some()
+            {
                 problems.push(Value::str(&format!("at {pc}: {name} is not a primitive")));
             }
             continue;

@@ -67,6 +67,22 @@ pub enum Instr {
     PrimLC(PrimOp, u32, u32),
     /// `-> result`: the inline primitive on two stack slots (fused likewise).
     PrimLL(PrimOp, u32, u32),
+    /// `-> stack[base + slot] + int`: `PrimLC` for `+` with an int constant that fits
+    /// in the instruction. The operator is the instruction's own (no branch on it)
+    /// and the constant needs no load from the pool or check of its kind.
+    AddI(u32, i32),
+    /// `-> stack[base + slot] - int` (see `AddI`).
+    SubI(u32, i32),
+    /// `-> stack[base + slot] < int` (see `AddI`).
+    LtI(u32, i32),
+    /// `-> stack[base + slot] > int` (see `AddI`).
+    GtI(u32, i32),
+    /// `-> stack[base + slot] <= int` (see `AddI`).
+    LeI(u32, i32),
+    /// `-> stack[base + slot] >= int` (see `AddI`).
+    GeI(u32, i32),
+    /// `-> stack[base + slot] = int` (see `AddI`).
+    EqI(u32, i32),
     /// `v ->` returns from this activation.
     Return,
     /// `request -> answer`: suspends to the host.
@@ -112,6 +128,39 @@ pub enum Instr {
     /// frames are copies of their slots (`copied_frames[j]`, outermost first)
     /// among this activation's stack slots.
     ClosureIn(u32, u32),
+}
+
+impl Instr {
+    /// For the instructions on a slot and an int they hold (`AddI` … `EqI`): the
+    /// primitive, the slot and the int.
+    pub fn slot_int(self) -> Option<(PrimOp, u32, i32)> {
+        let (op, slot, int) = match self {
+            Instr::AddI(a, k) => (PrimOp::Add, a, k),
+            Instr::SubI(a, k) => (PrimOp::Sub, a, k),
+            Instr::LtI(a, k) => (PrimOp::Lt, a, k),
+            Instr::GtI(a, k) => (PrimOp::Gt, a, k),
+            Instr::LeI(a, k) => (PrimOp::Le, a, k),
+            Instr::GeI(a, k) => (PrimOp::Ge, a, k),
+            Instr::EqI(a, k) => (PrimOp::Eq, a, k),
+            _ => return None,
+        };
+        Some((op, slot, int))
+    }
+
+    /// The instruction running `op` on a slot and an int it holds, for the
+    /// primitives that have one.
+    pub fn with_slot_int(op: PrimOp, slot: u32, int: i32) -> Option<Instr> {
+        Some(match op {
+            PrimOp::Add => Instr::AddI(slot, int),
+            PrimOp::Sub => Instr::SubI(slot, int),
+            PrimOp::Lt => Instr::LtI(slot, int),
+            PrimOp::Gt => Instr::GtI(slot, int),
+            PrimOp::Le => Instr::LeI(slot, int),
+            PrimOp::Ge => Instr::GeI(slot, int),
+            PrimOp::Eq => Instr::EqI(slot, int),
+            _ => return None,
+        })
+    }
 }
 
 /// The higher-order primitives the compiler turns into loops.

@@ -524,6 +524,14 @@ impl Compiler {
         };
         let a = self.stack_slot(a)?;
         if let Node::Const(v) = b {
+            if let Value::Int(i) = v {
+                if let Some(fused) = i32::try_from(*i)
+                    .ok()
+                    .and_then(|i| Instr::with_slot_int(op, a, i))
+                {
+                    return Some(fused);
+                }
+            }
             let k = self.constant(v.clone());
             return Some(Instr::PrimLC(op, a, k));
         }

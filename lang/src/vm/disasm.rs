@@ -7,6 +7,9 @@ use crate::printer::repr;
 
 /// One instruction as text, with constants and names resolved.
 pub fn instr_text(chunk: &Chunk, i: &Instr) -> String {
+    if let Some((op, a, k)) = i.slot_int() {
+        return format!("PRIM_LI {} {a} {k}", op.name());
+    }
     match i {
         Instr::Const(k) => format!("CONST {k} ; {}", repr(&chunk.consts[*k as usize])),
         Instr::Match(k) => format!("MATCH {k} ; {}", repr(&chunk.consts[*k as usize])),
@@ -24,6 +27,7 @@ pub fn instr_text(chunk: &Chunk, i: &Instr) -> String {
             repr(&chunk.consts[*k as usize])
         ),
         Instr::PrimLL(op, a, b) => format!("PRIM_LL {} {a} {b}", op.name()),
+
         other => {
             let s = format!("{other:?}");
             // CamelCase(args) -> SNAKE_CASE args

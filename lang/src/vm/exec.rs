@@ -415,6 +415,50 @@ impl Machine {
                 }
             }};
         }
+        // `AddI`/`SubI` (at `$pc`; loop labels `$d` and `$c`): the int result is
+        // written straight into its slot, and a `Call` that takes it next runs at once.
+        macro_rules! arith_int {
+            ($d:lifetime, $c:lifetime, $pc:ident, $a:expr, $k:expr, $op:ident, $f:ident) => {{
+                let Some(r) = int_operand(&h, base, $a, PrimOp::$op, interp)
+                    .and_then(|x| x.$f($k as i64))
+                else {
+                    general!($pc);
+                    continue $d;
+                };
+                // SAFETY: the free slot is written, then counted.
+                unsafe {
+                    Value::write_int(h.free_slot(&mut self.stack), r);
+                    h.pushed();
+                }
+                // SAFETY: the verifier made sure code follows.
+                if let Instr::Call(n) = unsafe { *code.add(next as usize) } {
+                    $pc = next as usize;
+                    next += 1;
+                    break $c n;
+                }
+            }};
+        }
+        // `LtI` … (likewise): a `JumpIfFalse` next consumes the result at once.
+        macro_rules! compare_int {
+            ($d:lifetime, $pc:ident, $a:expr, $k:expr, $op:ident, $cmp:tt) => {{
+                let Some(x) = int_operand(&h, base, $a, PrimOp::$op, interp) else {
+                    general!($pc);
+                    continue $d;
+                };
+                let holds = x $cmp ($k as i64);
+                // SAFETY: the verifier made sure code follows (and that a jump lands
+                // on code).
+                if let Instr::JumpIfFalse(t) = unsafe { *code.add(next as usize) } {
+                    next = if holds { next + 1 } else { t };
+                } else {
+                    // SAFETY: the free slot is written, then counted.
+                    unsafe {
+                        Value::write_bool(h.free_slot(&mut self.stack), holds);
+                        h.pushed();
+                    }
+                }
+            }};
+        }
         'dispatch: loop {
             let mut pc = next as usize;
             // SAFETY: see `chunk`; the verifier made sure control stays in the code.
@@ -488,6 +532,17 @@ impl Machine {
                                 Some(g) => unsafe { h.push_clone(&mut self.stack, g) },
                                 None => general!(pc),
                             },
+                            Instr::AddI(a, k) => {
+                                arith_int!('dispatch, 'call, pc, a, k, Add, checked_add)
+                            }
+                            Instr::SubI(a, k) => {
+                                arith_int!('dispatch, 'call, pc, a, k, Sub, checked_sub)
+                            }
+                            Instr::LtI(a, k) => compare_int!('dispatch, pc, a, k, Lt, <),
+                            Instr::GtI(a, k) => compare_int!('dispatch, pc, a, k, Gt, >),
+                            Instr::LeI(a, k) => compare_int!('dispatch, pc, a, k, Le, <=),
+                            Instr::GeI(a, k) => compare_int!('dispatch, pc, a, k, Ge, >=),
+                            Instr::EqI(a, k) => compare_int!('dispatch, pc, a, k, Eq, ==),
                             Instr::PrimLC(..) | Instr::PrimLL(..) => break 'lc,
                             Instr::Prim(op, 2) if inline_prim2_fast(&mut h, op, interp) => {
                                 // SAFETY: the verifier made sure code follows.
@@ -657,6 +712,42 @@ impl Machine {
         }
     }
 
+    /// A fused inline binary primitive (`PrimLC`, `PrimLL`, `AddI` …) on its
+    /// operands `x` and `y`, exactly as the unfused instructions would run it: the
+    /// primitive in place when the global still holds it, else a call of whatever
+    /// the global holds now.
+    fn binary_general(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        op: PrimOp,
+        x: Value,
+        y: Value,
+        interp: &mut Interp,
+    ) -> Step {
+        let sym = interp.inline_syms[op as usize];
+        let is_prim = interp.inline_intact & (1 << op as u16) != 0;
+        // `inline_op` has the fast path for ints.
+        let Some(f) = interp.global_value(sym) else {
+            return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}")));
+        };
+        push_in_place!(self.stack, f);
+        push_in_place!(self.stack, x);
+        push_in_place!(self.stack, y);
+        if is_prim {
+            if let Err(m) = self.inline_op(op, 2, interp) {
+                return Step::Fault(prim_raise_at(fr, pc, m));
+            }
+        } else {
+            match self.call(fr, pc, 2, false, interp) {
+                Next::Continue => {}
+                Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
+                Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
+            }
+        }
+        Step::Next
+    }
+
     /// Runs the instruction at `fr.pc` in the general way (any instruction; the
     /// hot loop sends here all but its common cases). Jumps and calls set `fr.pc`.
     #[inline(never)]
@@ -776,34 +867,34 @@ impl Machine {
                     return Step::Fault(prim_raise_at(fr, pc, m));
                 }
             }
-            Instr::PrimLC(op, a, k) | Instr::PrimLL(op, a, k) => {
-                let x = &self.stack[(fr.base + a) as usize];
-                let y = match instr {
-                    Instr::PrimLC(..) => &fr.chunk.consts[k as usize],
-                    _ => &self.stack[(fr.base + k) as usize],
+            Instr::PrimLC(..)
+            | Instr::PrimLL(..)
+            | Instr::AddI(..)
+            | Instr::SubI(..)
+            | Instr::LtI(..)
+            | Instr::GtI(..)
+            | Instr::LeI(..)
+            | Instr::GeI(..)
+            | Instr::EqI(..) => {
+                let (op, x, y) = match instr {
+                    Instr::PrimLC(op, a, k) => (
+                        op,
+                        &self.stack[(fr.base + a) as usize],
+                        &fr.chunk.consts[k as usize],
+                    ),
+                    Instr::PrimLL(op, a, k) => (
+                        op,
+                        &self.stack[(fr.base + a) as usize],
+                        &self.stack[(fr.base + k) as usize],
+                    ),
+                    _ => {
+                        let (op, a, k) = instr.slot_int().expect("an instruction on an int");
+                        let x = self.stack[(fr.base + a) as usize].clone();
+                        return self.binary_general(fr, pc, op, x, Value::Int(k as i64), interp);
+                    }
                 };
-                let sym = interp.inline_syms[op as usize];
-                let is_prim = interp.inline_intact & (1 << op as u16) != 0;
-                // Exactly what the unfused instructions do (`inline_op` has the fast
-                // path for ints).
                 let (x, y) = (x.clone(), y.clone());
-                let Some(f) = interp.global_value(sym) else {
-                    return Step::Fault(raise_at(fr, pc, format!("undefined symbol: {sym}")));
-                };
-                push_in_place!(self.stack, f);
-                push_in_place!(self.stack, x);
-                push_in_place!(self.stack, y);
-                if is_prim {
-                    if let Err(m) = self.inline_op(op, 2, interp) {
-                        return Step::Fault(prim_raise_at(fr, pc, m));
-                    }
-                } else {
-                    match self.call(fr, pc, 2, false, interp) {
-                        Next::Continue => {}
-                        Next::Exit(m @ Mode::Raise(..)) => return Step::Fault(m),
-                        Next::Exit(m) | Next::Unwind(m) => return Step::Exit(m),
-                    }
-                }
+                return self.binary_general(fr, pc, op, x, y, interp);
             }
             Instr::Return => match self.vm_return(fr, interp) {
                 Next::Continue => {}
@@ -1712,6 +1803,19 @@ fn int_arith(op: PrimOp, a: i64, b: i64) -> Option<i64> {
     match op {
         PrimOp::Mul => a.checked_mul(b),
         PrimOp::Mod if b != 0 => Some(crate::prims::int_mod(a, b)),
+        _ => None,
+    }
+}
+
+/// The int in slot `a` of the activation at `base`, when it holds an int and the
+/// inline primitive `op` is still its global's value.
+#[inline(always)]
+fn int_operand(h: &HotStack, base: usize, a: u32, op: PrimOp, interp: &Interp) -> Option<i64> {
+    debug_assert!(base + (a as usize) < h.len());
+    // SAFETY: the verifier checked the slot against the frame's size; the frame's
+    // slots stay on the stack while it runs.
+    match *(unsafe { &*h.at(base + a as usize) }) {
+        Value::Int(x) if interp.inline_intact & (1 << op as u16) != 0 => Some(x),
         _ => None,
     }
 }

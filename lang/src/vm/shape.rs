@@ -23,7 +23,16 @@ pub fn stack_heights(chunk: &Chunk) -> Vec<Option<u32>> {
             | Instr::LoadOuter(..)
             | Instr::LoadGlobal(_)
             | Instr::Closure(_) => (0, 1, true, None),
-            Instr::Match(_) | Instr::PrimLC(..) | Instr::PrimLL(..) => (0, 1, true, None),
+            Instr::Match(_)
+            | Instr::PrimLC(..)
+            | Instr::PrimLL(..)
+            | Instr::AddI(..)
+            | Instr::SubI(..)
+            | Instr::LtI(..)
+            | Instr::GtI(..)
+            | Instr::LeI(..)
+            | Instr::GeI(..)
+            | Instr::EqI(..) => (0, 1, true, None),
             Instr::StoreLocal(_)
             | Instr::StoreEnv(_)
             | Instr::StoreOuter(..)

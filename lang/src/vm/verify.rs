@@ -155,6 +155,20 @@ pub fn verify(chunk: &Chunk) -> Result<u32, String> {
                 need(2 * a)?;
                 work.push((pc + 1, h + 1 - 2 * a, g));
             }
+            Instr::AddI(slot, _)
+            | Instr::SubI(slot, _)
+            | Instr::LtI(slot, _)
+            | Instr::GtI(slot, _)
+            | Instr::LeI(slot, _)
+            | Instr::GeI(slot, _)
+            | Instr::EqI(slot, _) => {
+                if !stack_slot_ok(slot) {
+                    return Err(format!(
+                        "at {pc}: {instr:?} names a slot that does not exist"
+                    ));
+                }
+                work.push((pc + 1, h + 1, g));
+            }
             Instr::PrimLC(_, slot, k) | Instr::PrimLL(_, slot, k) => {
                 let k_ok = match instr {
                     Instr::PrimLC(..) => (k as usize) < chunk.consts.len(),
@@ -298,5 +312,9 @@ mod tests {
         assert!(verify(&mismatch).unwrap_err().contains("paths meet"));
         let slot = chunk(vec![Instr::LoadLocal(5), Instr::Return], 0);
         assert!(verify(&slot).unwrap_err().contains("outside the frame"));
+        let int_slot = chunk(vec![Instr::SubI(5, 1), Instr::Return], 0);
+        assert!(verify(&int_slot)
+            .unwrap_err()
+            .contains("SubI(5, 1) names a slot that does not exist"));
     }
 }
