@@ -8,6 +8,8 @@
 //! counts). Each iteration builds a fresh program, adds the facts and rules one call at
 //! a time, saturates and runs one query.
 //!
+//! A second group, `engine-stages`, splits the engine's time on the same workloads.
+//!
 //! Run: `cargo bench -p sx-benches --bench datalog_tiers` (the 1,000-node closure takes
 //! tens of seconds per run on the SX tiers; filter it out with `-- 'tc300|sg|blog'`).
 
@@ -92,6 +94,11 @@ fn same_generation(depth: u32) -> String {
 }
 
 fn blog(posts: u64, tags: u64) -> String {
+    blog_rules(posts, tags, 4)
+}
+
+/// The blog workload with only its first `nrules` rules.
+fn blog_rules(posts: u64, tags: u64, nrules: usize) -> String {
     let mut g = Lcg(7);
     let mut facts = std::collections::BTreeSet::new();
     for p in 0..posts {
@@ -107,7 +114,7 @@ fn blog(posts: u64, tags: u64) -> String {
             "(<- (related P Q) (tagged P T) (tagged Q T) (!= P Q))",
             "(<- (cooc T U N) (tag T) (tag U) (!= T U) (count N P (and (tagged P T) (tagged P U))))",
             "(<- (popular T) (cooc T _ N) (> N 5))",
-        ],
+        ][..nrules],
         "(cooc T U N)",
     )
 }
@@ -172,5 +179,52 @@ fn tiers(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, tiers);
+/// Where the engine's time goes: each workload again with less of it, on the engine
+/// only. A ground query (one answer) leaves out building the answers; the blog with
+/// its first one, two or three rules splits adding the facts (from SX, one call
+/// each) and each rule's saturation.
+fn engine_stages(c: &mut Criterion) {
+    let ground = |program: String, query: &str, ground: &str| {
+        assert!(program.contains(query));
+        program.replace(query, ground)
+    };
+    let stages = [
+        (
+            "sg127-one-answer",
+            ground(same_generation(7), "'(sg X Y)", "'(sg 1 2)"),
+        ),
+        (
+            "blog200-facts",
+            ground(blog_rules(200, 25, 1), "'(cooc T U N)", "'(tag \"tag1\")"),
+        ),
+        (
+            "blog200-related",
+            ground(blog_rules(200, 25, 2), "'(cooc T U N)", "'(tag \"tag1\")"),
+        ),
+        (
+            "blog200-cooc",
+            ground(blog_rules(200, 25, 3), "'(cooc T U N)", "'(tag \"tag1\")"),
+        ),
+        (
+            "blog200-one-answer",
+            ground(
+                blog(200, 25),
+                "'(cooc T U N)",
+                "'(cooc \"tag1\" \"tag2\" 3)",
+            ),
+        ),
+    ];
+    let mut g = c.benchmark_group("engine-stages");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(100));
+    g.measurement_time(Duration::from_secs(2));
+    let (mode, prelude) = (TIERS[2].1, TIERS[2].2);
+    for (name, program) in &stages {
+        let (mut i, run, mk) = setup(program, mode, prelude);
+        g.bench_function(*name, |b| b.iter(|| call(&mut i, &run, vec![mk.clone()])));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, tiers, engine_stages);
 criterion_main!(benches);

@@ -2,12 +2,12 @@
 //! over registers; chains run set at a time over rows. Semi-naive per stratum.
 
 use crate::ast::AggFunc;
+use crate::distinct::Distinct;
 use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
 use crate::relation::{Relation, RowRel};
 use crate::rows::{Acc, RowSet};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// Work done, for statistics and for tests that check incremental cost.
@@ -202,6 +202,7 @@ fn run_version(
                 regs: vec![0; nest.reg_types.len()],
                 counters: &mut counters,
                 aggs: Vec::new(),
+                spare: Vec::new(),
                 interner,
             };
             ex.run(&nest.ops, 0);
@@ -217,7 +218,7 @@ fn run_version(
 struct AggFrame<'a> {
     locals: &'a [Reg],
     target: Option<&'a Expr>,
-    seen: HashSet<Vec<i64>>,
+    seen: Distinct,
 }
 
 struct Exec<'a, 'c> {
@@ -227,6 +228,9 @@ struct Exec<'a, 'c> {
     regs: Vec<i64>,
     counters: &'c mut Counters,
     aggs: Vec<AggFrame<'a>>,
+    /// Sets of finished aggregates, kept for the next group's (no allocation per
+    /// group once they have grown).
+    spare: Vec<Distinct>,
     interner: &'a Interner,
 }
 
@@ -360,20 +364,26 @@ impl<'a> Exec<'a, '_> {
                 locals,
                 body,
             } => {
+                let mut seen = self.spare.pop().unwrap_or_default();
+                // A tuple is the goal's local values and the target's (0 for count).
+                seen.reset(locals.len() + 1);
                 self.aggs.push(AggFrame {
                     locals,
                     target: target.as_ref(),
-                    seen: HashSet::new(),
+                    seen,
                 });
                 self.run(body, 0);
                 let frame = self.aggs.pop().expect("pushed above");
-                let mut vals = frame.seen.iter().map(|t| t[t.len() - 1]);
-                let value = match func {
-                    AggFunc::Count => Some(frame.seen.len() as i64),
-                    AggFunc::Sum => vals.try_fold(0i64, |a, b| a.checked_add(b)),
-                    AggFunc::Min => vals.min(),
-                    AggFunc::Max => vals.max(),
+                let value = {
+                    let mut vals = frame.seen.last_values();
+                    match func {
+                        AggFunc::Count => Some(frame.seen.len() as i64),
+                        AggFunc::Sum => vals.try_fold(0i64, |a, b| a.checked_add(b)),
+                        AggFunc::Min => vals.min(),
+                        AggFunc::Max => vals.max(),
+                    }
                 };
+                self.spare.push(frame.seen);
                 if let Some(v) = value {
                     self.regs[*result as usize] = v;
                     self.run(ops, i + 1);
@@ -398,15 +408,26 @@ impl<'a> Exec<'a, '_> {
         let Some(frame) = self.aggs.last_mut() else {
             return;
         };
-        let mut t: Vec<i64> = frame.locals.iter().map(|&r| regs[r as usize]).collect();
-        match frame.target {
+        let target = match frame.target {
             Some(e) => match eval(regs, e) {
-                Some(v) => t.push(v),
+                Some(v) => v,
                 None => return,
             },
-            None => t.push(0),
+            None => 0,
+        };
+        let n = frame.locals.len();
+        if n < 8 {
+            let mut t = [0i64; 8];
+            for (slot, &r) in t.iter_mut().zip(frame.locals) {
+                *slot = regs[r as usize];
+            }
+            t[n] = target;
+            frame.seen.insert(&t[..=n]);
+        } else {
+            let mut t: Vec<i64> = frame.locals.iter().map(|&r| regs[r as usize]).collect();
+            t.push(target);
+            frame.seen.insert(&t);
         }
-        frame.seen.insert(t);
     }
 }
 

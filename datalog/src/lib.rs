@@ -17,6 +17,7 @@ pub mod ast;
 pub mod check;
 pub mod closure;
 pub mod database;
+pub mod distinct;
 pub mod error;
 pub mod eval;
 pub mod facts;
