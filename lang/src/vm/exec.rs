@@ -506,6 +506,12 @@ impl Machine {
                                 h.push(&mut self.stack, v)
                             }
                             Instr::Nil => h.push(&mut self.stack, Value::Nil),
+                            Instr::TailCall(n) => {
+                                match self.fast_tail_call(&mut h, &mut fr, base, n, interp) {
+                                    Some(c) => enter!(0, base, c),
+                                    None => general!(pc),
+                                }
+                            }
                             Instr::LoadEnv(i) => {
                                 h.push(&mut self.stack, fr.env.as_ref().expect("heap frame").get(i))
                             }
@@ -1267,6 +1273,55 @@ impl Machine {
         fr.effects_at_entry = interp.effects;
         fr.caught = false;
         Some((fidx + 1, entered))
+    }
+
+    /// The common case of `TailCall(n)`, in the hot loop: as `fast_call`, but the
+    /// callee and its operands slide down over the running activation (slots from
+    /// `base`, its callee just below), which the callee's replaces; the
+    /// continuation does not grow. Returns the callee's chunk (its slots start at
+    /// `base` too). `None`: nothing done, take the general way.
+    #[inline(always)]
+    fn fast_tail_call(
+        &mut self,
+        h: &mut HotStack,
+        fr: &mut VmFrame,
+        base: usize,
+        n: u32,
+        interp: &mut Interp,
+    ) -> Option<*const Chunk> {
+        let fidx = h.len() - n as usize - 1;
+        // SAFETY: the verifier checked that a call has its callee and operands on
+        // the stack.
+        let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
+            return None;
+        };
+        let chunk = direct_entry(&c.info, n, interp)?;
+        // The same limits as the general way's `enter_call` (which raises).
+        if self.recovering != 0 || self.kont.len() >= interp.max_depth || !take_fuel(interp) {
+            return None;
+        }
+        // SAFETY: the callee owns both, and it stays alive: it only moves down to
+        // the slot below `base`, from where it owns them while the activation runs.
+        let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
+        let entered: *const Chunk = Rc::as_ptr(&chunk);
+        // SAFETY: `base - 1` (the running activation's callee slot) is below `fidx`.
+        // Its callee, dropped here, owned `fr`'s borrowed chunk: `fr` takes the new
+        // one's below before it is read again.
+        unsafe { h.slide_down(base - 1, fidx) };
+        let top = base + chunk.frame_size as usize;
+        h.reserve(&mut self.stack, top + chunk.max_stack as usize);
+        while h.len() < top {
+            h.push(&mut self.stack, Value::Nil);
+        }
+        fr.chunk = chunk;
+        fr.closure_env = closure_env;
+        fr.env = None;
+        fr.pc = 0;
+        fr.resume_height = 0;
+        fr.effects_at_entry = interp.effects;
+        fr.caught = false;
+        debug_assert_eq!(fr.base as usize, base);
+        Some(entered)
     }
 
     #[inline]

@@ -226,6 +226,35 @@ impl HotStack {
     }
 }
 
+impl HotStack {
+    /// Drops the values in `to..from` and moves those above them down to `to` (a
+    /// tail call's callee and operands over the activation it replaces).
+    ///
+    /// # Safety
+    /// `to <= from <= len`.
+    #[inline(always)]
+    pub(crate) unsafe fn slide_down(&mut self, to: usize, from: usize) {
+        debug_assert!(to <= from && from <= self.len);
+        let len = self.len;
+        // While the values below are dropped the stack counts none of them: a
+        // panic would leak them, never drop one twice.
+        self.len = to;
+        // SAFETY: the caller's bounds; each value in `to..from` is dropped once and
+        // then overwritten by a move, and the moved ones are no longer counted where
+        // they were.
+        unsafe {
+            for i in to..from {
+                let v = self.ptr.add(i);
+                if (*v).owns_heap() {
+                    std::ptr::drop_in_place(v);
+                }
+            }
+            std::ptr::copy(self.ptr.add(from), self.ptr.add(to), len - from);
+        }
+        self.len = to + (len - from);
+    }
+}
+
 /// Grows `stack`, whose values (`len` of them) a [`HotStack`] holds, by room for at
 /// least `n` more; returns the new buffer and capacity. The vector is left empty.
 #[cold]
