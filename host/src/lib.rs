@@ -2,6 +2,7 @@
 //! the pieces of the `sx` command.
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod driver;
 pub mod kv;
 

@@ -143,7 +143,9 @@ fn new_host(opts: &EvalOpts) -> Result<Host, String> {
         inject_faults: opts.inject_fault.clone(),
         suspend_everywhere: opts.suspend_everywhere,
     };
-    let mut host = Host::with_options(Interp::new(), options);
+    let mut interp = Interp::new();
+    interp.cycles.set_heap_probe(sx::allocator::heap_bytes);
+    let mut host = Host::with_options(interp, options);
     for file in &opts.boot {
         let src = std::fs::read_to_string(file)
             .map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;

@@ -27,13 +27,37 @@ use crate::value::Value;
 /// Collect when this many frames are registered, at least.
 const MIN_THRESHOLD: usize = 1024;
 
+/// With a heap probe, how many registrations pass between two looks at the heap.
+const PROBE_EVERY: u32 = 32;
+
+/// With a heap probe, collect once the heap has doubled since the last collection
+/// and grown by at least this much.
+const MIN_HEAP_GROWTH: usize = 64 << 20;
+
+/// The size of the process's heap in bytes, as the allocator counts it. The host
+/// installs one ([`CycleCollector::set_heap_probe`]); the library cannot know
+/// which allocator it runs on.
+pub type HeapProbe = fn() -> usize;
+
 /// The registry of frames that hold closures over themselves.
+///
+/// Collections are paced by the number of registered frames and, when the host
+/// gave a [`HeapProbe`], by the heap too: a few garbage frames can hold a great
+/// deal (an SX Datalog program is such a frame, and its relations can take a
+/// hundred megabytes), so counting frames alone let six of them take 660 MB.
 #[derive(Default)]
 pub struct CycleCollector {
     frames: Vec<Weak<Env>>,
     threshold: usize,
     /// Frames freed so far (for tests and `jit-stats`-style reporting).
     pub freed: u64,
+    /// Collections run so far.
+    pub collections: u64,
+    probe: Option<HeapProbe>,
+    /// The heap's size after the last collection (or when the probe came).
+    heap_after: usize,
+    /// Registrations left before the next look at the heap.
+    until_probe: u32,
 }
 
 impl CycleCollector {
@@ -55,9 +79,34 @@ impl CycleCollector {
     #[cold]
     fn register(&mut self, frame: &Rc<Env>) {
         self.frames.push(Rc::downgrade(frame));
-        if self.frames.len() >= self.threshold.max(MIN_THRESHOLD) {
+        if self.frames.len() >= self.threshold.max(MIN_THRESHOLD) || self.heap_grew() {
             self.collect();
         }
+    }
+
+    /// Paces collections by the heap as well, with `probe` telling its size.
+    pub fn set_heap_probe(&mut self, probe: HeapProbe) {
+        self.probe = Some(probe);
+        self.heap_after = probe();
+        self.until_probe = PROBE_EVERY;
+    }
+
+    /// Whether, at this look (one registration in [`PROBE_EVERY`]), the heap has
+    /// doubled since the last collection, by at least [`MIN_HEAP_GROWTH`].
+    fn heap_grew(&mut self) -> bool {
+        let Some(probe) = self.probe else {
+            return false;
+        };
+        self.until_probe = self.until_probe.saturating_sub(1);
+        if self.until_probe > 0 {
+            return false;
+        }
+        self.until_probe = PROBE_EVERY;
+        let limit = self
+            .heap_after
+            .saturating_mul(2)
+            .max(self.heap_after.saturating_add(MIN_HEAP_GROWTH));
+        probe() > limit
     }
 
     /// Frees the registered frames that only their own closures keep alive; answers
@@ -123,6 +172,10 @@ impl CycleCollector {
         drop(dropped);
         self.threshold = 2 * self.frames.len();
         self.freed += n as u64;
+        self.collections += 1;
+        if let Some(probe) = self.probe {
+            self.heap_after = probe();
+        }
         if n > 0 {
             tracing::debug!(
                 freed = n,

@@ -72,3 +72,39 @@ fn a_frame_in_use_by_a_running_call_is_not_freed() {
         assert!(i.cycles.freed > 0, "{tier:?}: collections ran");
     }
 }
+
+/// The heap size the probe below reports (this test's own, set by hand).
+static HEAP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn heap_probe() -> usize {
+    HEAP.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_grown_heap_starts_a_collection_long_before_the_frame_count_would() {
+    use std::sync::atomic::Ordering::Relaxed;
+    for tier in [Tier::Cek, Tier::Vm] {
+        let mut i = Interp::with_output(Box::new(OutputBuffer::default()));
+        i.set_tier(tier);
+        // Each call of `holder` leaves one garbage frame (its internal define).
+        run(
+            &mut i,
+            "(define (holder n) (define (get) n) (get))
+             (define (go k) (if (= k 0) 0 (do (holder k) (go (- k 1)))))",
+        );
+        HEAP.store(100 << 20, Relaxed);
+        i.cycles.set_heap_probe(heap_probe);
+        // 200 registrations, far fewer than the frame count's threshold, with the
+        // heap the same: no collection.
+        run(&mut i, "(go 200)");
+        assert_eq!(i.cycles.collections, 0, "{tier:?}");
+        // The heap has tripled: the next look at it collects.
+        HEAP.store(300 << 20, Relaxed);
+        run(&mut i, "(go 200)");
+        assert_eq!(i.cycles.collections, 1, "{tier:?}");
+        assert!(i.cycles.freed >= 200, "{tier:?}: freed {}", i.cycles.freed);
+        // Paced from the heap after that collection: no more while it holds.
+        run(&mut i, "(go 200)");
+        assert_eq!(i.cycles.collections, 1, "{tier:?}");
+    }
+}
