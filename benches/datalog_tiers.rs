@@ -135,6 +135,8 @@ const TIERS: [(&str, JitMode, &str); 3] = [
 fn setup(program: &str, mode: JitMode, prelude: &str) -> (Interp, Value, Value) {
     let mut i = Interp::with_output(Box::new(std::io::sink()));
     i.policy.set_mode(mode);
+    // As the `sx` binary does: garbage programs are collected by heap growth.
+    i.cycles.set_heap_probe(sx::allocator::heap_bytes);
     bridge::install(&mut i).expect("the dl-* library loads");
     match i.run_source(&format!("{prelude}\n{program}"), "bench") {
         Outcome::Done(_) => {}
