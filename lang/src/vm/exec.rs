@@ -1477,6 +1477,41 @@ impl Machine {
                     Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
                 }
             }
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Interp(_)) => {
+                let p: &'static Prim = p;
+                let PrimImpl::Interp(func) = p.imp else {
+                    unreachable!("matched above")
+                };
+                if let Err(m) = p.check_arity(n as usize) {
+                    return Next::Exit(raise_at(fr, pc, m));
+                }
+                // What `call_out` would do (through `apply`), without leaving the VM
+                // to run it: a tool or the Datalog bridge called once per fact.
+                let tracing = interp.trace.is_some();
+                match func(&self.stack[fidx + 1..], interp) {
+                    Ok(v) => {
+                        self.truncate_stack(fidx);
+                        push_in_place!(self.stack, v);
+                        if tail {
+                            return self.vm_return(fr, interp);
+                        }
+                        if interp.trace.is_some() != tracing {
+                            // The primitive turned tracing on: the loop that runs
+                            // this activation must be chosen again.
+                            return Next::Exit(Mode::Vm(fr.clone()));
+                        }
+                        Next::Continue
+                    }
+                    Err(e) if tail => {
+                        // The activation is gone: a raise from the callee is not
+                        // its fault (as in `call_out`).
+                        let m = prim_raise_at(fr, pc, e);
+                        self.truncate_stack(fr.base as usize - 1);
+                        Next::Unwind(m)
+                    }
+                    Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
+                }
+            }
             _ => self.call_out(fr, fidx, pc, tail, interp),
         }
     }
