@@ -1223,19 +1223,7 @@ impl Machine {
         n: u32,
         interp: &mut Interp,
     ) -> Option<(usize, *const Chunk)> {
-        let fidx = h.len() - n as usize - 1;
-        // SAFETY: the verifier checked that a call has its callee and operands on
-        // the stack.
-        let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
-            return None;
-        };
-        let chunk = direct_entry(&c.info, n, interp)?;
-        if self.recovering != 0 || self.kont.len() >= interp.max_depth || !take_fuel(interp) {
-            return None;
-        }
-        // SAFETY: the callee `c`, in the slot below the new activation's, owns both
-        // for as long as the activation runs.
-        let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
+        let (fidx, chunk, closure_env) = self.direct_callee(h, n, interp)?;
         let entered: *const Chunk = Rc::as_ptr(&chunk);
         let top = fidx + 1 + chunk.frame_size as usize;
         let need = top + chunk.max_stack as usize;
@@ -1275,6 +1263,33 @@ impl Machine {
         Some((fidx + 1, entered))
     }
 
+    /// The callee of a call with `n` operands on top of `h`, when the hot loop may
+    /// enter it directly: a VM function (see `direct_entry`) within the limits the
+    /// general way's `enter_call` checks (and raises for), fuel taken. Answers its
+    /// slot, and its chunk and closure frame borrowed from it: the value in that
+    /// slot owns them for as long as the activation it starts runs.
+    #[inline(always)]
+    fn direct_callee(
+        &self,
+        h: &HotStack,
+        n: u32,
+        interp: &mut Interp,
+    ) -> Option<(usize, Borrowed<Chunk>, Option<Borrowed<Env>>)> {
+        let fidx = h.len() - n as usize - 1;
+        // SAFETY: the verifier checked that a call has its callee and operands on
+        // the stack.
+        let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
+            return None;
+        };
+        let chunk = direct_entry(&c.info, n, interp)?;
+        if self.recovering != 0 || self.kont.len() >= interp.max_depth || !take_fuel(interp) {
+            return None;
+        }
+        // SAFETY: the callee, in its slot, owns both (see above).
+        let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
+        Some((fidx, chunk, closure_env))
+    }
+
     /// The common case of `TailCall(n)`, in the hot loop: as `fast_call`, but the
     /// callee and its operands slide down over the running activation (slots from
     /// `base`, its callee just below), which the callee's replaces; the
@@ -1289,20 +1304,9 @@ impl Machine {
         n: u32,
         interp: &mut Interp,
     ) -> Option<*const Chunk> {
-        let fidx = h.len() - n as usize - 1;
-        // SAFETY: the verifier checked that a call has its callee and operands on
-        // the stack.
-        let Value::Lambda(c) = (unsafe { &*h.at(fidx) }) else {
-            return None;
-        };
-        let chunk = direct_entry(&c.info, n, interp)?;
-        // The same limits as the general way's `enter_call` (which raises).
-        if self.recovering != 0 || self.kont.len() >= interp.max_depth || !take_fuel(interp) {
-            return None;
-        }
-        // SAFETY: the callee owns both, and it stays alive: it only moves down to
-        // the slot below `base`, from where it owns them while the activation runs.
-        let (chunk, closure_env) = unsafe { borrow_code(chunk, &c.env) };
+        // The callee stays alive: it only moves down to the slot below `base`,
+        // from where it owns its chunk and frame while the activation runs.
+        let (fidx, chunk, closure_env) = self.direct_callee(h, n, interp)?;
         let entered: *const Chunk = Rc::as_ptr(&chunk);
         // SAFETY: `base - 1` (the running activation's callee slot) is below `fidx`.
         // Its callee, dropped here, owned `fr`'s borrowed chunk: `fr` takes the new
