@@ -299,7 +299,7 @@ pub fn check_higher_args(op: Higher, name: &str, args: &[Value]) -> Result<(), P
 
 /// `apply`'s arguments checked: the function, the arguments before the list, and
 /// the list.
-fn apply_parts<'a>(
+pub(crate) fn apply_parts<'a>(
     name: &str,
     args: &'a [Value],
 ) -> Result<(&'a Value, &'a [Value], &'a crate::value::List), PrimError> {

@@ -16,7 +16,7 @@ use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
 use crate::inplace::push_in_place;
 use crate::interp::Interp;
-use crate::prims::{Prim, PrimCtx, PrimError, PrimImpl};
+use crate::prims::{Higher, Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
 
 /// A VM activation: which code, where in it, and where its slots are.
@@ -1492,31 +1492,90 @@ impl Machine {
                 // What `call_out` would do (through `apply`), without leaving the VM
                 // to run it: a tool or the Datalog bridge called once per fact.
                 let tracing = interp.trace.is_some();
-                match func(&self.stack[fidx + 1..], interp) {
-                    Ok(v) => {
-                        self.truncate_stack(fidx);
-                        push_in_place!(self.stack, v);
-                        if tail {
-                            return self.vm_return(fr, interp);
-                        }
-                        if interp.trace.is_some() != tracing {
-                            // The primitive turned tracing on: the loop that runs
-                            // this activation must be chosen again.
-                            return Next::Exit(Mode::Vm(fr.clone()));
-                        }
-                        Next::Continue
-                    }
-                    Err(e) if tail => {
-                        // The activation is gone: a raise from the callee is not
-                        // its fault (as in `call_out`).
-                        let m = prim_raise_at(fr, pc, e);
-                        self.truncate_stack(fr.base as usize - 1);
-                        Next::Unwind(m)
-                    }
-                    Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
+                let result = func(&self.stack[fidx + 1..], interp);
+                if interp.trace.is_some() != tracing && result.is_ok() && !tail {
+                    // The primitive turned tracing on: the loop that runs this
+                    // activation must be chosen again.
+                    self.finish_call(fr, pc, fidx, tail, result, interp);
+                    return Next::Exit(Mode::Vm(fr.clone()));
+                }
+                self.finish_call(fr, pc, fidx, tail, result, interp)
+            }
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Higher(Higher::Apply)) => {
+                let p: &'static Prim = p;
+                match self.apply_plain(fidx, p, interp) {
+                    Some(result) => self.finish_call(fr, pc, fidx, tail, result, interp),
+                    None => self.call_out(fr, fidx, pc, tail, interp),
                 }
             }
             _ => self.call_out(fr, fidx, pc, tail, interp),
+        }
+    }
+
+    /// `(apply f … xs)` with `f` a plain primitive and the arguments well formed:
+    /// `f`'s value on the spread arguments, as the CEK's `apply` computes it (its
+    /// arity error too), without leaving the VM and, when nothing comes before the
+    /// list, without copying it. `None`: anything else, for `call_out`.
+    fn apply_plain(
+        &mut self,
+        fidx: usize,
+        apply: &'static Prim,
+        interp: &mut Interp,
+    ) -> Option<Result<Value, PrimError>> {
+        let args = &self.stack[fidx + 1..];
+        apply.check_arity(args.len()).ok()?;
+        let (f, middle, xs) = crate::prims::apply_parts(apply.name, args).ok()?;
+        let Value::Prim(fp) = f else {
+            return None;
+        };
+        let PrimImpl::Plain(func) = fp.imp else {
+            return None;
+        };
+        if let Err(m) = fp.check_arity(middle.len() + xs.len()) {
+            return Some(Err(PrimError::Msg(m)));
+        }
+        let mut ctx = PrimCtx {
+            out: &mut *interp.out,
+            gensym: &mut interp.gensym,
+            effects: &mut interp.effects,
+        };
+        Some(if middle.is_empty() {
+            func(xs.as_slice(), &mut ctx)
+        } else {
+            let mut all = middle.to_vec();
+            all.extend_from_slice(xs.as_slice());
+            func(&all, &mut ctx)
+        })
+    }
+
+    /// Ends a call (callee at `fidx`) whose value, or error, was computed in place
+    /// as `call_out` would have had it computed: the value replaces callee and
+    /// operands (and a tail call returns it); an error is the activation's own,
+    /// except after a tail call, where the activation is gone and it unwinds.
+    fn finish_call(
+        &mut self,
+        fr: &mut VmFrame,
+        pc: usize,
+        fidx: usize,
+        tail: bool,
+        result: Result<Value, PrimError>,
+        interp: &mut Interp,
+    ) -> Next {
+        match result {
+            Ok(v) => {
+                self.truncate_stack(fidx);
+                push_in_place!(self.stack, v);
+                if tail {
+                    return self.vm_return(fr, interp);
+                }
+                Next::Continue
+            }
+            Err(e) if tail => {
+                let m = prim_raise_at(fr, pc, e);
+                self.truncate_stack(fr.base as usize - 1);
+                Next::Unwind(m)
+            }
+            Err(e) => Next::Exit(prim_raise_at(fr, pc, e)),
         }
     }
 
