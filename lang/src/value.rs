@@ -436,6 +436,10 @@ fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
 /// keywords < lists < dicts (then functions and errors, which compare equal among
 /// themselves). Used by `sort`, `sort-by` and `dl-query`.
 pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
+    // The common case first (rows of ints, sorted by `sort` and `dl-query`).
+    if let (Value::Int(x), Value::Int(y)) = (a, b) {
+        return x.cmp(y);
+    }
     let (ra, rb) = (a.order_rank(), b.order_rank());
     if ra != rb {
         return ra.cmp(&rb);
