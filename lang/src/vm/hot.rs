@@ -213,10 +213,21 @@ impl HotStack {
             return;
         }
         self.len = height;
-        // SAFETY: the values above `height` are dropped in place once each, after
-        // the stack stops counting them.
-        unsafe {
-            for i in height..len {
+        // SAFETY: the stack no longer counts them.
+        unsafe { self.drop_uncounted(height, len) };
+    }
+
+    /// Drops the values in `from..to`, calling a destructor only for values that
+    /// own something.
+    ///
+    /// # Safety
+    /// They are within the buffer, and the stack does not count them (so that a
+    /// panic leaks them rather than dropping one twice); each is dropped once.
+    #[inline(always)]
+    unsafe fn drop_uncounted(&mut self, from: usize, to: usize) {
+        for i in from..to {
+            // SAFETY: the caller's contract.
+            unsafe {
                 let v = self.ptr.add(i);
                 if (*v).owns_heap() {
                     std::ptr::drop_in_place(v);
@@ -224,9 +235,7 @@ impl HotStack {
             }
         }
     }
-}
 
-impl HotStack {
     /// Drops the values in `to..from` and moves those above them down to `to` (a
     /// tail call's callee and operands over the activation it replaces).
     ///
@@ -243,12 +252,7 @@ impl HotStack {
         // then overwritten by a move, and the moved ones are no longer counted where
         // they were.
         unsafe {
-            for i in to..from {
-                let v = self.ptr.add(i);
-                if (*v).owns_heap() {
-                    std::ptr::drop_in_place(v);
-                }
-            }
+            self.drop_uncounted(to, from);
             std::ptr::copy(self.ptr.add(from), self.ptr.add(to), len - from);
         }
         self.len = to + (len - from);
