@@ -445,18 +445,9 @@ impl Machine {
                     general!($pc);
                     continue $d;
                 };
-                let holds = x $cmp ($k as i64);
-                // SAFETY: the verifier made sure code follows (and that a jump lands
-                // on code).
-                if let Instr::JumpIfFalse(t) = unsafe { *code.add(next as usize) } {
-                    next = if holds { next + 1 } else { t };
-                } else {
-                    // SAFETY: the free slot is written, then counted.
-                    unsafe {
-                        Value::write_bool(h.free_slot(&mut self.stack), holds);
-                        h.pushed();
-                    }
-                }
+                // SAFETY: the verifier made sure code follows.
+                let after = unsafe { *code.add(next as usize) };
+                branch_or_push(&mut h, &mut self.stack, x $cmp ($k as i64), after, &mut next);
             }};
         }
         'dispatch: loop {
@@ -671,27 +662,18 @@ impl Machine {
         // are written straight into their slot: built in a temporary before a
         // possible call to grow the stack, they were copied out with wide loads of
         // narrow stores, a store-forwarding stall on every int result.
-        let dst = h.free_slot(&mut self.stack);
         if let Some(holds) = int_compare(op, x, y) {
             // SAFETY: `chunk` is alive; the verifier made sure code follows.
             let after = unsafe { *{ &(*chunk).code }.get_unchecked(*next as usize) };
-            if let Instr::JumpIfFalse(t) = after {
-                *next = if holds { *next + 1 } else { t };
-                return true;
-            }
-            // SAFETY: `dst` is the free slot.
-            unsafe {
-                Value::write_bool(dst, holds);
-                h.pushed();
-            }
+            branch_or_push(h, &mut self.stack, holds, after, next);
             return true;
         }
         let Some(r) = int_arith(op, x, y) else {
             return false;
         };
-        // SAFETY: `dst` is the free slot.
+        // SAFETY: the free slot is written, then counted.
         unsafe {
-            Value::write_int(dst, r);
+            Value::write_int(h.free_slot(&mut self.stack), r);
             h.pushed();
         }
         true
@@ -882,24 +864,15 @@ impl Machine {
             | Instr::LeI(..)
             | Instr::GeI(..)
             | Instr::EqI(..) => {
+                let slot = |i: u32| self.stack[(fr.base + i) as usize].clone();
                 let (op, x, y) = match instr {
-                    Instr::PrimLC(op, a, k) => (
-                        op,
-                        &self.stack[(fr.base + a) as usize],
-                        &fr.chunk.consts[k as usize],
-                    ),
-                    Instr::PrimLL(op, a, k) => (
-                        op,
-                        &self.stack[(fr.base + a) as usize],
-                        &self.stack[(fr.base + k) as usize],
-                    ),
+                    Instr::PrimLC(op, a, k) => (op, slot(a), fr.chunk.consts[k as usize].clone()),
+                    Instr::PrimLL(op, a, k) => (op, slot(a), slot(k)),
                     _ => {
                         let (op, a, k) = instr.slot_int().expect("an instruction on an int");
-                        let x = self.stack[(fr.base + a) as usize].clone();
-                        return self.binary_general(fr, pc, op, x, Value::Int(k as i64), interp);
+                        (op, slot(a), Value::Int(k as i64))
                     }
                 };
-                let (x, y) = (x.clone(), y.clone());
                 return self.binary_general(fr, pc, op, x, y, interp);
             }
             Instr::Return => match self.vm_return(fr, interp) {
@@ -1225,12 +1198,7 @@ impl Machine {
     ) -> Option<(usize, *const Chunk)> {
         let (fidx, chunk, closure_env) = self.direct_callee(h, n, interp)?;
         let entered: *const Chunk = Rc::as_ptr(&chunk);
-        let top = fidx + 1 + chunk.frame_size as usize;
-        let need = top + chunk.max_stack as usize;
-        h.reserve(&mut self.stack, need);
-        while h.len() < top {
-            h.push(&mut self.stack, Value::Nil);
-        }
+        h.open_frame(&mut self.stack, fidx + 1, &chunk);
         if self.kont.len() == self.kont.capacity() {
             crate::inplace::grow(&mut self.kont);
         }
@@ -1312,11 +1280,7 @@ impl Machine {
         // Its callee, dropped here, owned `fr`'s borrowed chunk: `fr` takes the new
         // one's below before it is read again.
         unsafe { h.slide_down(base - 1, fidx) };
-        let top = base + chunk.frame_size as usize;
-        h.reserve(&mut self.stack, top + chunk.max_stack as usize);
-        while h.len() < top {
-            h.push(&mut self.stack, Value::Nil);
-        }
+        h.open_frame(&mut self.stack, base, &chunk);
         fr.chunk = chunk;
         fr.closure_env = closure_env;
         fr.env = None;
@@ -1493,13 +1457,13 @@ impl Machine {
                 // to run it: a tool or the Datalog bridge called once per fact.
                 let tracing = interp.trace.is_some();
                 let result = func(&self.stack[fidx + 1..], interp);
-                if interp.trace.is_some() != tracing && result.is_ok() && !tail {
-                    // The primitive turned tracing on: the loop that runs this
-                    // activation must be chosen again.
-                    self.finish_call(fr, pc, fidx, tail, result, interp);
+                let next = self.finish_call(fr, pc, fidx, tail, result, interp);
+                if matches!(next, Next::Continue) && interp.trace.is_some() != tracing {
+                    // The primitive turned tracing on or off: the loop that runs
+                    // this activation must be chosen again.
                     return Next::Exit(Mode::Vm(fr.clone()));
                 }
-                self.finish_call(fr, pc, fidx, tail, result, interp)
+                next
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Higher(Higher::Apply)) => {
                 let p: &'static Prim = p;
@@ -1957,6 +1921,28 @@ fn int_arith(op: PrimOp, a: i64, b: i64) -> Option<i64> {
         PrimOp::Mul => a.checked_mul(b),
         PrimOp::Mod if b != 0 => Some(crate::prims::int_mod(a, b)),
         _ => None,
+    }
+}
+
+/// The end of an int comparison's fast path: a `JumpIfFalse` as the next
+/// instruction (`after`, at `next`) consumes the result at once, moving `next`;
+/// otherwise the result is pushed.
+#[inline(always)]
+fn branch_or_push(
+    h: &mut HotStack,
+    stack: &mut Vec<Value>,
+    holds: bool,
+    after: Instr,
+    next: &mut u32,
+) {
+    if let Instr::JumpIfFalse(t) = after {
+        *next = if holds { *next + 1 } else { t };
+    } else {
+        // SAFETY: the free slot is written, then counted.
+        unsafe {
+            Value::write_bool(h.free_slot(stack), holds);
+            h.pushed();
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! drop them twice. [`HotStack::take`] and [`HotStack::put`] hand them over, around
 //! everything that works on the vector itself.
 
+use super::chunk::Chunk;
 use crate::value::Value;
 
 /// The operand stack's buffer, height and capacity, taken from its vector.
@@ -233,6 +234,18 @@ impl HotStack {
                     std::ptr::drop_in_place(v);
                 }
             }
+        }
+    }
+
+    /// Makes room for an activation of `chunk` whose slots start at `base` (the
+    /// operands already there are its first slots): the slots past the operands
+    /// are nil, and its deepest operand stack fits without growing.
+    #[inline(always)]
+    pub(crate) fn open_frame(&mut self, stack: &mut Vec<Value>, base: usize, chunk: &Chunk) {
+        let top = base + chunk.frame_size as usize;
+        self.reserve(stack, top + chunk.max_stack as usize);
+        while self.len < top {
+            self.push(stack, Value::Nil);
         }
     }
 
