@@ -186,21 +186,16 @@ fn prim_check(args: &[Value], interp: &mut Interp) -> R {
     let mut checked = 0;
     let mut problems = Vec::new();
     for (pc, instr) in chunk.code.iter().enumerate() {
-        let (name, argc) = match *instr {
-            Instr::Prim(op, n) => (Some(op.name().to_string()), n),
-            Instr::PrimLC(op, ..) | Instr::PrimLL(op, ..) => (Some(op.name().to_string()), 2),
-            i if i.slot_int().is_some() => (i.slot_int().map(|(op, ..)| op.name().to_string()), 2),
-            Instr::Call(n) | Instr::TailCall(n) => (callee_global(&chunk, &heights, pc, n), n),
-            Instr::LoopStart(kind, ..) => (Some(kind.name().to_string()), kind.arity() + 1),
+        let inline = instr.inline_prim();
+        let (name, argc) = match (*instr, inline) {
+            (_, Some((op, n))) => (Some(op.name().to_string()), n),
+            (Instr::Call(n) | Instr::TailCall(n), _) => (callee_global(&chunk, &heights, pc, n), n),
+            (Instr::LoopStart(kind, ..), _) => (Some(kind.name().to_string()), kind.arity() + 1),
             _ => continue,
         };
         let Some(name) = name else { continue };
         let Some(Value::Prim(p)) = interp.global(&name) else {
-            if matches!(
-                instr,
-                Instr::Prim(..) | Instr::PrimLC(..) | Instr::PrimLL(..)
-            ) || instr.slot_int().is_some()
-            {
+            if inline.is_some() {
                 problems.push(Value::str(&format!("at {pc}: {name} is not a primitive")));
             }
             continue;

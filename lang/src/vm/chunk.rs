@@ -147,6 +147,16 @@ impl Instr {
         Some((op, slot, int))
     }
 
+    /// For the instructions that run an inline primitive (`Prim`, `PrimLC`,
+    /// `PrimLL`, `AddI` …): the primitive and how many operands it takes.
+    pub fn inline_prim(self) -> Option<(PrimOp, u32)> {
+        match self {
+            Instr::Prim(op, n) => Some((op, n)),
+            Instr::PrimLC(op, ..) | Instr::PrimLL(op, ..) => Some((op, 2)),
+            other => other.slot_int().map(|(op, ..)| (op, 2)),
+        }
+    }
+
     /// The instruction running `op` on a slot and an int it holds, for the
     /// primitives that have one.
     pub fn with_slot_int(op: PrimOp, slot: u32, int: i32) -> Option<Instr> {
