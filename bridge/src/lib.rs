@@ -338,30 +338,28 @@ fn engine_query(args: &[Value], _: &mut Interp) -> R {
     let pattern = datum_arg("dl-query", &args[1])?;
     let mut db = database("dl-query", args)?;
     let answers = db.query_sx_answers(&pattern).map_err(engine_error)?;
-    // Every answer is a dict with the same keys: fill a copy of one template (no
-    // hashing per answer), and make each distinct string or symbol once.
-    let mut template = Dict::with_capacity_and_hasher(answers.vars().len(), Default::default());
-    for var in answers.vars() {
-        template.insert(Value::sym(var), Value::Nil);
-    }
-    let width = answers.vars().len();
+    // Every answer is a dict with the same keys, in the same order: each answer is
+    // built in place from the keys made once, and each distinct string or symbol is
+    // made once.
+    let keys: Vec<Value> = answers.vars().iter().map(|v| Value::sym(v)).collect();
+    let width = keys.len();
     let text_columns: Vec<bool> = (0..width).map(|i| answers.is_text(i)).collect();
     let mut text: HashMap<i64, Value> = HashMap::new();
     let mut out = Vec::with_capacity(answers.len());
     for row in answers.rows() {
-        let mut d = template.clone();
-        for (i, ((&raw, &is_text), (_, slot))) in
-            row.iter().zip(&text_columns).zip(d.iter_mut()).enumerate()
-        {
-            *slot = if is_text {
-                text.entry(raw)
-                    .or_insert_with(|| answer_value(answers.value(i, raw)))
-                    .clone()
-            } else {
-                Value::Int(raw)
-            };
-        }
-        out.push(Value::dict(d));
+        out.push(Value::dict_built(width, |d| {
+            for (i, ((&raw, &is_text), key)) in row.iter().zip(&text_columns).zip(&keys).enumerate()
+            {
+                let value = if is_text {
+                    text.entry(raw)
+                        .or_insert_with(|| answer_value(answers.value(i, raw)))
+                        .clone()
+                } else {
+                    Value::Int(raw)
+                };
+                d.insert(key.clone(), value);
+            }
+        }));
     }
     Ok(Value::list(out))
 }

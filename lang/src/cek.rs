@@ -815,8 +815,7 @@ impl Machine {
             push_in_place!(self.kont, Frame::BuildDict(Box::new(b)));
             return Mode::Eval(node, env);
         }
-        let mut d =
-            crate::value::Dict::with_capacity_and_hasher(b.acc.len() / 2, Default::default());
+        let mut d = crate::value::Dict::with_capacity(b.acc.len() / 2);
         let mut it = b.acc.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             d.insert(k, v);

@@ -15,6 +15,7 @@ pub mod ast;
 mod cek;
 pub mod closure;
 pub mod cycles;
+pub mod dict;
 mod inplace;
 pub mod interp;
 pub mod prims;

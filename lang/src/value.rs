@@ -7,8 +7,6 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use indexmap::IndexMap;
-
 use crate::closure::Closure;
 use crate::prims::Prim;
 use crate::span::Span;
@@ -172,12 +170,7 @@ impl Clone for Value {
     }
 }
 
-/// The dict representation: insertion-ordered, keyed by structural equality.
-///
-/// Hashed with foldhash (hashbrown's default: fast, seeded per map) rather than
-/// std's SipHash, which dict lookups and `assoc` spent a tenth of the Datalog
-/// library's time in.
-pub type Dict = IndexMap<Value, Value, foldhash::fast::RandomState>;
+pub use crate::dict::Dict;
 
 /// An error value: a message and where it was raised.
 #[derive(Debug)]
@@ -307,6 +300,18 @@ impl Value {
     /// A dict value.
     pub fn dict(d: Dict) -> Value {
         Value::Dict(Rc::new(d))
+    }
+
+    /// A dict value with room for `capacity` entries, filled by `build` where it
+    /// lives (a small dict is as large as its inline entries: moving one built
+    /// elsewhere into place is a copy of all of them).
+    #[inline]
+    pub fn dict_built(capacity: usize, build: impl FnOnce(&mut Dict)) -> Value {
+        let mut d = Rc::new(Dict::with_capacity(capacity));
+        if let Some(d) = Rc::get_mut(&mut d) {
+            build(d);
+        }
+        Value::Dict(d)
     }
 
     /// An error value with `message`.

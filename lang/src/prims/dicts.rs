@@ -27,7 +27,7 @@ fn dict(args: &[Value], _: &mut PrimCtx) -> R {
             args.len()
         )));
     }
-    let mut d = Dict::with_capacity_and_hasher(args.len() / 2, Default::default());
+    let mut d = Dict::with_capacity(args.len() / 2);
     for kv in args.chunks(2) {
         d.insert(kv[0].clone(), kv[1].clone());
     }

@@ -910,8 +910,7 @@ impl Machine {
             }
             Instr::Dict(n) => {
                 let at = self.stack.len() - 2 * n as usize;
-                let mut d =
-                    crate::value::Dict::with_capacity_and_hasher(n as usize, Default::default());
+                let mut d = crate::value::Dict::with_capacity(n as usize);
                 let mut it = self.stack.drain(at..);
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
                     d.insert(k, v);
