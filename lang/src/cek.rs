@@ -815,12 +815,12 @@ impl Machine {
             push_in_place!(self.kont, Frame::BuildDict(Box::new(b)));
             return Mode::Eval(node, env);
         }
-        let mut d = crate::value::Dict::with_capacity(b.acc.len() / 2);
-        let mut it = b.acc.into_iter();
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            d.insert(k, v);
-        }
-        Mode::Return(Value::dict(d))
+        Mode::Return(Value::dict_built(b.acc.len() / 2, |d| {
+            let mut it = b.acc.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                d.insert(k, v);
+            }
+        }))
     }
 
     fn resume_frame(&mut self, frame: Frame, v: Value, interp: &mut Interp) -> Mode {

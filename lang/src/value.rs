@@ -359,6 +359,14 @@ impl Value {
         }
     }
 
+    /// The entries when this is a dict.
+    pub fn as_dict(&self) -> Option<&Dict> {
+        match self {
+            Value::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// The rank of this value's kind in the total order.
     fn order_rank(&self) -> u8 {
         match self {

@@ -27,11 +27,11 @@ fn dict(args: &[Value], _: &mut PrimCtx) -> R {
             args.len()
         )));
     }
-    let mut d = Dict::with_capacity(args.len() / 2);
-    for kv in args.chunks(2) {
-        d.insert(kv[0].clone(), kv[1].clone());
-    }
-    Ok(Value::dict(d))
+    Ok(Value::dict_built(args.len() / 2, |d| {
+        for kv in args.chunks(2) {
+            d.insert(kv[0].clone(), kv[1].clone());
+        }
+    }))
 }
 
 fn get(args: &[Value], _: &mut PrimCtx) -> R {
@@ -97,17 +97,18 @@ fn has_key(args: &[Value], _: &mut PrimCtx) -> R {
 }
 
 fn merge(args: &[Value], _: &mut PrimCtx) -> R {
-    let mut out = Dict::default();
-    for a in args {
-        match a {
-            Value::Dict(d) => {
-                for (k, v) in d.iter() {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-            Value::Nil => {}
-            _ => return Err(type_error("merge", "dict...", args)),
-        }
+    if !args
+        .iter()
+        .all(|a| matches!(a, Value::Dict(_) | Value::Nil))
+    {
+        return Err(type_error("merge", "dict...", args));
     }
-    Ok(Value::dict(out))
+    let size = args.iter().map(|a| a.as_dict().map_or(0, Dict::len)).sum();
+    Ok(Value::dict_built(size, |out| {
+        for d in args.iter().filter_map(Value::as_dict) {
+            for (k, v) in d.iter() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }))
 }

@@ -910,13 +910,13 @@ impl Machine {
             }
             Instr::Dict(n) => {
                 let at = self.stack.len() - 2 * n as usize;
-                let mut d = crate::value::Dict::with_capacity(n as usize);
-                let mut it = self.stack.drain(at..);
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    d.insert(k, v);
-                }
-                drop(it);
-                push_in_place!(self.stack, Value::dict(d));
+                let d = Value::dict_built(n as usize, |d| {
+                    let mut it = self.stack.drain(at..);
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        d.insert(k, v);
+                    }
+                });
+                push_in_place!(self.stack, d);
             }
             Instr::Match(k) => {
                 let hit = equal(
