@@ -362,11 +362,16 @@ impl<'a> Exec<'a, '_> {
                 result,
                 target,
                 locals,
+                distinct,
                 body,
             } => {
                 let mut seen = self.spare.pop().unwrap_or_default();
                 // A tuple is the goal's local values and the target's (0 for count).
-                seen.reset(locals.len() + 1);
+                if *distinct {
+                    seen.reset_known_distinct(locals.len() + 1);
+                } else {
+                    seen.reset(locals.len() + 1);
+                }
                 self.aggs.push(AggFrame {
                     locals,
                     target: target.as_ref(),

@@ -109,6 +109,10 @@ pub enum Op {
         target: Option<Expr>,
         /// Registers local to the goal; distinct combinations are counted.
         locals: Vec<Reg>,
+        /// Whether `body` yields no combination twice, so none need be remembered
+        /// (see [`yields_distinct`]); always so for `min` and `max`, which a repeat
+        /// cannot change.
+        distinct: bool,
         /// The goal's loop nest.
         body: Vec<Op>,
     },
@@ -119,6 +123,39 @@ pub enum Op {
         /// Its columns.
         args: Vec<Operand>,
     },
+}
+
+/// Whether an aggregate's goal `body` yields each combination of its `locals` at most
+/// once, so that `count` and `sum` need no set of the combinations seen.
+///
+/// It does when every search binds each column it does not look up by into a local
+/// (directly, or through a column it must equal), and nothing else in the body
+/// multiplies bindings. Relations are sets, so two different rows found by one key
+/// differ in a column that is then bound; two different runs of the loop nest first
+/// differ at some search, so they leave different locals. `arity` gives a relation's
+/// column count.
+pub fn yields_distinct(body: &[Op], locals: &[Reg], arity: impl Fn(RelId) -> usize) -> bool {
+    body.iter().all(|op| match op {
+        Op::Search {
+            rel,
+            mask,
+            bind,
+            same,
+            ..
+        } => {
+            let fixed = |c: usize| {
+                mask & (1 << c) != 0 || bind.iter().any(|&(b, r)| b == c && locals.contains(&r))
+            };
+            (0..arity(*rel)).all(|c| {
+                fixed(c)
+                    || same
+                        .iter()
+                        .any(|&(a, b)| (a == c && fixed(b)) || (b == c && fixed(a)))
+            })
+        }
+        Op::Filter { .. } | Op::TextFilter { .. } | Op::Let { .. } | Op::NotExists { .. } => true,
+        Op::Aggregate { .. } | Op::Insert { .. } => false,
+    })
 }
 
 /// A tuple-at-a-time rule version.
@@ -320,13 +357,19 @@ fn write_ops(
                 result,
                 target,
                 locals,
+                distinct,
                 body,
             } => {
                 write!(f, "{pad}AGGREGATE r{result} = {}", func.name())?;
                 if let Some(t) = target {
                     write!(f, " {t}")?;
                 }
-                write!(f, " DISTINCT OVER")?;
+                let how = if *distinct {
+                    "DISTINCT BY PLAN"
+                } else {
+                    "DISTINCT"
+                };
+                write!(f, " {how} OVER")?;
                 for l in locals {
                     write!(f, " r{l}")?;
                 }
@@ -441,5 +484,55 @@ impl fmt::Display for Plan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(mask: ColMask, bind: Vec<(usize, Reg)>, same: Vec<(usize, usize)>) -> Op {
+        Op::Search {
+            rel: 0,
+            source: Source::Full,
+            mask,
+            key: Vec::new(),
+            bind,
+            same,
+        }
+    }
+
+    const BINARY: fn(RelId) -> usize = |_| 2;
+
+    #[test]
+    fn a_goal_binding_every_free_column_into_locals_yields_distinct_tuples() {
+        // count : { tagged(p, t), tagged(p, u) } with t and u bound outside.
+        let body = [
+            search(0b10, vec![(0, 2)], vec![]),
+            search(0b11, vec![], vec![]),
+        ];
+        assert!(yields_distinct(&body, &[2], BINARY));
+        // A column equal to a bound one (tagged(p, p)) is as good as bound.
+        assert!(yields_distinct(
+            &[search(0, vec![(0, 2)], vec![(0, 1)])],
+            &[2],
+            BINARY
+        ));
+    }
+
+    #[test]
+    fn a_free_column_left_unbound_or_bound_outside_the_locals_may_repeat() {
+        // Column 0 is neither looked up by nor bound: two rows can leave the same locals.
+        assert!(!yields_distinct(
+            &[search(0b10, vec![], vec![])],
+            &[],
+            BINARY
+        ));
+        // Bound, but into a register the aggregate does not count over.
+        assert!(!yields_distinct(
+            &[search(0b10, vec![(0, 5)], vec![])],
+            &[2],
+            BINARY
+        ));
     }
 }

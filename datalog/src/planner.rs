@@ -833,11 +833,14 @@ impl Planner<'_> {
                 } else {
                     nb.reg(result, ColumnType::Number)
                 };
+                let distinct = matches!(func, AggFunc::Min | AggFunc::Max)
+                    || yields_distinct(&body, &locals, |r| self.relations[r].types.len());
                 ops.push(Op::Aggregate {
                     func: *func,
                     result: reg,
                     target,
                     locals,
+                    distinct,
                     body,
                 });
                 if already {

@@ -66,12 +66,7 @@ impl TupleRel {
     }
 
     fn hash_key(&self, vals: impl Iterator<Item = i64>) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        for v in vals {
-            h = (h ^ v as u64).wrapping_mul(0x0000_0100_0000_01b3);
-            h = h.rotate_left(23);
-        }
-        self.hasher.hash_one(h)
+        rehash(&self.hasher, vals)
     }
 
     /// Whether `t` is present.
@@ -140,7 +135,8 @@ impl TupleRel {
 
     /// Makes sure an index on `mask` exists (building it from all tuples if needed).
     pub fn ensure_index(&mut self, mask: ColMask) {
-        if mask == 0 || self.indexes.iter().any(|i| i.mask == mask) {
+        // All columns: the set itself is the index.
+        if mask == 0 || mask == self.all_columns() || self.indexes.iter().any(|i| i.mask == mask) {
             return;
         }
         let cols = (0..self.arity).filter(|c| mask & (1 << c) != 0).collect();
@@ -158,13 +154,26 @@ impl TupleRel {
 
     /// Whether an index on `mask` exists.
     pub fn has_index(&self, mask: ColMask) -> bool {
-        self.indexes.iter().any(|i| i.mask == mask)
+        mask == self.all_columns() || self.indexes.iter().any(|i| i.mask == mask)
+    }
+
+    /// The mask of every column.
+    fn all_columns(&self) -> ColMask {
+        let bits = u32::try_from(self.arity).unwrap_or(u32::MAX);
+        1u64.checked_shl(bits).map_or(u64::MAX, |b| b - 1) as ColMask
     }
 
     /// Tuple ids whose columns in `mask` equal `key` (values in column order).
     /// Requires [`ensure_index`](Self::ensure_index) on `mask` first; otherwise scans.
     pub fn lookup(&self, mask: ColMask, key: &[i64], mut f: impl FnMut(&[i64])) {
         let a = self.arity;
+        if mask == self.all_columns() && a > 0 {
+            let h = self.hash_key(key.iter().copied());
+            if let Some(&i) = self.set.find(h, |&i| self.tuple(i) == key) {
+                f(self.tuple(i));
+            }
+            return;
+        }
         let Some(index) = self.indexes.iter().find(|i| i.mask == mask) else {
             for i in 0..self.len as u32 {
                 let t = self.tuple(i);
@@ -241,4 +250,32 @@ fn rehash(hasher: &DefaultHashBuilder, vals: impl Iterator<Item = i64>) -> u64 {
         h = h.rotate_left(23);
     }
     hasher.hash_one(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TupleRel;
+
+    fn found(r: &TupleRel, mask: u32, key: &[i64]) -> Vec<Vec<i64>> {
+        let mut out = Vec::new();
+        r.lookup(mask, key, |t| out.push(t.to_vec()));
+        out
+    }
+
+    #[test]
+    fn a_lookup_by_every_column_uses_the_set_and_finds_the_tuple_or_nothing() {
+        let mut r = TupleRel::new(3);
+        for t in [[1, 2, 3], [1, 2, 4], [2, 2, 3]] {
+            assert!(r.insert(&t));
+        }
+        r.ensure_index(0b111);
+        r.ensure_index(0b011);
+        assert!(r.has_index(0b111));
+        assert_eq!(found(&r, 0b111, &[1, 2, 4]), [vec![1, 2, 4]]);
+        assert!(found(&r, 0b111, &[1, 2, 5]).is_empty());
+        // A tuple added after the lookups were prepared is found too.
+        assert!(r.insert(&[7, 8, 9]));
+        assert_eq!(found(&r, 0b111, &[7, 8, 9]), [vec![7, 8, 9]]);
+        assert_eq!(found(&r, 0b011, &[1, 2]), [vec![1, 2, 3], vec![1, 2, 4]]);
+    }
 }
