@@ -495,12 +495,14 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
     let mut acc2 = Acc::default();
     let kind = known.kind();
     // Adds the accumulated row, keyed by `k`, to the head; leaves `acc` empty.
+    // `k` is the chain's first value v0 here; with `distinct_ends`, vk = v0 is left out.
+    let except = |k: u32| c.distinct_ends.then_some(k);
     let emit = |k: u32, acc: &mut Acc, head_new: &mut RowSet, counters: &mut Counters| {
         if c.head_forward {
-            counters.derived += acc.drain_into(k, head_new, Some(known));
+            counters.derived += acc.union_into_except(k, head_new, Some(known), true, except(k));
         } else {
             acc.for_each(|v| {
-                if !known.contains(v, k) && head_new.insert(v, k) {
+                if except(k) != Some(v) && !known.contains(v, k) && head_new.insert(v, k) {
                     counters.derived += 1;
                 }
             });
@@ -536,7 +538,15 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
         if left.is_empty() {
             emit(k, &mut acc, head_new, counters);
         } else if fan_last && left.len() == 1 {
-            fan_out(k, &mut acc, &left[0], head_new, known, counters);
+            fan_out(
+                k,
+                &mut acc,
+                &left[0],
+                head_new,
+                known,
+                c.distinct_ends,
+                counters,
+            );
         } else {
             acc.drain_into(k, &mut mid, None);
         }
@@ -577,6 +587,7 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
                 &left[left.len() - 1],
                 head_new,
                 known,
+                c.distinct_ends,
                 counters,
             );
         } else {
@@ -586,19 +597,22 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
 }
 
 /// Adds the accumulated row to the head under every predecessor of `k` in `pred`, minus
-/// what is known; leaves `acc` empty.
+/// what is known (and, with `distinct_ends`, minus the predecessor itself); leaves
+/// `acc` empty.
 fn fan_out(
     k: u32,
     acc: &mut Acc,
     pred: &RowSet,
     head_new: &mut RowSet,
     known: &RowSet,
+    distinct_ends: bool,
     counters: &mut Counters,
 ) {
     if let Some(ps) = pred.row(k) {
         ps.for_each(|u| {
             counters.probes += 1;
-            counters.derived += acc.union_into(u, head_new, Some(known), false);
+            let except = distinct_ends.then_some(u);
+            counters.derived += acc.union_into_except(u, head_new, Some(known), false, except);
         });
     }
     acc.clear();

@@ -193,6 +193,9 @@ pub struct ChainPlan {
     pub start: usize,
     /// Which version the start step reads; every other step reads full.
     pub start_source: Source,
+    /// The rule also requires `v0 != vk` (`sg(x, y) :- par(x, p), par(y, p), x != y`):
+    /// the head never gets a tuple whose two values are equal.
+    pub distinct_ends: bool,
 }
 
 /// How a rule version runs.
@@ -449,7 +452,15 @@ impl fmt::Display for Plan {
                             let head = &self.relations[c.head].name;
                             let k = c.steps.len();
                             let (a, b) = if c.head_forward { (0, k) } else { (k, 0) };
-                            writeln!(f, "      SET-AT-A-TIME {head}[v{a}] |= rows(v{b}) − known:")?;
+                            let except = if c.distinct_ends {
+                                format!(" − {{v{a}}}")
+                            } else {
+                                String::new()
+                            };
+                            writeln!(
+                                f,
+                                "      SET-AT-A-TIME {head}[v{a}] |= rows(v{b}){except} − known:"
+                            )?;
                             for (i, st) in c.steps.iter().enumerate() {
                                 let (x, y) = if st.forward { (i, i + 1) } else { (i + 1, i) };
                                 let src = if i == c.start && c.start_source == Source::Delta {

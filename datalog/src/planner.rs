@@ -316,7 +316,7 @@ impl Planner<'_> {
                 _ => unreachable!("positives holds positive atoms only"),
             });
             let v = match &chain {
-                Some((steps, order, head_forward)) => {
+                Some((steps, order, head_forward, distinct_ends)) => {
                     let (start, start_source) = match delta {
                         None => (0, Source::Full),
                         Some(i) => (
@@ -330,6 +330,7 @@ impl Planner<'_> {
                         steps: steps.clone(),
                         start,
                         start_source,
+                        distinct_ends: *distinct_ends,
                     };
                     let accesses = chain_accesses(&plan);
                     RuleVersion {
@@ -373,8 +374,9 @@ impl Planner<'_> {
     }
 
     /// If the rule is `h(a, b) :- r1(a, x1), r2(x1, x2), …, rk(x(k-1), b)` (each atom in
-    /// either orientation) over row relations, its steps, body order and head orientation.
-    fn chain_shape(&self, rule: &Rule) -> Option<(Vec<ChainStep>, Vec<usize>, bool)> {
+    /// either orientation) over row relations, perhaps with `a != b`: its steps, body
+    /// order, head orientation and whether `a != b` is required.
+    fn chain_shape(&self, rule: &Rule) -> Option<(Vec<ChainStep>, Vec<usize>, bool, bool)> {
         let head = self.rel(&rule.head.relation);
         if !matches!(self.relations[head].repr, Repr::Rows(_)) {
             return None;
@@ -386,9 +388,20 @@ impl Planner<'_> {
             return None;
         }
         let mut atoms = Vec::new();
+        let mut distinct_ends = false;
         for (i, l) in rule.body.iter().enumerate() {
-            let Literal::Positive(at) = l else {
-                return None;
+            let at = match l {
+                Literal::Positive(at) => at,
+                Literal::Compare {
+                    op: CmpOp::Ne,
+                    lhs: Term::Var(x),
+                    rhs: Term::Var(y),
+                    ..
+                } if !distinct_ends && ((x == a && y == b) || (x == b && y == a)) => {
+                    distinct_ends = true;
+                    continue;
+                }
+                _ => return None,
             };
             let r = self.rel(&at.relation);
             if !matches!(self.relations[r].repr, Repr::Rows(_)) {
@@ -439,7 +452,7 @@ impl Planner<'_> {
         if cur != *b || steps.is_empty() {
             return None;
         }
-        Some((steps, order, true))
+        Some((steps, order, true, distinct_ends))
     }
 
     fn plan_nest(

@@ -732,6 +732,23 @@ impl Acc {
         known: Option<&RowSet>,
         clear: bool,
     ) -> u64 {
+        self.union_into_except(k, dst, known, clear, None)
+    }
+
+    /// Like [`union_into`](Self::union_into), but never adds the value `except`.
+    pub fn union_into_except(
+        &mut self,
+        k: u32,
+        dst: &mut RowSet,
+        known: Option<&RowSet>,
+        clear: bool,
+        except: Option<u32>,
+    ) -> u64 {
+        // The word holding `except`, and the value without it.
+        let (except_word, except_mask) = match except {
+            Some(x) => ((x >> 6) as usize, !(1u64 << (x & 63))),
+            None => (usize::MAX, !0),
+        };
         let known_row = known.and_then(|kn| kn.row(k));
         let added = match dst.kind {
             RowKind::Dense { words } => {
@@ -743,6 +760,9 @@ impl Acc {
                     let mut w = self.words[i];
                     if clear {
                         self.words[i] = 0;
+                    }
+                    if i == except_word {
+                        w &= except_mask;
                     }
                     match known_row {
                         Some(Row::Bits(kw)) => w &= !kw.get(i).copied().unwrap_or(0),
@@ -797,6 +817,9 @@ impl Acc {
                     let mut w = self.words[i];
                     if clear {
                         self.words[i] = 0;
+                    }
+                    if i == except_word {
+                        w &= except_mask;
                     }
                     while w != 0 {
                         let v = ((i as u32) << 6) | w.trailing_zeros();

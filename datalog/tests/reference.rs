@@ -40,6 +40,10 @@ enum Template {
     Sum(usize, usize),
     /// d(x, m) :- a(x, _), m = min y : { n(x, y) }.
     Min(usize, usize),
+    /// d(x, y) :- a(x, p), b(y, p), x != y (siblings: a chain with distinct ends).
+    Siblings(usize, usize),
+    /// d(x, z) :- a(x, y), b(y, z), z != x.
+    JoinApart(usize, usize),
 }
 
 /// Rules for derived relation `i` (index 2 + i): positive reads of any relation up to
@@ -57,7 +61,9 @@ fn template(i: usize) -> impl Strategy<Value = Template> {
         pos.clone().prop_map(Template::Succ),
         (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Count(a, n)),
         (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Sum(a, n)),
-        (pos, low).prop_map(|(a, n)| Template::Min(a, n)),
+        (pos.clone(), low).prop_map(|(a, n)| Template::Min(a, n)),
+        (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::Siblings(a, b)),
+        (pos.clone(), pos).prop_map(|(a, b)| Template::JoinApart(a, b)),
     ]
 }
 
@@ -89,6 +95,16 @@ fn text(head: usize, t: &Template) -> String {
                 name(*n)
             )
         }
+        Template::Siblings(a, b) => format!(
+            "{h}(x, y) :- {}(x, p), {}(y, p), x != y.",
+            name(*a),
+            name(*b)
+        ),
+        Template::JoinApart(a, b) => format!(
+            "{h}(x, z) :- {}(x, y), {}(y, z), z != x.",
+            name(*a),
+            name(*b)
+        ),
     }
 }
 
@@ -128,6 +144,12 @@ fn reference(rules: &[Vec<Template>], facts: &[Rel; 2]) -> Vec<Rel> {
                             }
                             Template::Min(a, n) => {
                                 any(*a, x) && (0..=DOM).find(|&v| has(*n, x, v)) == Some(y)
+                            }
+                            Template::Siblings(a, b) => {
+                                x != y && (0..=DOM).any(|p| has(*a, x, p) && has(*b, y, p))
+                            }
+                            Template::JoinApart(a, b) => {
+                                x != y && (0..=DOM).any(|z| has(*a, x, z) && has(*b, z, y))
                             }
                         };
                         if ok && !rels[me].contains(&(x, y)) {
