@@ -5,7 +5,7 @@ use crate::ast::AggFunc;
 use crate::distinct::Distinct;
 use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
-use crate::relation::{Relation, RowRel};
+use crate::relation::{fits_row, Relation, RowRel};
 use crate::rows::{Acc, RowSet};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -394,6 +394,11 @@ impl<'a> Exec<'a, '_> {
                     self.run(ops, i + 1);
                 }
             }
+            Op::CountRows { result, rows } => {
+                self.counters.probes += rows.len() as u64;
+                self.regs[*result as usize] = count_rows(self.full, &self.regs, rows) as i64;
+                self.run(ops, i + 1);
+            }
             Op::Insert { rel, args } => {
                 let regs = &self.regs;
                 let full = &self.full[*rel];
@@ -434,6 +439,31 @@ impl<'a> Exec<'a, '_> {
             frame.seen.insert(&t);
         }
     }
+}
+
+/// The size of the one row of `rows`, or of the intersection of its two (0 when a
+/// row is missing).
+fn count_rows(full: &[Relation], regs: &[i64], rows: &[RowOf]) -> u64 {
+    let set = |r: &RowOf| -> Option<(Cow<'_, RowSet>, u32)> {
+        // Planned as rows, stored as rows; a key no row can have has none.
+        let key = operand(regs, &r.key);
+        fits_row(key).then_some(())?;
+        Some((oriented(rows_of(&full[r.rel])?, r.forward), key as u32))
+    };
+    let count = || -> Option<u64> {
+        match rows {
+            [a] => {
+                let (s, k) = set(a)?;
+                Some(s.row(k)?.len())
+            }
+            [a, b] => {
+                let ((sa, ka), (sb, kb)) = (set(a)?, set(b)?);
+                Some(sa.row(ka)?.intersection_len(sb.row(kb)?))
+            }
+            _ => None,
+        }
+    };
+    count().unwrap_or(0)
 }
 
 fn rows_of(r: &Relation) -> Option<&RowRel> {

@@ -116,6 +116,16 @@ pub enum Op {
         /// The goal's loop nest.
         body: Vec<Op>,
     },
+    /// `count` over a goal of one or two atoms of binary row relations that share the
+    /// one local variable, each with its other column bound (`(count N P (and (tagged
+    /// P T) (tagged P U)))`): the size of a row, or of the intersection of two, set at
+    /// a time. Binds `result` (0 when a row is missing) and continues.
+    CountRows {
+        /// Receives the count.
+        result: Reg,
+        /// The rows (one or two).
+        rows: Vec<RowOf>,
+    },
     /// Add a tuple to the head's new version (unless already known).
     Insert {
         /// The head relation.
@@ -154,8 +164,89 @@ pub fn yields_distinct(body: &[Op], locals: &[Reg], arity: impl Fn(RelId) -> usi
             })
         }
         Op::Filter { .. } | Op::TextFilter { .. } | Op::Let { .. } | Op::NotExists { .. } => true,
-        Op::Aggregate { .. } | Op::Insert { .. } => false,
+        Op::Aggregate { .. } | Op::CountRows { .. } | Op::Insert { .. } => false,
     })
+}
+
+/// One row of a binary row relation (full version), by its key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowOf {
+    /// The relation.
+    pub rel: RelId,
+    /// Keyed by column 0 (the values are column 1's) when true, by column 1 when false.
+    pub forward: bool,
+    /// The key.
+    pub key: Operand,
+}
+
+/// The rows whose intersection a `count` aggregate's goal counts, when the goal has
+/// that shape ([`Op::CountRows`]). `body` is the planned goal: a search of a binary
+/// relation binding the single local by its other column, then perhaps a second one
+/// looking the local up by both columns; `rows(rel)` says whether a relation is stored
+/// as rows.
+pub fn count_rows(body: &[Op], locals: &[Reg], rows: impl Fn(RelId) -> bool) -> Option<Vec<RowOf>> {
+    let [local] = locals else {
+        return None;
+    };
+    let local = Operand::Reg(*local);
+    let (first, rest) = body.split_first()?;
+    let Op::Search {
+        rel,
+        source: Source::Full,
+        mask,
+        key,
+        bind,
+        same,
+    } = first
+    else {
+        return None;
+    };
+    // One column bound, the local read from the other: bound column 0 gives the row
+    // of column 1's values (forward), bound column 1 the reverse.
+    let (&[k], &[(col, r)]) = (key.as_slice(), bind.as_slice()) else {
+        return None;
+    };
+    let forward = match (*mask, col) {
+        (0b01, 1) => true,
+        (0b10, 0) => false,
+        _ => return None,
+    };
+    if !rows(*rel) || !same.is_empty() || Operand::Reg(r) != local {
+        return None;
+    }
+    let mut out = vec![RowOf {
+        rel: *rel,
+        forward,
+        key: k,
+    }];
+    match rest {
+        [] => {}
+        [Op::Search {
+            rel,
+            source: Source::Full,
+            mask: 0b11,
+            key,
+            bind,
+            same,
+        }] if rows(*rel) && bind.is_empty() && same.is_empty() => {
+            // Both columns looked up (the key in column order): the local in one.
+            let &[k0, k1] = key.as_slice() else {
+                return None;
+            };
+            let (forward, k) = match (k0 == local, k1 == local) {
+                (true, false) => (false, k1),
+                (false, true) => (true, k0),
+                _ => return None,
+            };
+            out.push(RowOf {
+                rel: *rel,
+                forward,
+                key: k,
+            });
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// A tuple-at-a-time rule version.
@@ -379,6 +470,16 @@ fn write_ops(
                 writeln!(f, " OF")?;
                 write_ops(f, body, rels, names, indent + depth + 1)?;
             }
+            Op::CountRows { result, rows } => {
+                let shown: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        let dir = if r.forward { "fwd" } else { "rev" };
+                        format!("{}.{dir}[{}]", rels[r.rel].name, r.key)
+                    })
+                    .collect();
+                writeln!(f, "{pad}COUNT r{result} = |{}|", shown.join(" ∩ "))?;
+            }
             Op::Insert { rel, args } => {
                 write!(f, "{pad}INSERT {}(", rels[*rel].name)?;
                 for (i, a) in args.iter().enumerate() {
@@ -529,6 +630,55 @@ mod tests {
             &[2],
             BINARY
         ));
+    }
+
+    fn keyed(mask: ColMask, key: Vec<Operand>, bind: Vec<(usize, Reg)>) -> Op {
+        Op::Search {
+            rel: 0,
+            source: Source::Full,
+            mask,
+            key,
+            bind,
+            same: vec![],
+        }
+    }
+
+    #[test]
+    fn a_count_over_two_atoms_sharing_the_local_is_an_intersection_of_rows() {
+        use Operand::Reg as R;
+        // count : { tagged(p, t), tagged(p, u) }: t in r0, u in r1, p in r2.
+        let body = [
+            keyed(0b10, vec![R(0)], vec![(0, 2)]),
+            keyed(0b11, vec![R(2), R(1)], vec![]),
+        ];
+        let rows = count_rows(&body, &[2], |_| true).expect("the shape");
+        assert_eq!(
+            rows,
+            [
+                RowOf {
+                    rel: 0,
+                    forward: false,
+                    key: R(0)
+                },
+                RowOf {
+                    rel: 0,
+                    forward: false,
+                    key: R(1)
+                },
+            ]
+        );
+        // count : { n(x, p), m(p, y) }: the first row forward, the second reverse.
+        let body = [
+            keyed(0b01, vec![R(0)], vec![(1, 2)]),
+            keyed(0b11, vec![R(2), R(1)], vec![]),
+        ];
+        let rows = count_rows(&body, &[2], |_| true).expect("the shape");
+        assert!(rows[0].forward && !rows[1].forward);
+        // Not rows, a second local, or a third atom: the general aggregate.
+        assert!(count_rows(&body, &[2], |_| false).is_none());
+        assert!(count_rows(&body, &[2, 3], |_| true).is_none());
+        let three = [body[0].clone(), body[1].clone(), body[1].clone()];
+        assert!(count_rows(&three, &[2], |_| true).is_none());
     }
 
     #[test]

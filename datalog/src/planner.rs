@@ -846,16 +846,30 @@ impl Planner<'_> {
                 } else {
                     nb.reg(result, ColumnType::Number)
                 };
-                let distinct = matches!(func, AggFunc::Min | AggFunc::Max)
-                    || yields_distinct(&body, &locals, |r| self.relations[r].types.len());
-                ops.push(Op::Aggregate {
-                    func: *func,
-                    result: reg,
-                    target,
-                    locals,
-                    distinct,
-                    body,
-                });
+                let binary_rows = |r: RelId| {
+                    matches!(self.relations[r].repr, Repr::Rows(_))
+                        && self.relations[r].types.len() == 2
+                };
+                let set_at_a_time = (*func == AggFunc::Count && target.is_none())
+                    .then(|| count_rows(&body, &locals, binary_rows))
+                    .flatten();
+                if let Some(rows) = set_at_a_time {
+                    for r in rows.iter().filter(|r| !r.forward) {
+                        nb.accesses.push((r.rel, Source::Full, 0b10));
+                    }
+                    ops.push(Op::CountRows { result: reg, rows });
+                } else {
+                    let distinct = matches!(func, AggFunc::Min | AggFunc::Max)
+                        || yields_distinct(&body, &locals, |r| self.relations[r].types.len());
+                    ops.push(Op::Aggregate {
+                        func: *func,
+                        result: reg,
+                        target,
+                        locals,
+                        distinct,
+                        body,
+                    });
+                }
                 if already {
                     let ty = types.get(result).copied().unwrap_or(ColumnType::Number);
                     let earlier = nb.reg(result, ty);

@@ -265,6 +265,29 @@ impl Row {
         }
     }
 
+    /// How many values the two rows share.
+    pub fn intersection_len(&self, other: &Row) -> u64 {
+        match (self, other) {
+            (Row::Bits(a), Row::Bits(b)) => a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x & y).count_ones() as u64)
+                .sum(),
+            (Row::Roaring(a), Row::Roaring(b)) => a.intersection_len(b),
+            _ => {
+                // Walk the shorter, look each value up in the other.
+                let (small, large) = if self.len() <= other.len() {
+                    (self, other)
+                } else {
+                    (other, self)
+                };
+                let mut n = 0;
+                small.for_each(|v| n += u64::from(large.contains(v)));
+                n
+            }
+        }
+    }
+
     /// Number of values.
     pub fn len(&self) -> u64 {
         match self {
@@ -866,6 +889,37 @@ fn unreachable_kind() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// A row of every representation the values allow, by how they are drawn.
+    fn rows_of(vals: &BTreeSet<u32>) -> Vec<Row> {
+        let v: Vec<u32> = vals.iter().copied().collect();
+        let mut out = vec![
+            Row::from_sorted(v.clone(), RowKind::Dense { words: 1 }),
+            Row::from_sorted(v.clone(), RowKind::Sparse),
+            Row::List(v.clone().into_boxed_slice()),
+        ];
+        if let Ok(r) = RoaringBitmap::from_sorted_iter(v) {
+            out.push(Row::Roaring(Box::new(r)));
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn intersection_len_counts_the_shared_values_in_every_pair_of_representations(
+            a in proptest::collection::btree_set(prop_oneof![0u32..200, 60_000u32..70_000], 1..60),
+            b in proptest::collection::btree_set(prop_oneof![0u32..200, 60_000u32..70_000], 1..60),
+        ) {
+            let want = a.intersection(&b).count() as u64;
+            for x in rows_of(&a) {
+                for y in rows_of(&b) {
+                    prop_assert_eq!(x.intersection_len(&y), want, "{:?} {:?}", x, y);
+                }
+            }
+        }
+    }
 
     fn pairs(s: &RowSet) -> Vec<(u32, u32)> {
         let mut v = Vec::new();

@@ -44,6 +44,8 @@ enum Template {
     Siblings(usize, usize),
     /// d(x, z) :- a(x, y), b(y, z), z != x.
     JoinApart(usize, usize),
+    /// d(x, c) :- a(x, y), c = count : { n(x, p), m(p, y) }, c < DOM (an intersection).
+    CountBoth(usize, usize, usize),
 }
 
 /// Rules for derived relation `i` (index 2 + i): positive reads of any relation up to
@@ -61,9 +63,10 @@ fn template(i: usize) -> impl Strategy<Value = Template> {
         pos.clone().prop_map(Template::Succ),
         (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Count(a, n)),
         (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Sum(a, n)),
-        (pos.clone(), low).prop_map(|(a, n)| Template::Min(a, n)),
+        (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Min(a, n)),
         (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::Siblings(a, b)),
-        (pos.clone(), pos).prop_map(|(a, b)| Template::JoinApart(a, b)),
+        (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::JoinApart(a, b)),
+        (pos, low.clone(), low).prop_map(|(a, n, m)| Template::CountBoth(a, n, m)),
     ]
 }
 
@@ -104,6 +107,12 @@ fn text(head: usize, t: &Template) -> String {
             "{h}(x, z) :- {}(x, y), {}(y, z), z != x.",
             name(*a),
             name(*b)
+        ),
+        Template::CountBoth(a, n, m) => format!(
+            "{h}(x, c) :- {}(x, y), c = count : {{ {}(x, p), {}(p, y) }}, c < {DOM}.",
+            name(*a),
+            name(*n),
+            name(*m)
         ),
     }
 }
@@ -150,6 +159,17 @@ fn reference(rules: &[Vec<Template>], facts: &[Rel; 2]) -> Vec<Rel> {
                             }
                             Template::JoinApart(a, b) => {
                                 x != y && (0..=DOM).any(|z| has(*a, x, z) && has(*b, z, y))
+                            }
+                            Template::CountBoth(a, n, m) => {
+                                y < DOM
+                                    && (0..=DOM).any(|z| {
+                                        has(*a, x, z)
+                                            && (0..=DOM)
+                                                .filter(|&p| has(*n, x, p) && has(*m, p, z))
+                                                .count()
+                                                as i64
+                                                == y
+                                    })
                             }
                         };
                         if ok && !rels[me].contains(&(x, y)) {
