@@ -16,11 +16,11 @@
 
 use datalog::sexpr::{AnswerValue, Datum, SxConst};
 use datalog::Database;
+use hashbrown::HashMap;
 use lang::prims::{Prim, PrimError, PrimImpl};
 use lang::value::{Dict, Native};
 use lang::{Interp, Outcome, SxError, Value};
 use std::cell::RefMut;
-use std::collections::HashMap;
 
 /// The SX source of the `dl-*` library.
 pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");

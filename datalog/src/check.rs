@@ -3,7 +3,7 @@
 
 use crate::ast::*;
 use crate::error::{CheckError, Loc};
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Variable types of one rule, inferred from the atoms it uses.

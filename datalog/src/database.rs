@@ -19,7 +19,7 @@ use crate::relation::{Relation, Repr};
 use crate::stratify::{stratify, Stratum};
 use crate::tuples::TupleRel;
 use crate::value::Value;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// A Datalog database: program, facts, derived relations.
@@ -95,13 +95,11 @@ impl Database {
         combined.outputs.extend(prog.outputs);
         combined.printsizes.extend(prog.printsizes);
         combined.sx_values |= prog.sx_values;
-        let facts = prog.facts;
-        let probe = Program {
-            facts: facts.clone(),
-            ..combined.clone()
-        };
-        let var_types = check_program(&probe, &self.file)?;
+        // Checked with the new facts only (the old ones passed when added).
+        let old_facts = std::mem::replace(&mut combined.facts, prog.facts);
+        let var_types = check_program(&combined, &self.file)?;
         let strata = stratify(&combined, &self.file)?;
+        let facts = std::mem::replace(&mut combined.facts, old_facts);
         let old_len = self.program.decls.len();
         self.program = combined;
         self.var_types = var_types;

@@ -6,7 +6,7 @@
 use crate::ast::*;
 use crate::error::{Loc, ParseError};
 use crate::lexer::{tokenize, Tok, Token};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// Parses a whole `.dl` program. `file` names the source in error messages.

@@ -11,7 +11,7 @@ use crate::relation::Repr;
 use crate::rows::RowKind;
 use crate::stratify::Stratum;
 use crate::tuples::ColMask;
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 /// What the planner knows about a relation's stored facts before running.
 #[derive(Clone, Debug, Default)]

@@ -13,7 +13,7 @@ use crate::error::{CheckError, DatalogError, Loc, ParseError};
 use crate::intern::{Interner, SymbolKind};
 use crate::value::Value;
 use crate::Database;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fmt;
 use std::sync::Arc;
 

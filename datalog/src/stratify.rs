@@ -4,7 +4,7 @@
 
 use crate::ast::*;
 use crate::error::{CheckError, Loc};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// One stratum: relations computed together (an SCC) and the rules deriving them.
