@@ -186,6 +186,8 @@ impl Relation {
                     }
                 }
             }
+            // The first union into an empty relation (a stratum's first round): a copy.
+            (Relation::Tuples(a), Relation::Tuples(b)) if a.is_empty() => a.assign(b),
             (me, other) => other.for_each(|t| {
                 me.insert(t);
             }),

@@ -214,6 +214,19 @@ impl TupleRel {
         }
     }
 
+    /// Makes this relation hold exactly the tuples of `other` (of the same arity),
+    /// keeping its own set of indexes: a copy of `other`'s tables rather than an
+    /// insertion per tuple.
+    pub fn assign(&mut self, other: &TupleRel) {
+        debug_assert_eq!(self.arity, other.arity);
+        let masks: Vec<ColMask> = self.indexes.iter().map(|i| i.mask).collect();
+        *self = other.clone();
+        self.indexes.retain(|i| masks.contains(&i.mask));
+        for m in masks {
+            self.ensure_index(m);
+        }
+    }
+
     /// Removes every tuple (keeps the set of indexes).
     pub fn clear(&mut self) {
         self.data.clear();
@@ -273,6 +286,14 @@ mod tests {
         assert!(r.has_index(0b111));
         assert_eq!(found(&r, 0b111, &[1, 2, 4]), [vec![1, 2, 4]]);
         assert!(found(&r, 0b111, &[1, 2, 5]).is_empty());
+        // Assigned to an empty relation with its own index: the same tuples, the
+        // index kept and filled.
+        let mut copy = TupleRel::new(3);
+        copy.ensure_index(0b100);
+        copy.assign(&r);
+        assert!(copy.has_index(0b100) && !copy.has_index(0b011));
+        assert_eq!(found(&copy, 0b100, &[4]), [vec![1, 2, 4]]);
+        assert!(copy.contains(&[2, 2, 3]) && copy.len() == 3);
         // A tuple added after the lookups were prepared is found too.
         assert!(r.insert(&[7, 8, 9]));
         assert_eq!(found(&r, 0b111, &[7, 8, 9]), [vec![7, 8, 9]]);
