@@ -1,7 +1,7 @@
 //! The `dl-*` library of SX and its bridge to the Rust Datalog engine.
 //!
 //! [`install`] gives an interpreter the library: it registers the engine primitives
-//! (`dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
+//! (`dl-engine?`, `dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
 //! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and then runs
 //! `lang/lib/datalog.sx`, which defines the public `dl-*` functions. Those dispatch on
 //! the program object: `(dl-program)` answers an engine handle by
@@ -178,6 +178,20 @@ macro_rules! engine_prim {
 }
 
 static PRIMS: &[Prim] = &[
+    // `(and (dict? db) (has-key? db :dl-engine))`, which the library asks on every call.
+    Prim {
+        name: "dl-engine?",
+        min: 1,
+        max: Some(1),
+        imp: PrimImpl::Plain(|args, _| {
+            Ok(Value::Bool(matches!(
+                &args[0],
+                Value::Dict(d) if d.contains_key(&handle_key())
+            )))
+        }),
+        pure: true,
+        int2: None,
+    },
     engine_prim!("dl-engine-new", 0, engine_new),
     engine_prim!("dl-engine-add-fact!", 2, engine_add_fact),
     engine_prim!("dl-engine-add-rule!", 2, engine_add_rule),

@@ -51,3 +51,16 @@ fn excluding_dl_star_still_selects_the_sx_implementation() {
         ":sx"
     );
 }
+
+#[test]
+fn dl_engine_p_answers_for_handles_programs_and_other_values() {
+    let mut i = interp();
+    let q =
+        "(list (dl-engine? (dl-program)) (dl-engine? (dl-program :sx)) (dl-engine? {:dl-engine 1})
+                   (dl-engine? {:other 1}) (dl-engine? nil) (dl-engine? '(1)))";
+    assert_eq!(run(&mut i, q), "(true false true false false false)");
+    assert_eq!(
+        run(&mut i, "(dl-engine?)"),
+        "error: dl-engine?: expected 1 arguments, got 0"
+    );
+}
