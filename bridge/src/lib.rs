@@ -20,6 +20,7 @@ use hashbrown::HashMap;
 use lang::prims::{Prim, PrimError, PrimImpl};
 use lang::value::{Dict, Native};
 use lang::{Interp, Outcome, SxError, Value};
+use smallvec::SmallVec;
 use std::cell::RefMut;
 
 /// The SX source of the `dl-*` library.
@@ -286,14 +287,15 @@ fn engine_add_fact(args: &[Value], _: &mut Interp) -> R {
     // The common case, a fact of constants of a known relation, goes straight in.
     if let Value::List(items) = &args[1] {
         if let Some((Value::Sym(rel), rest)) = items.as_slice().split_first() {
-            let names: Vec<Option<std::rc::Rc<str>>> = rest
+            // On the stack for facts of up to 4 values.
+            let names: SmallVec<[Option<std::rc::Rc<str>>; 4]> = rest
                 .iter()
                 .map(|v| match v {
                     Value::Sym(s) => Some(s.name()),
                     _ => None,
                 })
                 .collect();
-            let consts: Option<Vec<SxConst<'_>>> = rest
+            let consts: Option<SmallVec<[SxConst<'_>; 4]>> = rest
                 .iter()
                 .zip(&names)
                 .map(|(v, name)| match (v, name) {

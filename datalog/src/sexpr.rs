@@ -686,15 +686,24 @@ impl Database {
             }
         }
         let interner = self.interner_mut();
-        let t: Vec<i64> = args
-            .iter()
-            .map(|a| match a {
-                SxConst::Int(n) => *n,
-                SxConst::Str(s) => interner.intern(SymbolKind::Str, s) as i64,
-                SxConst::Sym(s) => interner.intern(SymbolKind::Sym, s) as i64,
-            })
-            .collect();
-        Ok(Some(self.add_encoded(rel, &t)))
+        let mut encode = |a: &SxConst<'_>| match a {
+            SxConst::Int(n) => *n,
+            SxConst::Str(s) => interner.intern(SymbolKind::Str, s) as i64,
+            SxConst::Sym(s) => interner.intern(SymbolKind::Sym, s) as i64,
+        };
+        // Facts of up to 8 values are encoded on the stack.
+        let mut buf = [0i64; 8];
+        let t: Vec<i64>;
+        let t: &[i64] = if args.len() <= buf.len() {
+            for (slot, a) in buf.iter_mut().zip(args) {
+                *slot = encode(a);
+            }
+            &buf[..args.len()]
+        } else {
+            t = args.iter().map(encode).collect();
+            &t
+        };
+        Ok(Some(self.add_encoded(rel, t)))
     }
 
     /// Removes an SX fact; returns whether it was asserted.
