@@ -932,9 +932,17 @@ impl Database {
             }
         }
         // Sort the row numbers by key, then keep one of each run of equal rows. Up to
-        // two columns, a key packs into one u128 (each i64 mapped to a u64 in order).
+        // two columns, a key packs into one u128 (each i64 mapped to a u64 in order);
+        // wider rows whose columns' ranks and row number fit in 64 bits sort as u64s.
+        let packed_wide = if width > 2 {
+            pack_ranked_rows(&mut keys, &answers.types, n)
+        } else {
+            None
+        };
         let key = |i: usize| &keys[i * width..(i + 1) * width];
-        let order: Vec<usize> = if width <= 2 {
+        let order: Vec<usize> = if let Some(order) = packed_wide {
+            order
+        } else if width <= 2 {
             let mut packed: Vec<(u128, usize)> = (0..n)
                 .map(|i| {
                     let k = key(i);
@@ -996,6 +1004,45 @@ fn sort_grouped_pairs(rows: &[i64]) -> Option<Vec<i64>> {
         out.extend_from_slice(&rows[2 * a..2 * b]);
     }
     Some(out)
+}
+
+/// The row numbers of `n` rows of sort keys (`keys`, text columns already ranks),
+/// sorted by key with one row of each run of equal keys, when every column's rank and
+/// the row number pack into a u64 (number columns are ranked here, in place); `None`
+/// when they do not fit.
+fn pack_ranked_rows(keys: &mut [i64], types: &[ColumnType], n: usize) -> Option<Vec<usize>> {
+    let width = types.len();
+    let bits_for = |count: usize| usize::BITS - count.saturating_sub(1).leading_zeros();
+    let mut bits = Vec::with_capacity(width);
+    for (c, &ty) in types.iter().enumerate() {
+        let mut distinct: Vec<i64> = (0..n).map(|i| keys[i * width + c]).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if ty != ColumnType::Symbol {
+            for i in 0..n {
+                let k = &mut keys[i * width + c];
+                *k = distinct.binary_search(k).unwrap_or(0) as i64;
+            }
+        }
+        bits.push(bits_for(distinct.len()));
+    }
+    let row_bits = bits_for(n);
+    if bits.iter().sum::<u32>() + row_bits > 64 {
+        return None;
+    }
+    let mut packed: Vec<u64> = (0..n)
+        .map(|i| {
+            let key = bits
+                .iter()
+                .enumerate()
+                .fold(0u64, |k, (c, &b)| (k << b) | keys[i * width + c] as u64);
+            (key << row_bits) | i as u64
+        })
+        .collect();
+    packed.sort_unstable();
+    packed.dedup_by_key(|p| *p >> row_bits);
+    let mask = (1u64 << row_bits) - 1;
+    Some(packed.into_iter().map(|p| (p & mask) as usize).collect())
 }
 
 /// Whether the rows of `width` values in `rows` are in strictly increasing order.
