@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// The allocator the `sx` binary uses, so these figures are the binary's.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sx::allocator::Allocator = sx::allocator::Allocator;
 
 /// A small deterministic generator (64-bit LCG, high bits).
 struct Lcg(u64);

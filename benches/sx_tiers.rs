@@ -8,7 +8,7 @@ use lang::{Interp, Outcome, Tier, Value};
 
 /// The allocator the `sx` binary uses, so these figures are the binary's.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sx::allocator::Allocator = sx::allocator::Allocator;
 
 const FIB: &str = "(define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2)))))";
 const PIPELINE: &str = "(define xs (range 100000))

@@ -7,12 +7,12 @@ use lang::tiering::JitMode;
 use lang::Interp;
 use sx::{format_error, with_big_stack, Host, HostOptions};
 
-/// The allocator: mimalloc. SX values are small reference-counted blocks made and
-/// freed at a high rate, and whole lists of millions of elements are built and
-/// dropped; glibc's malloc returned those pages to the kernel and faulted them in
-/// again on every run.
+/// The allocator: mimalloc ([`sx::allocator::Allocator`]). SX values are small
+/// reference-counted blocks made and freed at a high rate, and whole lists of millions
+/// of elements are built and dropped; glibc's malloc returned those pages to the
+/// kernel and faulted them in again on every run.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sx::allocator::Allocator = sx::allocator::Allocator;
 
 mod datalog_cmd;
 mod repl;
