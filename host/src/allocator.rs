@@ -1,6 +1,7 @@
 //! The `sx` binary's allocator, mimalloc, and what it tells the interpreter about it.
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
 use std::ffi::c_void;
 
 /// mimalloc as the global allocator, asked for plain blocks when a layout needs no
@@ -26,6 +27,7 @@ const WORD: usize = std::mem::size_of::<usize>();
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
         // SAFETY: see the impl.
         unsafe {
             if layout.align() <= WORD {
@@ -38,6 +40,7 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
         // SAFETY: see the impl.
         unsafe {
             if layout.align() <= WORD {
@@ -49,13 +52,15 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
         // SAFETY: `ptr` came from this allocator, so from mimalloc.
         unsafe { libmimalloc_sys::mi_free(ptr as *mut c_void) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
         // SAFETY: see the impl; `ptr` came from this allocator.
         unsafe {
             if layout.align() <= WORD {
@@ -68,26 +73,26 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
-/// The memory mimalloc holds for the process, in bytes (its estimate of committed
-/// memory). The interpreter's cycle collector paces itself by it
-/// ([`lang::cycles::HeapProbe`]).
+thread_local! {
+    /// Bytes this thread has allocated and not yet freed (a block freed here that
+    /// another thread allocated counts against this thread).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Adds `delta` to this thread's live bytes (nothing once the thread's locals are
+/// gone, at its exit).
+#[inline(always)]
+fn count(delta: isize) {
+    let _ = LIVE.try_with(|live| live.set(live.get().wrapping_add(delta)));
+}
+
+/// The bytes the calling thread's program holds: what it allocated through
+/// [`Allocator`] and has not freed. The interpreter's cycle collector paces itself by
+/// it ([`lang::cycles::HeapProbe`]). Memory the allocator keeps after a free (mimalloc
+/// returns it to the system a second or more later) does not count, so a collection
+/// that freed a gigabyte of garbage lowers it at once.
 pub fn heap_bytes() -> usize {
-    let mut fields = [0usize; 8];
-    let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut fields;
-    // SAFETY: mimalloc writes one `size_t` through each pointer, all valid.
-    unsafe {
-        libmimalloc_sys::mi_process_info(
-            elapsed,
-            user,
-            system,
-            rss,
-            peak_rss,
-            commit,
-            peak_commit,
-            faults,
-        )
-    };
-    fields[5]
+    LIVE.try_with(Cell::get).unwrap_or(0).max(0) as usize
 }
 
 #[cfg(test)]
@@ -123,19 +128,23 @@ mod tests {
     }
 
     #[test]
-    fn the_heap_probe_sees_memory_mimalloc_hands_out() {
-        // This test binary's global allocator is the system's, so use mimalloc
-        // directly: a block it hands out and touches is committed memory.
+    fn the_heap_probe_counts_what_this_thread_holds() {
+        // This test binary's global allocator is the system's: use ours directly.
+        let a = super::Allocator;
         let before = super::heap_bytes();
         let size = 64 << 20;
+        let layout = Layout::from_size_align(size, 8).expect("a valid layout");
         // SAFETY: a plain allocation, written and freed below.
-        let p = unsafe { libmimalloc_sys::mi_malloc(size) } as *mut u8;
+        let p = unsafe { a.alloc(layout) };
         assert!(!p.is_null());
         // SAFETY: `p` has `size` bytes.
         unsafe { std::ptr::write_bytes(p, 1, size) };
         let during = super::heap_bytes();
-        // SAFETY: allocated above.
-        unsafe { libmimalloc_sys::mi_free(p.cast()) };
+        // SAFETY: allocated above with this layout.
+        unsafe { a.dealloc(p, layout) };
+        let after = super::heap_bytes();
         assert!(during >= before + size, "{before} -> {during}");
+        // Freed memory stops counting at once, whatever the allocator keeps.
+        assert!(after + size <= during, "{during} -> {after}");
     }
 }
