@@ -11,6 +11,16 @@ pub type VarTypes = HashMap<String, ColumnType>;
 
 /// Checks the whole program; returns the inferred variable types of each rule.
 pub fn check_program(prog: &Program, file: &Arc<str>) -> Result<Vec<VarTypes>, CheckError> {
+    check_program_from(prog, file, 0)
+}
+
+/// As [`check_program`], but takes the rules before `first_rule` as checked already
+/// (against these declarations): returns the variable types of the others.
+pub fn check_program_from(
+    prog: &Program,
+    file: &Arc<str>,
+    first_rule: usize,
+) -> Result<Vec<VarTypes>, CheckError> {
     let decls = decl_map(prog, file)?;
     for (name, sp) in prog
         .inputs
@@ -30,6 +40,7 @@ pub fn check_program(prog: &Program, file: &Arc<str>) -> Result<Vec<VarTypes>, C
     }
     prog.rules
         .iter()
+        .skip(first_rule)
         .map(|r| check_rule(r, &decls, file, prog.sx_values))
         .collect()
 }

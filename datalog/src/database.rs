@@ -8,7 +8,7 @@
 //! recomputes everything.
 
 use crate::ast::*;
-use crate::check::{check_program, VarTypes};
+use crate::check::{check_program, check_program_from, VarTypes};
 use crate::error::{CheckError, DatalogError, Loc};
 use crate::eval::{run_stratum, Counters, Mode, RuleStats, Store};
 use crate::intern::Interner;
@@ -28,6 +28,8 @@ pub struct Database {
     program: Program,
     file: Arc<str>,
     var_types: Vec<VarTypes>,
+    /// The declarations changed since the rules were checked (`var_types` is stale).
+    recheck_rules: bool,
     strata: Vec<Stratum>,
     rel_index: HashMap<String, usize>,
     interner: Interner,
@@ -57,6 +59,7 @@ impl Database {
             program: Program::default(),
             file: Arc::from("<program>"),
             var_types: Vec::new(),
+            recheck_rules: false,
             strata: Vec::new(),
             rel_index: HashMap::new(),
             interner: Interner::default(),
@@ -95,14 +98,22 @@ impl Database {
         combined.outputs.extend(prog.outputs);
         combined.printsizes.extend(prog.printsizes);
         combined.sx_values |= prog.sx_values;
-        // Checked with the new facts only (the old ones passed when added).
+        // Checked with the new facts only (the old ones passed when added), and the
+        // new rules only unless the old ones' declarations changed since they were.
         let old_facts = std::mem::replace(&mut combined.facts, prog.facts);
-        let var_types = check_program(&combined, &self.file)?;
+        let checked = if self.recheck_rules || combined.sx_values != self.program.sx_values {
+            0
+        } else {
+            self.var_types.len()
+        };
+        let new_types = check_program_from(&combined, &self.file, checked)?;
         let strata = stratify(&combined, &self.file)?;
         let facts = std::mem::replace(&mut combined.facts, old_facts);
         let old_len = self.program.decls.len();
         self.program = combined;
-        self.var_types = var_types;
+        self.var_types.truncate(checked);
+        self.var_types.extend(new_types);
+        self.recheck_rules = false;
         self.strata = strata;
         for (i, d) in self.program.decls.iter().enumerate().skip(old_len) {
             self.rel_index.insert(d.name.clone(), i);
@@ -164,6 +175,8 @@ impl Database {
         }
         self.program.sx_values = true;
         self.stale = true;
+        // The rules were checked against the narrower columns.
+        self.recheck_rules = true;
         tracing::debug!("widened to hold numbers and text: {cols:?}");
         self.add_program(then)
     }

@@ -528,3 +528,26 @@ fn an_sx_relation_mixes_numbers_and_text_in_every_plan_mode() {
         assert_eq!(db.query_sx(&d("(p \"top\" X)")).unwrap().len(), 0);
     }
 }
+
+#[test]
+fn rules_checked_before_a_column_widened_compare_as_the_wider_type() {
+    let mut db = Database::new();
+    for f in ["(e 5)", "(e 3)"] {
+        db.add_sx_fact(&d(f)).unwrap();
+    }
+    db.add_sx_rule(&d("(<- (lt X Y) (e X) (e Y) (< X Y))"))
+        .unwrap();
+    let pairs = |db: &mut Database| -> Vec<String> {
+        db.query_sx(&d("(lt X Y)"))
+            .unwrap()
+            .iter()
+            .map(|b| format!("{}<{}", b[0].1, b[1].1))
+            .collect()
+    };
+    assert_eq!(pairs(&mut db), ["3<5"]);
+    // Text widens `e`'s column: its numbers are interned (5 before 3), and the rule,
+    // checked when the column held numbers, must now compare values, not ids.
+    db.add_sx_fact(&d("(e \"x\")")).unwrap();
+    db.add_sx_rule(&d("(<- (other X) (e X))")).unwrap();
+    assert_eq!(pairs(&mut db), ["3<5"]);
+}
