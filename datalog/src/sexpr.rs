@@ -1007,35 +1007,51 @@ fn sort_grouped_pairs(rows: &[i64]) -> Option<Vec<i64>> {
 }
 
 /// The row numbers of `n` rows of sort keys (`keys`, text columns already ranks),
-/// sorted by key with one row of each run of equal keys, when every column's rank and
-/// the row number pack into a u64 (number columns are ranked here, in place); `None`
-/// when they do not fit.
+/// sorted by key with one row of each run of equal keys, when every column's range
+/// and the row number pack into a u64; `None` when they do not fit. A column packs as
+/// its distance from its least value, or failing that (number columns spread wide) as
+/// its rank among its distinct values, computed here in place.
 fn pack_ranked_rows(keys: &mut [i64], types: &[ColumnType], n: usize) -> Option<Vec<usize>> {
+    if n == 0 {
+        return Some(Vec::new());
+    }
     let width = types.len();
-    let bits_for = |count: usize| usize::BITS - count.saturating_sub(1).leading_zeros();
-    let mut bits = Vec::with_capacity(width);
-    for (c, &ty) in types.iter().enumerate() {
-        let mut distinct: Vec<i64> = (0..n).map(|i| keys[i * width + c]).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if ty != ColumnType::Symbol {
+    let bits_for = |count: u64| u64::BITS - count.saturating_sub(1).leading_zeros();
+    let row_bits = bits_for(n as u64);
+    // Per column: its least value and the bits its range takes.
+    let range = |keys: &[i64], c: usize| -> (i64, u32) {
+        let column = (0..n).map(|i| keys[i * width + c]);
+        let (lo, hi) = column.fold((i64::MAX, i64::MIN), |(lo, hi), k| (lo.min(k), hi.max(k)));
+        match hi.checked_sub(lo).and_then(|d| u64::try_from(d).ok()) {
+            Some(d) => (lo, bits_for(d.saturating_add(1))),
+            None => (lo, 64),
+        }
+    };
+    let mut columns: Vec<(i64, u32)> = (0..width).map(|c| range(keys, c)).collect();
+    if columns.iter().map(|c| c.1).sum::<u32>() + row_bits > 64 {
+        // Rank the number columns (text columns are ranks already).
+        for (c, &ty) in types.iter().enumerate() {
+            if ty == ColumnType::Symbol {
+                continue;
+            }
+            let mut distinct: Vec<i64> = (0..n).map(|i| keys[i * width + c]).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
             for i in 0..n {
                 let k = &mut keys[i * width + c];
                 *k = distinct.binary_search(k).unwrap_or(0) as i64;
             }
+            columns[c] = range(keys, c);
         }
-        bits.push(bits_for(distinct.len()));
-    }
-    let row_bits = bits_for(n);
-    if bits.iter().sum::<u32>() + row_bits > 64 {
-        return None;
+        if columns.iter().map(|c| c.1).sum::<u32>() + row_bits > 64 {
+            return None;
+        }
     }
     let mut packed: Vec<u64> = (0..n)
         .map(|i| {
-            let key = bits
-                .iter()
-                .enumerate()
-                .fold(0u64, |k, (c, &b)| (k << b) | keys[i * width + c] as u64);
+            let key = columns.iter().enumerate().fold(0u64, |k, (c, &(lo, b))| {
+                (k << b) | keys[i * width + c].wrapping_sub(lo) as u64
+            });
             (key << row_bits) | i as u64
         })
         .collect();
@@ -1142,5 +1158,33 @@ impl<'a> SxAnswers<'a> {
     /// every such column), rather than numbers.
     pub fn is_text(&self, var: usize) -> bool {
         self.types[var] == ColumnType::Symbol
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack_ranked_rows, ColumnType};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn value() -> impl Strategy<Value = i64> {
+        prop_oneof![-3i64..40, Just(i64::MIN), Just(i64::MAX), any::<i64>()]
+    }
+
+    proptest! {
+        /// Packed or not, the order is the rows' order and each distinct row comes once;
+        /// `None` only when some column spreads too wide even as ranks.
+        #[test]
+        fn packed_rows_sort_and_dedup_like_the_rows_themselves(
+            rows in proptest::collection::vec((value(), 0i64..25, value()), 0..200),
+        ) {
+            let types = [ColumnType::Number, ColumnType::Symbol, ColumnType::Number];
+            let mut keys: Vec<i64> = rows.iter().flat_map(|&(a, b, c)| [a, b, c]).collect();
+            let want: Vec<(i64, i64, i64)> = rows.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+            let order = pack_ranked_rows(&mut keys, &types, rows.len())
+                .expect("three columns of 200 rows always fit as ranks");
+            let got: Vec<(i64, i64, i64)> = order.iter().map(|&i| rows[i]).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }
