@@ -25,6 +25,17 @@ pub const SMALL_MAX: usize = 8;
 /// Datalog library's time in.
 type Hashed = IndexMap<Value, Value, foldhash::fast::RandomState>;
 
+/// Key equality: [`equal`], with the usual keys (keywords, symbols, ints) compared
+/// inline.
+#[inline(always)]
+fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Keyword(x), Value::Keyword(y)) | (Value::Sym(x), Value::Sym(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        _ => equal(a, b),
+    }
+}
+
 /// An insertion-ordered map from values to values.
 #[derive(Clone)]
 pub struct Dict(Repr);
@@ -70,7 +81,7 @@ impl Dict {
     /// The value under `key`.
     pub fn get(&self, key: &Value) -> Option<&Value> {
         match &self.0 {
-            Repr::Small(v) => v.iter().find(|(k, _)| equal(k, key)).map(|(_, v)| v),
+            Repr::Small(v) => v.iter().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v),
             Repr::Hashed(m) => m.get(key),
         }
     }
@@ -86,7 +97,7 @@ impl Dict {
     pub fn insert(&mut self, key: Value, value: Value) -> Option<Value> {
         match &mut self.0 {
             Repr::Small(v) => {
-                if let Some((_, old)) = v.iter_mut().find(|(k, _)| equal(k, &key)) {
+                if let Some((_, old)) = v.iter_mut().find(|(k, _)| key_eq(k, &key)) {
                     return Some(std::mem::replace(old, value));
                 }
                 if v.len() < SMALL_MAX {
@@ -107,7 +118,7 @@ impl Dict {
     pub fn shift_remove(&mut self, key: &Value) -> Option<Value> {
         match &mut self.0 {
             Repr::Small(v) => {
-                let at = v.iter().position(|(k, _)| equal(k, key))?;
+                let at = v.iter().position(|(k, _)| key_eq(k, key))?;
                 Some(v.remove(at).1)
             }
             Repr::Hashed(m) => m.shift_remove(key),
