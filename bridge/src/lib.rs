@@ -223,9 +223,9 @@ fn engine_new(_: &[Value], _: &mut Interp) -> R {
 /// nothing it calls can reach the handle again).
 fn database<'a>(name: &str, args: &'a [Value]) -> Result<RefMut<'a, Database>, PrimError> {
     let native = match &args[0] {
-        // A handle has one entry: compare keys rather than hash.
+        // A handle has one entry, a native database: only `engine_new` makes those.
         Value::Dict(d) if d.len() == 1 => match d.get_index(0) {
-            Some((k, Value::Native(n))) if lang::value::equal(k, &handle_key()) => Some(n),
+            Some((_, Value::Native(n))) if n.kind == NATIVE_KIND => Some(n),
             _ => None,
         },
         _ => None,

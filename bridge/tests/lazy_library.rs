@@ -64,3 +64,29 @@ fn dl_engine_p_answers_for_handles_programs_and_other_values() {
         "error: dl-engine?: expected 1 arguments, got 0"
     );
 }
+
+#[test]
+fn an_engine_primitive_given_anything_but_a_handle_names_what_it_got() {
+    let mut i = interp();
+    for (arg, shown) in [
+        ("{:dl-engine 1}", "{:dl-engine 1}"),
+        ("(dl-program :sx)", "{:dl-sx"),
+        ("42", "42"),
+    ] {
+        let out = run(&mut i, &format!("(dl-engine-add-fact! {arg} '(e 1))"));
+        assert!(
+            out.starts_with(&format!(
+                "error: dl-add-fact!: expected an engine program made by dl-program, got {shown}"
+            )),
+            "{arg}: {out}"
+        );
+    }
+    // A handle still works after a rejected call.
+    assert_eq!(
+        run(
+            &mut i,
+            "(let ((db (dl-program))) (dl-engine-add-fact! db '(e 1)))"
+        ),
+        "true"
+    );
+}
