@@ -816,10 +816,7 @@ impl Machine {
             return Mode::Eval(node, env);
         }
         Mode::Return(Value::dict_built(b.acc.len() / 2, |d| {
-            let mut it = b.acc.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                d.insert(k, v);
-            }
+            d.insert_pairs(b.acc)
         }))
     }
 

@@ -114,6 +114,15 @@ impl Dict {
         }
     }
 
+    /// Inserts keys and values given alternately (`k1 v1 k2 v2 …`, as a dict literal
+    /// or `(dict …)` lists them); a key without a value is left out.
+    pub fn insert_pairs(&mut self, items: impl IntoIterator<Item = Value>) {
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            self.insert(k, v);
+        }
+    }
+
     /// Removes `key`, keeping the order of the rest; answers its value.
     pub fn shift_remove(&mut self, key: &Value) -> Option<Value> {
         match &mut self.0 {

@@ -28,9 +28,7 @@ fn dict(args: &[Value], _: &mut PrimCtx) -> R {
         )));
     }
     Ok(Value::dict_built(args.len() / 2, |d| {
-        for kv in args.chunks(2) {
-            d.insert(kv[0].clone(), kv[1].clone());
-        }
+        d.insert_pairs(args.iter().cloned())
     }))
 }
 

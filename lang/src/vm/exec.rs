@@ -910,12 +910,7 @@ impl Machine {
             }
             Instr::Dict(n) => {
                 let at = self.stack.len() - 2 * n as usize;
-                let d = Value::dict_built(n as usize, |d| {
-                    let mut it = self.stack.drain(at..);
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        d.insert(k, v);
-                    }
-                });
+                let d = Value::dict_built(n as usize, |d| d.insert_pairs(self.stack.drain(at..)));
                 push_in_place!(self.stack, d);
             }
             Instr::Match(k) => {
