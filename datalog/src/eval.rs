@@ -396,7 +396,7 @@ impl<'a> Exec<'a, '_> {
             }
             Op::CountRows { result, rows } => {
                 self.counters.probes += rows.len() as u64;
-                self.regs[*result as usize] = count_rows(self.full, &self.regs, rows) as i64;
+                self.regs[*result as usize] = count_in_rows(self.full, &self.regs, rows) as i64;
                 self.run(ops, i + 1);
             }
             Op::Insert { rel, args } => {
@@ -443,7 +443,7 @@ impl<'a> Exec<'a, '_> {
 
 /// The size of the one row of `rows`, or of the intersection of its two (0 when a
 /// row is missing).
-fn count_rows(full: &[Relation], regs: &[i64], rows: &[RowOf]) -> u64 {
+fn count_in_rows(full: &[Relation], regs: &[i64], rows: &[RowOf]) -> u64 {
     let set = |r: &RowOf| -> Option<(Cow<'_, RowSet>, u32)> {
         // Planned as rows, stored as rows; a key no row can have has none.
         let key = operand(regs, &r.key);

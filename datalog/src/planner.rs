@@ -846,12 +846,10 @@ impl Planner<'_> {
                 } else {
                     nb.reg(result, ColumnType::Number)
                 };
-                let binary_rows = |r: RelId| {
-                    matches!(self.relations[r].repr, Repr::Rows(_))
-                        && self.relations[r].types.len() == 2
-                };
+                // Row relations are binary (see `choose_reprs`).
+                let rows = |r: RelId| matches!(self.relations[r].repr, Repr::Rows(_));
                 let set_at_a_time = (*func == AggFunc::Count && target.is_none())
-                    .then(|| count_rows(&body, &locals, binary_rows))
+                    .then(|| count_rows(&body, &locals, rows))
                     .flatten();
                 if let Some(rows) = set_at_a_time {
                     for r in rows.iter().filter(|r| !r.forward) {

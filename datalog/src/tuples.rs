@@ -71,8 +71,13 @@ impl TupleRel {
 
     /// Whether `t` is present.
     pub fn contains(&self, t: &[i64]) -> bool {
+        self.id_of(t).is_some()
+    }
+
+    /// The id of tuple `t`, if present.
+    fn id_of(&self, t: &[i64]) -> Option<u32> {
         let h = self.hash_key(t.iter().copied());
-        self.set.find(h, |&i| self.tuple(i) == t).is_some()
+        self.set.find(h, |&i| self.tuple(i) == t).copied()
     }
 
     /// Inserts `t`; false when it was already present.
@@ -168,8 +173,7 @@ impl TupleRel {
     pub fn lookup(&self, mask: ColMask, key: &[i64], mut f: impl FnMut(&[i64])) {
         let a = self.arity;
         if mask == self.all_columns() && a > 0 {
-            let h = self.hash_key(key.iter().copied());
-            if let Some(&i) = self.set.find(h, |&i| self.tuple(i) == key) {
+            if let Some(i) = self.id_of(key) {
                 f(self.tuple(i));
             }
             return;
