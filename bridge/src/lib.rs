@@ -18,7 +18,7 @@ use datalog::sexpr::{AnswerValue, Datum, SxConst};
 use datalog::Database;
 use hashbrown::HashMap;
 use lang::prims::{Prim, PrimError, PrimImpl};
-use lang::value::{Dict, Native};
+use lang::value::{Dict, Native, SharedKeys};
 use lang::{Interp, Outcome, SxError, Value};
 use smallvec::SmallVec;
 use std::cell::RefMut;
@@ -354,27 +354,30 @@ fn engine_query(args: &[Value], _: &mut Interp) -> R {
     let pattern = datum_arg("dl-query", &args[1])?;
     let mut db = database("dl-query", args)?;
     let answers = db.query_sx_answers(&pattern).map_err(engine_error)?;
-    // Every answer is a dict with the same keys, in the same order: each answer is
-    // built in place from the keys made once, and each distinct string or symbol is
-    // made once.
-    let keys: Vec<Value> = answers.vars().iter().map(|v| Value::sym(v)).collect();
-    let width = keys.len();
+    // Every answer is a dict with the same keys, in the same order: the keys are made
+    // once and shared by every answer, which holds only its values; each distinct
+    // string or symbol is made once.
+    // (More variables than a shaped dict holds: each answer has its own keys.)
+    let key_list: Vec<Value> = answers.vars().iter().map(|v| Value::sym(v)).collect();
+    let width = key_list.len();
+    let shared = SharedKeys::new(key_list.clone());
     let text_columns: Vec<bool> = (0..width).map(|i| answers.is_text(i)).collect();
     let mut text: HashMap<i64, Value> = HashMap::new();
     let mut out = Vec::with_capacity(answers.len());
     for row in answers.rows() {
-        out.push(Value::dict_built(width, |d| {
-            for (i, ((&raw, &is_text), key)) in row.iter().zip(&text_columns).zip(&keys).enumerate()
-            {
-                let value = if is_text {
-                    text.entry(raw)
-                        .or_insert_with(|| answer_value(answers.value(i, raw)))
-                        .clone()
-                } else {
-                    Value::Int(raw)
-                };
-                d.insert(key.clone(), value);
+        let mut val = |i: usize| {
+            let raw = row[i];
+            if text_columns[i] {
+                text.entry(raw)
+                    .or_insert_with(|| answer_value(answers.value(i, raw)))
+                    .clone()
+            } else {
+                Value::Int(raw)
             }
+        };
+        out.push(Value::Dict(match &shared {
+            Some(keys) => Dict::shaped_rc(keys, val),
+            None => std::rc::Rc::new((0..width).map(|i| (key_list[i].clone(), val(i))).collect()),
         }));
     }
     Ok(Value::list(out))

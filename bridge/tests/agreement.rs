@@ -395,6 +395,38 @@ fn a_query_answers_dicts_from_variables_sorted_by_value() {
 }
 
 #[test]
+fn answers_are_dicts_like_any_other_when_read_changed_and_compared() {
+    // The engine's answers share their keys; each must still be its own dict.
+    prints(
+        "answers",
+        &format!(
+            "{GRAPH}(define a (dl-query db '(path X Y)))
+(println (map (fn (d) (assoc d :Y 0)) a))
+(println (map (fn (d) (assoc d 'Z (get d 'Y))) a))
+(println (map (fn (d) (dissoc d 'X)) a) (keys (first a)) (vals (last a)))
+(println (= (first a) {{'X 1 'Y 2}}) (= (first a) {{'Y 2 'X 1}}) (= (first a) (second a)))
+(println a)"
+        ),
+        "({X 1 Y 2 :Y 0} {X 1 Y 3 :Y 0} {X 2 Y 3 :Y 0})\n\
+         ({X 1 Y 2 Z 2} {X 1 Y 3 Z 3} {X 2 Y 3 Z 3})\n\
+         ({Y 2} {Y 3} {Y 3}) (X Y) (2 3)\n\
+         true true false\n\
+         ({X 1 Y 2} {X 1 Y 3} {X 2 Y 3})\n",
+    );
+}
+
+#[test]
+fn a_query_of_more_variables_than_a_small_dict_holds_answers_every_one() {
+    prints(
+        "wide",
+        "(dl-add-fact! db '(w 1 2 3 4 5 6 7 8 9))
+(dl-add-rule! db '(<- (v A B C D E F G H I) (w A B C D E F G H I)))
+(println (dl-query db '(v A B C D E F G H I)))",
+        "({A 1 B 2 C 3 D 4 E 5 F 6 G 7 H 8 I 9})\n",
+    );
+}
+
+#[test]
 fn a_ground_query_answers_one_empty_dict_or_nothing() {
     prints(
         "ground",

@@ -7,6 +7,13 @@
 //! [`SMALL_MAX`] entries does it become a hash map (an `IndexMap`, whose entries and
 //! index are two more allocations). Both forms behave the same: insertion order is
 //! kept, re-inserting a key keeps its position, and removing shifts the rest down.
+//!
+//! Many dicts with the same keys in the same order (the answers of one query) can
+//! share one list of keys ([`SharedKeys`]) and hold only their values: a shaped dict.
+//! It reads as a small dict does; setting a key it has keeps the shape, and any other
+//! change first makes it a small dict of its own.
+
+use std::rc::Rc;
 
 use indexmap::IndexMap;
 use smallvec::SmallVec;
@@ -44,6 +51,42 @@ pub struct Dict(Repr);
 enum Repr {
     Small(SmallVec<[(Value, Value); INLINE]>),
     Hashed(Hashed),
+    /// Values under shared keys: `vals[i]` is the value of `keys[i]`.
+    Shaped {
+        keys: SharedKeys,
+        vals: SmallVec<[Value; INLINE]>,
+    },
+}
+
+/// Distinct keys, in order, for dicts that each hold only their values (see
+/// [`Dict::shaped`]). Cloning shares them.
+#[derive(Clone)]
+pub struct SharedKeys(Rc<[Value]>);
+
+impl SharedKeys {
+    /// These keys, when they are distinct and at most [`SMALL_MAX`] (a shaped dict
+    /// finds a key by scanning them); otherwise `None`.
+    pub fn new(keys: Vec<Value>) -> Option<SharedKeys> {
+        let distinct = keys
+            .iter()
+            .enumerate()
+            .all(|(i, k)| !keys[..i].iter().any(|j| key_eq(j, k)));
+        (distinct && keys.len() <= SMALL_MAX).then(|| SharedKeys(keys.into()))
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, key: &Value) -> Option<usize> {
+        self.0.iter().position(|k| key_eq(k, key))
+    }
 }
 
 impl Default for Dict {
@@ -65,11 +108,39 @@ impl Dict {
         }
     }
 
+    /// The dict with each of `keys` set to `val(i)` for its position `i`, sharing
+    /// `keys`, made in its `Rc` (not moved there: a dict is a few cache lines).
+    #[inline]
+    pub fn shaped_rc(keys: &SharedKeys, mut val: impl FnMut(usize) -> Value) -> Rc<Dict> {
+        let mut vals: SmallVec<[Value; INLINE]> = SmallVec::new();
+        for i in 0..keys.len() {
+            vals.push(val(i));
+        }
+        let mut d = Rc::<Dict>::new_uninit();
+        Rc::get_mut(&mut d)
+            .expect("a new Rc is unique")
+            .write(Dict(Repr::Shaped {
+                keys: keys.clone(),
+                vals,
+            }));
+        // SAFETY: written just above.
+        unsafe { d.assume_init() }
+    }
+
+    /// A shaped dict made small, so that it can gain or lose keys.
+    fn unshape(&mut self) {
+        if let Repr::Shaped { keys, vals } = &mut self.0 {
+            let entries = keys.0.iter().cloned().zip(vals.drain(..)).collect();
+            self.0 = Repr::Small(entries);
+        }
+    }
+
     /// How many entries.
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Small(v) => v.len(),
             Repr::Hashed(m) => m.len(),
+            Repr::Shaped { vals, .. } => vals.len(),
         }
     }
 
@@ -83,6 +154,7 @@ impl Dict {
         match &self.0 {
             Repr::Small(v) => v.iter().find(|(k, _)| key_eq(k, key)).map(|(_, v)| v),
             Repr::Hashed(m) => m.get(key),
+            Repr::Shaped { keys, vals } => keys.position(key).map(|i| &vals[i]),
         }
     }
 
@@ -95,6 +167,12 @@ impl Dict {
     /// (and its first spelling, as `1` stays `1` when `1.0` is set). Answers the old
     /// value.
     pub fn insert(&mut self, key: Value, value: Value) -> Option<Value> {
+        if let Repr::Shaped { keys, vals } = &mut self.0 {
+            if let Some(i) = keys.position(&key) {
+                return Some(std::mem::replace(&mut vals[i], value));
+            }
+            self.unshape();
+        }
         match &mut self.0 {
             Repr::Small(v) => {
                 if let Some((_, old)) = v.iter_mut().find(|(k, _)| key_eq(k, &key)) {
@@ -111,6 +189,7 @@ impl Dict {
                 None
             }
             Repr::Hashed(m) => m.insert(key, value),
+            Repr::Shaped { .. } => unreachable!("unshaped above"),
         }
     }
 
@@ -125,12 +204,17 @@ impl Dict {
 
     /// Removes `key`, keeping the order of the rest; answers its value.
     pub fn shift_remove(&mut self, key: &Value) -> Option<Value> {
+        if let Repr::Shaped { keys, .. } = &self.0 {
+            keys.position(key)?;
+            self.unshape();
+        }
         match &mut self.0 {
             Repr::Small(v) => {
                 let at = v.iter().position(|(k, _)| key_eq(k, key))?;
                 Some(v.remove(at).1)
             }
             Repr::Hashed(m) => m.shift_remove(key),
+            Repr::Shaped { .. } => unreachable!("unshaped above"),
         }
     }
 
@@ -139,6 +223,7 @@ impl Dict {
         match &self.0 {
             Repr::Small(v) => v.get(i).map(|(k, v)| (k, v)),
             Repr::Hashed(m) => m.get_index(i),
+            Repr::Shaped { keys, vals } => Some((keys.0.get(i)?, vals.get(i)?)),
         }
     }
 
@@ -147,6 +232,7 @@ impl Dict {
         match &self.0 {
             Repr::Small(v) => Iter::Small(v.iter()),
             Repr::Hashed(m) => Iter::Hashed(m.iter()),
+            Repr::Shaped { keys, vals } => Iter::Shaped(keys.0.iter().zip(vals.iter())),
         }
     }
 
@@ -155,6 +241,7 @@ impl Dict {
         match &mut self.0 {
             Repr::Small(v) => IterMut::Small(v.iter_mut()),
             Repr::Hashed(m) => IterMut::Hashed(m.iter_mut()),
+            Repr::Shaped { keys, vals } => IterMut::Shaped(keys.0.iter().zip(vals.iter_mut())),
         }
     }
 
@@ -186,6 +273,8 @@ pub enum Iter<'a> {
     Small(std::slice::Iter<'a, (Value, Value)>),
     /// Of a hashed dict.
     Hashed(indexmap::map::Iter<'a, Value, Value>),
+    /// Of a shaped dict.
+    Shaped(std::iter::Zip<std::slice::Iter<'a, Value>, std::slice::Iter<'a, Value>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -196,6 +285,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
             Iter::Hashed(it) => it.next(),
+            Iter::Shaped(it) => it.next(),
         }
     }
 
@@ -203,6 +293,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::Small(it) => it.size_hint(),
             Iter::Hashed(it) => it.size_hint(),
+            Iter::Shaped(it) => it.size_hint(),
         }
     }
 }
@@ -215,6 +306,8 @@ pub enum IterMut<'a> {
     Small(std::slice::IterMut<'a, (Value, Value)>),
     /// Of a hashed dict.
     Hashed(indexmap::map::IterMut<'a, Value, Value>),
+    /// Of a shaped dict.
+    Shaped(std::iter::Zip<std::slice::Iter<'a, Value>, std::slice::IterMut<'a, Value>>),
 }
 
 impl<'a> Iterator for IterMut<'a> {
@@ -225,6 +318,7 @@ impl<'a> Iterator for IterMut<'a> {
         match self {
             IterMut::Small(it) => it.next().map(|(k, v)| (&*k, v)),
             IterMut::Hashed(it) => it.next(),
+            IterMut::Shaped(it) => it.next(),
         }
     }
 
@@ -232,6 +326,7 @@ impl<'a> Iterator for IterMut<'a> {
         match self {
             IterMut::Small(it) => it.size_hint(),
             IterMut::Hashed(it) => it.size_hint(),
+            IterMut::Shaped(it) => it.size_hint(),
         }
     }
 }
@@ -263,9 +358,24 @@ mod tests {
         /// Both forms behave as the hash map they replace, through growth past
         /// `SMALL_MAX`, removal and keys equal across int and float.
         #[test]
-        fn agrees_with_an_index_map(ops in prop::collection::vec(op(), 0..80)) {
-            let mut d = Dict::default();
+        fn agrees_with_an_index_map(
+            start in prop::collection::vec((0..24i64, any::<i64>()), 0..=SMALL_MAX),
+            shaped in any::<bool>(),
+            ops in prop::collection::vec(op(), 0..80),
+        ) {
+            // The dict starts with entries `start` (first of each key), shaped or small.
             let mut m = Hashed::default();
+            for &(k, v) in &start {
+                m.entry(Value::Int(k)).or_insert(Value::Int(v));
+            }
+            let mut d = if shaped {
+                let keys = SharedKeys::new(m.keys().cloned().collect()).expect("distinct");
+                let vals: Vec<Value> = m.values().cloned().collect();
+                let d = Dict::shaped_rc(&keys, |i| vals[i].clone());
+                Rc::try_unwrap(d).ok().expect("unique")
+            } else {
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
             for op in ops {
                 let (old_d, old_m) = match op {
                     Op::Insert(k, v) => (
@@ -296,6 +406,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn shared_keys_must_be_distinct_and_few() {
+        let ints = |ks: &[i64]| ks.iter().map(|&k| Value::Int(k)).collect::<Vec<_>>();
+        assert!(SharedKeys::new(ints(&[1, 2, 3])).is_some());
+        assert!(SharedKeys::new(ints(&[])).is_some());
+        assert!(SharedKeys::new(ints(&[1, 2, 1])).is_none());
+        // 1 and 1.0 are one key.
+        assert!(SharedKeys::new(vec![Value::Int(1), Value::Float(1.0)]).is_none());
+        let many: Vec<i64> = (0..=SMALL_MAX as i64).collect();
+        assert!(SharedKeys::new(ints(&many)).is_none());
+    }
+
+    #[test]
+    fn dicts_sharing_keys_are_apart_and_stay_shaped_until_a_key_changes() {
+        let keys = SharedKeys::new(vec![Value::keyword("x"), Value::keyword("y")]).unwrap();
+        let mut a = Dict::shaped_rc(&keys, |i| Value::Int(i as i64));
+        let b = Dict::shaped_rc(&keys, |i| Value::Int(10 + i as i64));
+        let get = |d: &Dict, k: &str| d.get(&Value::keyword(k)).map(|v| format!("{v:?}"));
+        assert_eq!(
+            (get(&a, "x"), get(&a, "y")),
+            (Some("0".into()), Some("1".into()))
+        );
+        assert_eq!(
+            (get(&b, "x"), get(&b, "y")),
+            (Some("10".into()), Some("11".into()))
+        );
+        assert_eq!(get(&a, "z"), None);
+        // Setting a key it has changes one dict and keeps its shape.
+        let m = Rc::get_mut(&mut a).unwrap();
+        assert_eq!(
+            m.insert(Value::keyword("y"), Value::Nil)
+                .map(|v| format!("{v:?}")),
+            Some("1".into())
+        );
+        assert!(matches!(m.0, Repr::Shaped { .. }));
+        assert_eq!(get(&b, "y"), Some("11".into()));
+        // A new key makes it small, in order.
+        m.insert(Value::keyword("z"), Value::Int(2));
+        assert!(matches!(m.0, Repr::Small(_)));
+        let listed: Vec<String> = m.iter().map(|(k, v)| format!("{k:?}={v:?}")).collect();
+        assert_eq!(listed, [":x=0", ":y=nil", ":z=2"]);
+        // Removing a key it lacks changes nothing.
+        let mut c = Rc::try_unwrap(b).ok().unwrap();
+        assert!(c.shift_remove(&Value::keyword("q")).is_none());
+        assert!(matches!(c.0, Repr::Shaped { .. }));
+        for (_, v) in c.iter_mut() {
+            *v = Value::Bool(true);
+        }
+        assert_eq!(get(&c, "y"), Some("true".into()));
     }
 
     #[test]

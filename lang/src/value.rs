@@ -170,7 +170,7 @@ impl Clone for Value {
     }
 }
 
-pub use crate::dict::Dict;
+pub use crate::dict::{Dict, SharedKeys};
 
 /// An error value: a message and where it was raised.
 #[derive(Debug)]
