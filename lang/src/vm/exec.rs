@@ -498,9 +498,24 @@ impl Machine {
                             }
                             Instr::Nil => h.push(&mut self.stack, Value::Nil),
                             Instr::TailCall(n) => {
-                                match self.fast_tail_call(&mut h, &mut fr, base, n, interp) {
-                                    Some(c) => enter!(0, base, c),
-                                    None => general!(pc),
+                                if let Some(c) =
+                                    self.fast_tail_call(&mut h, &mut fr, base, n, interp)
+                                {
+                                    enter!(0, base, c)
+                                } else if plain_prim_ready(h.as_slice(), n)
+                                    && matches!(self.kont.last(), Some(Frame::Vm(_)))
+                                {
+                                    // A primitive in tail position with a VM caller
+                                    // waiting: its value is returned at once, as
+                                    // `call` and `vm_return` would (a raise is this
+                                    // activation's, at the call).
+                                    if let Err(e) = cold!(self.call_plain_prim(n, interp)) {
+                                        fr.pc = pc as u32;
+                                        fault!(prim_raise_at(&fr, pc, e));
+                                    }
+                                    break 'ret;
+                                } else {
+                                    general!(pc)
                                 }
                             }
                             Instr::LoadEnv(i) => {
