@@ -19,6 +19,13 @@ struct Index {
     groups: Vec<Vec<u32>>,
 }
 
+/// Whether two tuples of one relation are equal: compared value by value in line
+/// (`==` on slices calls `memcmp`, a call per probe for two or three values).
+#[inline(always)]
+fn same(a: &[i64], b: &[i64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// A set of tuples of fixed arity.
 #[derive(Clone, Debug)]
 pub struct TupleRel {
@@ -77,7 +84,7 @@ impl TupleRel {
     /// The id of tuple `t`, if present.
     fn id_of(&self, t: &[i64]) -> Option<u32> {
         let h = self.hash_key(t.iter().copied());
-        self.set.find(h, |&i| self.tuple(i) == t).copied()
+        self.set.find(h, |&i| same(self.tuple(i), t)).copied()
     }
 
     /// Inserts `t`; false when it was already present.
@@ -88,7 +95,7 @@ impl TupleRel {
             data, set, arity, ..
         } = self;
         let a = *arity;
-        let eq = |&i: &u32| &data[i as usize * a..i as usize * a + a] == t;
+        let eq = |&i: &u32| same(&data[i as usize * a..i as usize * a + a], t);
         if set.find(h, eq).is_some() {
             return false;
         }

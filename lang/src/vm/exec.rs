@@ -147,6 +147,14 @@ fn plain_prim_ready(stack: &[Value], n: u32) -> bool {
         Value::Prim(p) if matches!(p.imp, PrimImpl::Plain(_)) && p.check_arity(n as usize).is_ok())
 }
 
+/// Whether the callee `n` operands down `stack` is a primitive that gets the
+/// interpreter, called with an arity it takes.
+#[inline(always)]
+fn interp_prim_ready(stack: &[Value], n: u32) -> bool {
+    matches!(&stack[stack.len() - n as usize - 1],
+        Value::Prim(p) if matches!(p.imp, PrimImpl::Interp(_)) && p.check_arity(n as usize).is_ok())
+}
+
 /// Whether the operator `n` operands down `stack` is the inline primitive `op`
 /// itself (not a redefinition).
 #[inline(always)]
@@ -514,6 +522,29 @@ impl Machine {
                                         fault!(prim_raise_at(&fr, pc, e));
                                     }
                                     break 'ret;
+                                } else if interp_prim_ready(h.as_slice(), n)
+                                    && matches!(self.kont.last(), Some(Frame::Vm(_)))
+                                {
+                                    // Likewise for a primitive that gets the
+                                    // interpreter, as `call` runs it: a raise unwinds
+                                    // (the activation is gone), and one that turned
+                                    // tracing on leaves for the loop that traces.
+                                    match cold!(self.call_interp_prim(n, interp)) {
+                                        Ok(()) if interp.trace.is_none() => break 'ret,
+                                        Ok(()) => {
+                                            h.put(&mut self.stack);
+                                            return match self.vm_return(&mut fr, interp) {
+                                                Next::Continue => Mode::Vm(fr.clone()),
+                                                Next::Exit(m) | Next::Unwind(m) => m,
+                                            };
+                                        }
+                                        Err(e) => {
+                                            h.put(&mut self.stack);
+                                            let m = prim_raise_at(&fr, pc, e);
+                                            self.truncate_stack(fr.base as usize - 1);
+                                            return m;
+                                        }
+                                    }
                                 } else {
                                     general!(pc)
                                 }
@@ -1329,6 +1360,23 @@ impl Machine {
             effects: &mut interp.effects,
         };
         let v = func(&self.stack[fidx + 1..], &mut ctx)?;
+        self.truncate_stack(fidx);
+        push_in_place!(self.stack, v);
+        Ok(())
+    }
+
+    /// Calls the primitive that gets the interpreter `n` operands down the stack
+    /// (checked by the caller: see [`interp_prim_ready`]); its value replaces callee
+    /// and operands. On error the stack is as it was.
+    fn call_interp_prim(&mut self, n: u32, interp: &mut Interp) -> Result<(), PrimError> {
+        let fidx = self.stack.len() - n as usize - 1;
+        let Value::Prim(p) = &self.stack[fidx] else {
+            unreachable!("checked by the caller")
+        };
+        let PrimImpl::Interp(func) = p.imp else {
+            unreachable!("checked by the caller")
+        };
+        let v = func(&self.stack[fidx + 1..], interp)?;
         self.truncate_stack(fidx);
         push_in_place!(self.stack, v);
         Ok(())
