@@ -404,8 +404,11 @@ impl<'a> Exec<'a, '_> {
                 let full = &self.full[*rel];
                 let new = &mut self.new[*rel];
                 let counters = &mut *self.counters;
+                // (A head still empty, as every head is at the first saturation, holds
+                // nothing to look up.)
+                let known = !full.is_empty();
                 with_key(regs, args, |t| {
-                    if !full.contains(t) && new.insert(t) {
+                    if !(known && full.contains(t)) && new.insert(t) {
                         counters.derived += 1;
                     }
                 });
