@@ -1794,8 +1794,18 @@ impl Machine {
 /// that nothing else holds (moved out of its slot by `MoveLocal`): the same value
 /// the primitive would make, made by growing the argument in place instead of
 /// copying it. None: take the primitive (which also raises for bad arguments).
-#[inline]
+#[inline(always)]
 fn grow_in_place(p: &Prim, args: &mut [Value]) -> Option<Value> {
+    // The kind of the first argument first, in line: most calls are of neither.
+    if !matches!(args.first(), Some(Value::Dict(_) | Value::List(_))) {
+        return None;
+    }
+    grow_in_place_named(p, args)
+}
+
+/// [`grow_in_place`] once the first argument is a dict or a list.
+#[inline(never)]
+fn grow_in_place_named(p: &Prim, args: &mut [Value]) -> Option<Value> {
     let (first, rest) = args.split_first_mut()?;
     match (p.name, &mut *first) {
         ("assoc", Value::Dict(d)) if rest.len() % 2 == 0 => {
