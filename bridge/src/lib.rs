@@ -362,17 +362,29 @@ fn engine_query(args: &[Value], _: &mut Interp) -> R {
     let width = key_list.len();
     let shared = SharedKeys::new(key_list.clone());
     let text_columns: Vec<bool> = (0..width).map(|i| answers.is_text(i)).collect();
-    let mut text: HashMap<i64, Value> = HashMap::new();
+    // Each distinct string or symbol made once: in a table indexed by its interned
+    // id when the ids are few enough (they count up from 0), else in a map.
+    let max_id = answers
+        .rows()
+        .flat_map(|row| row.iter().zip(&text_columns).filter(|c| *c.1).map(|c| *c.0))
+        .max()
+        .unwrap_or(-1);
+    let dense_len = usize::try_from(max_id + 1)
+        .unwrap_or(0)
+        .min(4 * answers.len() + 1024);
+    let mut dense: Vec<Option<Value>> = vec![None; dense_len];
+    let mut sparse: HashMap<i64, Value> = HashMap::new();
     let mut out = Vec::with_capacity(answers.len());
     for row in answers.rows() {
         let mut val = |i: usize| {
             let raw = row[i];
-            if text_columns[i] {
-                text.entry(raw)
-                    .or_insert_with(|| answer_value(answers.value(i, raw)))
-                    .clone()
-            } else {
-                Value::Int(raw)
+            if !text_columns[i] {
+                return Value::Int(raw);
+            }
+            let make = || answer_value(answers.value(i, raw));
+            match usize::try_from(raw).ok().and_then(|k| dense.get_mut(k)) {
+                Some(slot) => slot.get_or_insert_with(make).clone(),
+                None => sparse.entry(raw).or_insert_with(make).clone(),
             }
         };
         out.push(Value::Dict(match &shared {

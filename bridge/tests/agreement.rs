@@ -427,6 +427,22 @@ fn a_query_of_more_variables_than_a_small_dict_holds_answers_every_one() {
 }
 
 #[test]
+fn answers_of_strings_interned_long_after_the_first_sort_by_value() {
+    // Far more strings than answers: the engine ranks and makes them from a map, not
+    // from a table indexed by id.
+    prints(
+        "many strings",
+        "(for-each (fn (i) (dl-add-fact! db (list 's (str \"w\" i)))) (range 1100))
+(dl-add-fact! db '(t \"w5\" 2))
+(dl-add-fact! db '(t \"w1099\" 1))
+(dl-add-fact! db '(t \"w5\" 3))
+(dl-add-rule! db '(<- (u X N) (t X N) (s X)))
+(println (dl-query db '(u X N)))",
+        "({X \"w1099\" N 1} {X \"w5\" N 2} {X \"w5\" N 3})\n",
+    );
+}
+
+#[test]
 fn a_ground_query_answers_one_empty_dict_or_nothing() {
     prints(
         "ground",

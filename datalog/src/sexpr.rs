@@ -924,10 +924,23 @@ impl Database {
                     rank[k] = r as i64;
                 }
             }
-            for i in 0..n {
-                let id = rows[i * width + c];
-                if let Ok(k) = ids.binary_search(&id) {
-                    keys[i * width + c] = rank[k];
+            // Each row's rank: from a table indexed by id when the ids are few enough
+            // for one (interned ids count up from 0), else by binary search.
+            let max = ids.last().copied().unwrap_or(0);
+            if (0..=(4 * n + 1024) as i64).contains(&max) && ids.first().is_some_and(|&f| f >= 0) {
+                let mut by_id = vec![0i64; max as usize + 1];
+                for (id, r) in ids.iter().zip(&rank) {
+                    by_id[*id as usize] = *r;
+                }
+                for i in 0..n {
+                    keys[i * width + c] = by_id[rows[i * width + c] as usize];
+                }
+            } else {
+                for i in 0..n {
+                    let id = rows[i * width + c];
+                    if let Ok(k) = ids.binary_search(&id) {
+                        keys[i * width + c] = rank[k];
+                    }
                 }
             }
         }
