@@ -602,6 +602,15 @@ impl Machine {
                             }
                             Instr::Call(n) => break 'call n,
                             Instr::Return => break 'ret,
+                            Instr::LoopStep(kind @ (LoopKind::Map | LoopKind::ForEach), slot, body)
+                                // SAFETY: the verifier checked the loop's state and
+                                // slots (as for `loop_step_fast`).
+                                if unsafe {
+                                    self.loop_step_hot(&mut h, kind, base + slot as usize, interp)
+                                } =>
+                            {
+                                next = body
+                            }
                             Instr::LoopStep(kind, slot, body)
                                 if cold!(self.loop_step_fast(
                                     kind,
@@ -1053,6 +1062,49 @@ impl Machine {
         let v = self.pop();
         self.loop_take(kind, v);
         self.loop_next_element(kind, at);
+        true
+    }
+
+    /// [`loop_step_fast`](Self::loop_step_fast) for `map` and `for-each`, on the hot
+    /// loop's stack: no bounds checks, and no destructor call for the values that
+    /// own nothing (a `for-each` body's value, the element it replaces).
+    ///
+    /// # Safety
+    /// The loop state (`f xs index acc`) lies under the body's value on top of `h`,
+    /// and `at` is the callback's slot, below them.
+    #[inline(always)]
+    unsafe fn loop_step_hot(
+        &self,
+        h: &mut HotStack,
+        kind: LoopKind,
+        at: usize,
+        interp: &Interp,
+    ) -> bool {
+        let len = h.len();
+        // SAFETY (for every access): the caller's layout.
+        let (Value::Int(i), Value::List(items)) =
+            (unsafe { &*h.at(len - 3) }, unsafe { &*h.at(len - 4) })
+        else {
+            return false;
+        };
+        let i = *i as usize;
+        if i >= items.len() || interp.fuel.is_some() || self.kont.len() + 1 >= interp.max_depth {
+            return false;
+        }
+        let x = items.as_slice()[i].clone();
+        let v = unsafe { h.pop() };
+        if kind == LoopKind::Map {
+            if let Value::List(acc) = unsafe { &mut *h.at(len - 2) } {
+                acc.push(v);
+            }
+        } else {
+            drop_owning(v);
+        }
+        unsafe {
+            // An int owns nothing: overwritten without a drop.
+            std::ptr::write(h.at(len - 3), Value::Int(i as i64 + 1));
+            drop_owning(std::ptr::replace(h.at(at), x));
+        }
         true
     }
 
@@ -1833,6 +1885,19 @@ fn grow_in_place_named(p: &Prim, args: &mut [Value]) -> Option<Value> {
         _ => return None,
     }
     Some(std::mem::replace(first, Value::Nil))
+}
+
+/// Drops `v`, calling its destructor only when it owns something.
+#[inline(always)]
+fn drop_owning(v: Value) {
+    if matches!(
+        v,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Prim(_)
+    ) {
+        std::mem::forget(v);
+    } else {
+        drop(v);
+    }
 }
 
 /// Takes the unit of fuel a call costs (`Interp::enter_call`), if there is a limit;
