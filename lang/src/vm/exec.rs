@@ -1092,13 +1092,16 @@ impl Machine {
             return false;
         }
         let x = items.as_slice()[i].clone();
-        let v = unsafe { h.pop() };
         if kind == LoopKind::Map {
+            let v = unsafe { h.pop() };
             if let Value::List(acc) = unsafe { &mut *h.at(len - 2) } {
                 acc.push(v);
             }
+        } else if owns_nothing(unsafe { h.peek(0) }) {
+            // Told by its tag alone: the value, just written, is not loaded whole.
+            unsafe { h.forget(1) };
         } else {
-            drop_owning(v);
+            drop(unsafe { h.pop() });
         }
         unsafe {
             // An int owns nothing: overwritten without a drop.
@@ -1411,9 +1414,49 @@ impl Machine {
             gensym: &mut interp.gensym,
             effects: &mut interp.effects,
         };
-        let v = func(&self.stack[fidx + 1..], &mut ctx)?;
-        self.truncate_stack(fidx);
-        push_in_place!(self.stack, v);
+        let r = func(&self.stack[fidx + 1..], &mut ctx);
+        self.take_result(fidx, r)
+    }
+
+    /// A primitive's result, for its call at `fidx`: its value replaces callee and
+    /// operands; on error the stack is left as it is. A bool or an int (what
+    /// predicates, comparisons and arithmetic answer) is read by its fields, in
+    /// place, and written with one store: the result was written by the callee in
+    /// narrower stores, and moving it whole loads across them, which stalls (see
+    /// `inplace`).
+    #[inline(always)]
+    fn take_result(&mut self, fidx: usize, r: Result<Value, PrimError>) -> Result<(), PrimError> {
+        let small = match &r {
+            Ok(Value::Bool(b)) => Some(Value::Bool(*b)),
+            Ok(Value::Int(i)) => Some(Value::Int(*i)),
+            _ => None,
+        };
+        match small {
+            Some(v) => {
+                // A bool or an int owns nothing.
+                std::mem::forget(r);
+                self.truncate_stack(fidx);
+                if self.stack.len() == self.stack.capacity() {
+                    crate::inplace::grow(&mut self.stack);
+                }
+                let len = self.stack.len();
+                // SAFETY: there is room at `len` (made just above), holding nothing.
+                unsafe {
+                    let dst = self.stack.as_mut_ptr().add(len);
+                    match v {
+                        Value::Int(i) => Value::write_int(dst, i),
+                        Value::Bool(b) => Value::write_bool(dst, b),
+                        _ => unreachable!("a bool or an int"),
+                    }
+                    self.stack.set_len(len + 1);
+                }
+            }
+            None => {
+                let v = r?;
+                self.truncate_stack(fidx);
+                push_in_place!(self.stack, v);
+            }
+        }
         Ok(())
     }
 
@@ -1428,10 +1471,8 @@ impl Machine {
         let PrimImpl::Interp(func) = p.imp else {
             unreachable!("checked by the caller")
         };
-        let v = func(&self.stack[fidx + 1..], interp)?;
-        self.truncate_stack(fidx);
-        push_in_place!(self.stack, v);
-        Ok(())
+        let r = func(&self.stack[fidx + 1..], interp);
+        self.take_result(fidx, r)
     }
 
     /// Pops the top of the stack and says whether it is truthy (no destructor call
@@ -1887,13 +1928,19 @@ fn grow_in_place_named(p: &Prim, args: &mut [Value]) -> Option<Value> {
     Some(std::mem::replace(first, Value::Nil))
 }
 
+/// Whether `v` owns nothing (dropping it does nothing).
+#[inline(always)]
+fn owns_nothing(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Prim(_)
+    )
+}
+
 /// Drops `v`, calling its destructor only when it owns something.
 #[inline(always)]
 fn drop_owning(v: Value) {
-    if matches!(
-        v,
-        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Prim(_)
-    ) {
+    if owns_nothing(&v) {
         std::mem::forget(v);
     } else {
         drop(v);
