@@ -1426,9 +1426,15 @@ impl Machine {
     /// `inplace`).
     #[inline(always)]
     fn take_result(&mut self, fidx: usize, r: Result<Value, PrimError>) -> Result<(), PrimError> {
+        // Read as an int (8 bytes at 8) or a bool (the byte at 1), never as a whole
+        // value (which a merged copy of both would be).
+        enum Small {
+            Int(i64),
+            Bool(bool),
+        }
         let small = match &r {
-            Ok(Value::Bool(b)) => Some(Value::Bool(*b)),
-            Ok(Value::Int(i)) => Some(Value::Int(*i)),
+            Ok(Value::Int(i)) => Some(Small::Int(*i)),
+            Ok(Value::Bool(b)) => Some(Small::Bool(*b)),
             _ => None,
         };
         match small {
@@ -1444,9 +1450,8 @@ impl Machine {
                 unsafe {
                     let dst = self.stack.as_mut_ptr().add(len);
                     match v {
-                        Value::Int(i) => Value::write_int(dst, i),
-                        Value::Bool(b) => Value::write_bool(dst, b),
-                        _ => unreachable!("a bool or an int"),
+                        Small::Int(i) => Value::write_int(dst, i),
+                        Small::Bool(b) => Value::write_bool(dst, b),
                     }
                     self.stack.set_len(len + 1);
                 }
