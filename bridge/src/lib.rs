@@ -2,11 +2,14 @@
 //!
 //! [`install`] gives an interpreter the library: it registers the engine primitives
 //! (`dl-engine?`, `dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
-//! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and then runs
-//! `lang/lib/datalog.sx`, which defines the public `dl-*` functions. Those dispatch on
-//! the program object: `(dl-program)` answers an engine handle by
-//! default, and a pure-SX program when the tiering policy keeps `dl-*` on the CEK
-//! (`(jit-exclude! "dl-*")`) or when asked for one with `(dl-program :sx)`.
+//! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and the operations
+//! on a program (`dl-add-fact!`, `dl-add-rule!`, `dl-saturate!`, `dl-query`,
+//! `dl-retract!`), and makes `lang/lib/datalog.sx` available, which defines the rest of
+//! the public `dl-*` functions and the pure-SX implementation. `(dl-program)` answers
+//! an engine handle by default, and a pure-SX program when the tiering policy keeps
+//! `dl-*` on the CEK (`(jit-exclude! "dl-*")`) or when asked for one with
+//! `(dl-program :sx)`. The operations serve an engine handle themselves and hand a
+//! pure-SX program, as a tail call, to its own operations.
 //!
 //! A handle `{:dl-engine #<native dl-engine>}` holds its database as a native value,
 //! so the database is freed with the last reference to the handle. Values cross as
@@ -17,7 +20,7 @@
 use datalog::sexpr::{AnswerValue, Datum, SxConst};
 use datalog::Database;
 use hashbrown::HashMap;
-use lang::prims::{Prim, PrimError, PrimImpl};
+use lang::prims::{Dispatched, Prim, PrimError, PrimImpl};
 use lang::value::{Dict, Native, SharedKeys};
 use lang::{Interp, Outcome, SxError, Value};
 use smallvec::SmallVec;
@@ -178,6 +181,44 @@ macro_rules! engine_prim {
     };
 }
 
+/// A public `dl-*` operation: served by the engine for an engine handle (as
+/// `dl-engine?` tells one), handed to the program's own operations for a program of
+/// the SX library, rejected for anything else.
+macro_rules! api_prim {
+    ($name:expr, $arity:expr, $op:expr, $engine:expr) => {
+        Prim {
+            name: $name,
+            min: $arity,
+            max: Some($arity),
+            imp: PrimImpl::Dispatch(|args, interp| dispatch(args, interp, $op, $engine)),
+            pure: false,
+            int2: None,
+        }
+    };
+}
+
+/// See [`api_prim`].
+fn dispatch(
+    args: &[Value],
+    interp: &mut Interp,
+    op: &str,
+    engine: fn(&[Value], &mut Interp) -> R,
+) -> Result<Dispatched, PrimError> {
+    if let Value::Dict(d) = &args[0] {
+        if d.contains_key(&handle_key()) {
+            return engine(args, interp).map(Dispatched::Value);
+        }
+        if let Some(ops) = d.get(&Value::keyword("dl-sx")) {
+            let arg = args.get(1).cloned().unwrap_or(Value::Nil);
+            return Ok(Dispatched::Call(ops.clone(), vec![Value::keyword(op), arg]));
+        }
+    }
+    Err(PrimError::Msg(format!(
+        "dl: expected a program made by dl-program, got {}",
+        lang::printer::repr(&args[0])
+    )))
+}
+
 static PRIMS: &[Prim] = &[
     // `(and (dict? db) (has-key? db :dl-engine))`, which the library asks on every call.
     Prim {
@@ -193,6 +234,11 @@ static PRIMS: &[Prim] = &[
         pure: true,
         int2: None,
     },
+    api_prim!("dl-add-fact!", 2, "add-fact", engine_add_fact),
+    api_prim!("dl-add-rule!", 2, "add-rule", engine_add_rule),
+    api_prim!("dl-saturate!", 1, "saturate", engine_saturate),
+    api_prim!("dl-query", 2, "query", engine_query),
+    api_prim!("dl-retract!", 2, "retract", engine_retract),
     engine_prim!("dl-engine-new", 0, engine_new),
     engine_prim!("dl-engine-add-fact!", 2, engine_add_fact),
     engine_prim!("dl-engine-add-rule!", 2, engine_add_rule),

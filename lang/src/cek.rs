@@ -16,7 +16,7 @@ use crate::ast::*;
 use crate::closure::{Closure, Env};
 use crate::inplace::push_in_place;
 use crate::interp::{Interp, SxError};
-use crate::prims::{higher_args, Higher, PrimCtx, PrimError, PrimImpl};
+use crate::prims::{higher_args, Dispatched, Higher, PrimCtx, PrimError, PrimImpl};
 use crate::reader::{Form, FormKind};
 use crate::span::Span;
 use crate::value::{total_cmp, List, Value};
@@ -474,6 +474,11 @@ impl Machine {
                     }
                     PrimImpl::Interp(func) => match func(&args, interp) {
                         Ok(v) => Mode::Return(v),
+                        Err(e) => prim_raise(e, span),
+                    },
+                    PrimImpl::Dispatch(func) => match func(&args, interp) {
+                        Ok(Dispatched::Value(v)) => Mode::Return(v),
+                        Ok(Dispatched::Call(f, args)) => self.apply(f, args, span, interp),
                         Err(e) => prim_raise(e, span),
                     },
                     PrimImpl::Higher(op) => match higher_args(*op, p.name, &args) {
@@ -1095,7 +1100,7 @@ fn simple_call(c: &Call, env: &Rc<Env>, interp: &mut Interp) -> Simple {
     let func = match interp.global_value_ref(g.sym) {
         Some(Value::Prim(p)) if p.pure => match &p.imp {
             PrimImpl::Plain(func) => (*p, *func),
-            PrimImpl::Higher(_) | PrimImpl::Interp(_) => {
+            PrimImpl::Higher(_) | PrimImpl::Interp(_) | PrimImpl::Dispatch(_) => {
                 c.not_simple.set(true);
                 return Simple::No;
             }

@@ -26,6 +26,18 @@ pub enum PrimImpl {
     Higher(Higher),
     /// A tool that works on the interpreter itself (tiering, bytecode inspection).
     Interp(fn(&[Value], &mut crate::Interp) -> Result<Value, PrimError>),
+    /// Like `Interp`, but it may hand its call on: answer a value, or a function
+    /// and arguments that the evaluator then calls in its place (a tail call). The
+    /// `dl-*` API serves engine programs itself and hands SX ones to their functions.
+    Dispatch(fn(&[Value], &mut crate::Interp) -> Result<Dispatched, PrimError>),
+}
+
+/// What a [`PrimImpl::Dispatch`] primitive answers.
+pub enum Dispatched {
+    /// Its value.
+    Value(Value),
+    /// Call this function with these arguments in its place.
+    Call(Value, Vec<Value>),
 }
 
 /// The higher-order primitives, run by the evaluator as resumable loops.

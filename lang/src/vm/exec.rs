@@ -16,7 +16,7 @@ use crate::cek::{Frame, HigherStep, Machine, Mode};
 use crate::closure::{Closure, Env};
 use crate::inplace::push_in_place;
 use crate::interp::Interp;
-use crate::prims::{Higher, Prim, PrimCtx, PrimError, PrimImpl};
+use crate::prims::{Dispatched, Higher, Prim, PrimCtx, PrimError, PrimImpl};
 use crate::value::{equal, List, Value};
 
 /// A VM activation: which code, where in it, and where its slots are.
@@ -1619,6 +1619,37 @@ impl Machine {
                     return Next::Exit(Mode::Vm(fr.clone()));
                 }
                 next
+            }
+            Value::Prim(p) if matches!(p.imp, PrimImpl::Dispatch(_)) => {
+                let p: &'static Prim = p;
+                let PrimImpl::Dispatch(func) = p.imp else {
+                    unreachable!("matched above")
+                };
+                if let Err(m) = p.check_arity(n as usize) {
+                    return Next::Exit(raise_at(fr, pc, m));
+                }
+                let tracing = interp.trace.is_some();
+                match func(&self.stack[fidx + 1..], interp) {
+                    Ok(Dispatched::Value(v)) => {
+                        let next = self.finish_call(fr, pc, fidx, tail, Ok(v), interp);
+                        if matches!(next, Next::Continue) && interp.trace.is_some() != tracing {
+                            return Next::Exit(Mode::Vm(fr.clone()));
+                        }
+                        next
+                    }
+                    // The call handed on: the function and its arguments take the
+                    // primitive's place, and the call is made again, as written.
+                    Ok(Dispatched::Call(f, args)) => {
+                        let argc = args.len() as u32;
+                        self.truncate_stack(fidx);
+                        push_in_place!(self.stack, f);
+                        for a in args {
+                            push_in_place!(self.stack, a);
+                        }
+                        self.call(fr, pc, argc, tail, interp)
+                    }
+                    Err(e) => self.finish_call(fr, pc, fidx, tail, Err(e), interp),
+                }
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Higher(Higher::Apply)) => {
                 let p: &'static Prim = p;
