@@ -23,7 +23,6 @@ use hashbrown::HashMap;
 use lang::prims::{Dispatched, Prim, PrimError, PrimImpl};
 use lang::value::{Dict, Native, SharedKeys};
 use lang::{Interp, Outcome, SxError, Value};
-use smallvec::SmallVec;
 use std::cell::RefMut;
 
 /// The SX source of the `dl-*` library.
@@ -330,32 +329,38 @@ fn engine_error(e: datalog::DatalogError) -> PrimError {
 }
 
 fn engine_add_fact(args: &[Value], _: &mut Interp) -> R {
-    // The common case, a fact of constants of a known relation, goes straight in.
+    // The common case, a fact of up to 4 constants, goes straight in, its arguments
+    // gathered on the stack (ints and strings borrowed; a symbol's name held while it
+    // is borrowed).
     if let Value::List(items) = &args[1] {
         if let Some((Value::Sym(rel), rest)) = items.as_slice().split_first() {
-            // On the stack for facts of up to 4 values.
-            let names: SmallVec<[Option<std::rc::Rc<str>>; 4]> = rest
-                .iter()
-                .map(|v| match v {
-                    Value::Sym(s) => Some(s.name()),
-                    _ => None,
-                })
-                .collect();
-            let consts: Option<SmallVec<[SxConst<'_>; 4]>> = rest
-                .iter()
-                .zip(&names)
-                .map(|(v, name)| match (v, name) {
-                    (Value::Int(n), _) => Some(SxConst::Int(*n)),
-                    (Value::Str(s), _) => Some(SxConst::Str(s)),
-                    (Value::Sym(_), Some(name)) => Some(SxConst::Sym(name)),
-                    _ => None,
-                })
-                .collect();
-            if let Some(consts) = consts {
-                let rel = rel.name();
-                let mut db = database("dl-add-fact!", args)?;
-                if let Some(new) = db.add_sx_fact_consts(&rel, &consts).map_err(engine_error)? {
-                    return Ok(Value::Bool(new));
+            if rest.len() <= 4 {
+                let mut names: [Option<std::rc::Rc<str>>; 4] = Default::default();
+                for (slot, v) in names.iter_mut().zip(rest) {
+                    if let Value::Sym(s) = v {
+                        *slot = Some(s.name());
+                    }
+                }
+                let mut consts = [SxConst::Int(0); 4];
+                let mut all = true;
+                for ((c, v), name) in consts.iter_mut().zip(rest).zip(&names) {
+                    *c = match (v, name) {
+                        (Value::Int(n), _) => SxConst::Int(*n),
+                        (Value::Str(s), _) => SxConst::Str(s),
+                        (Value::Sym(_), Some(name)) => SxConst::Sym(name),
+                        _ => {
+                            all = false;
+                            break;
+                        }
+                    };
+                }
+                if all {
+                    let mut db = database("dl-add-fact!", args)?;
+                    let added =
+                        rel.with_name(|rel| db.add_sx_fact_consts(rel, &consts[..rest.len()]));
+                    if let Some(new) = added.map_err(engine_error)? {
+                        return Ok(Value::Bool(new));
+                    }
                 }
             }
         }
