@@ -414,8 +414,10 @@ fn infer_decls(db: &Database, atoms: &[&Atom], consts_only: bool) -> Vec<Relatio
 /// text is symbol-typed (its numbers interned), any other is number-typed.
 #[derive(Default)]
 struct Classes {
-    columns: HashMap<(String, usize), usize>,
-    vars: HashMap<(usize, String), usize>,
+    /// Per relation, the node of each argument (looked up by name, not allocated).
+    columns: HashMap<String, Vec<Option<usize>>>,
+    /// Per rule, the node of each variable.
+    vars: Vec<HashMap<String, usize>>,
     parent: Vec<usize>,
     text: Vec<bool>,
 }
@@ -428,20 +430,30 @@ impl Classes {
     }
 
     fn column(&mut self, rel: &str, c: usize) -> usize {
-        if let Some(&n) = self.columns.get(&(rel.to_string(), c)) {
-            return n;
+        if let Some(Some(n)) = self.columns.get(rel).and_then(|cols| cols.get(c)) {
+            return *n;
         }
         let n = self.node();
-        self.columns.insert((rel.to_string(), c), n);
+        let cols = match self.columns.get_mut(rel) {
+            Some(cols) => cols,
+            None => self.columns.entry(rel.to_string()).or_default(),
+        };
+        if cols.len() <= c {
+            cols.resize(c + 1, None);
+        }
+        cols[c] = Some(n);
         n
     }
 
     fn var(&mut self, rule: usize, v: &str) -> usize {
-        if let Some(&n) = self.vars.get(&(rule, v.to_string())) {
+        if let Some(&n) = self.vars.get(rule).and_then(|vars| vars.get(v)) {
             return n;
         }
         let n = self.node();
-        self.vars.insert((rule, v.to_string()), n);
+        if self.vars.len() <= rule {
+            self.vars.resize_with(rule + 1, HashMap::new);
+        }
+        self.vars[rule].insert(v.to_string(), n);
         n
     }
 
