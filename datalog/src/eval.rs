@@ -6,7 +6,7 @@ use crate::distinct::Distinct;
 use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
 use crate::relation::{fits_row, Relation, RowRel};
-use crate::rows::{Acc, RowSet};
+use crate::rows::{Acc, Row, RowSet};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -447,6 +447,44 @@ impl<'a> Exec<'a, '_> {
 /// The size of the one row of `rows`, or of the intersection of its two (0 when a
 /// row is missing).
 fn count_in_rows(full: &[Relation], regs: &[i64], rows: &[RowOf]) -> u64 {
+    // The rows where they are stored (the common case: the reverse rows are built
+    // when a stratum first needs them), looked up without building anything.
+    enum Stored<'r> {
+        Row(&'r Row),
+        None,
+        Unbuilt,
+    }
+    let stored = |r: &RowOf| -> Stored<'_> {
+        let key = operand(regs, &r.key);
+        let Some(rr) = rows_of(&full[r.rel]) else {
+            return Stored::Unbuilt;
+        };
+        let set = if r.forward {
+            &rr.fwd
+        } else {
+            match &rr.rev {
+                Some(rev) => rev,
+                None => return Stored::Unbuilt,
+            }
+        };
+        match fits_row(key).then(|| set.row(key as u32)).flatten() {
+            Some(row) => Stored::Row(row),
+            None => Stored::None,
+        }
+    };
+    match rows {
+        [a] => match stored(a) {
+            Stored::Row(x) => return x.len(),
+            Stored::None => return 0,
+            Stored::Unbuilt => {}
+        },
+        [a, b] => match (stored(a), stored(b)) {
+            (Stored::Row(x), Stored::Row(y)) => return x.intersection_len(y),
+            (Stored::None, _) | (_, Stored::None) => return 0,
+            _ => {}
+        },
+        _ => {}
+    }
     let set = |r: &RowOf| -> Option<(Cow<'_, RowSet>, u32)> {
         // Planned as rows, stored as rows; a key no row can have has none.
         let key = operand(regs, &r.key);
