@@ -924,9 +924,20 @@ impl Database {
             if ty != ColumnType::Symbol {
                 continue;
             }
-            let mut ids: Vec<i64> = (0..n).map(|i| rows[i * width + c]).collect();
-            ids.sort_unstable();
-            ids.dedup();
+            // The distinct ids, ascending: marked in a table indexed by id when they are
+            // few enough for one (interned ids count up from 0), else sorted.
+            let column = || (0..n).map(|i| rows[i * width + c]);
+            let (lo, hi) = column().fold((i64::MAX, i64::MIN), |(l, h), x| (l.min(x), h.max(x)));
+            let ids: Vec<i64> = if n > 0 && lo >= 0 && hi <= (4 * n + 1024) as i64 {
+                let mut seen = vec![false; hi as usize + 1];
+                column().for_each(|id| seen[id as usize] = true);
+                (0..=hi).filter(|&id| seen[id as usize]).collect()
+            } else {
+                let mut ids: Vec<i64> = column().collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            };
             let mut by_value = ids.clone();
             by_value.sort_by_key(|&id| answer_value(ty, id, interner));
             // `rank[k]`: the rank of `ids[k]` (ids sorted by id, for binary search).
