@@ -155,6 +155,25 @@ fn interp_prim_ready(stack: &[Value], n: u32) -> bool {
         Value::Prim(p) if matches!(p.imp, PrimImpl::Interp(_)) && p.check_arity(n as usize).is_ok())
 }
 
+/// Whether the callee `n` operands down `stack` is a primitive that may hand its
+/// call on, called with an arity it takes.
+#[inline(always)]
+fn dispatch_prim_ready(stack: &[Value], n: u32) -> bool {
+    matches!(&stack[stack.len() - n as usize - 1],
+        Value::Prim(p) if matches!(p.imp, PrimImpl::Dispatch(_)) && p.check_arity(n as usize).is_ok())
+}
+
+/// What calling a primitive that may hand its call on did (see
+/// [`Machine::call_dispatch_prim`]).
+enum Handed {
+    /// Its value replaced callee and operands.
+    Value,
+    /// It raised; the stack is as it was.
+    Raised(PrimError),
+    /// The function it named and that many arguments replaced callee and operands.
+    Call(u32),
+}
+
 /// Whether the operator `n` operands down `stack` is the inline primitive `op`
 /// itself (not a redefinition).
 #[inline(always)]
@@ -662,6 +681,38 @@ impl Machine {
                 if let Err(e) = cold!(self.call_plain_prim(n, interp)) {
                     fr.pc = next;
                     fault!(prim_raise_at(&fr, pc, e));
+                }
+            } else if dispatch_prim_ready(h.as_slice(), n) {
+                // As `call` runs one (see there), without going through `step`.
+                match cold!(self.call_dispatch_prim(n, interp)) {
+                    Handed::Value if interp.trace.is_none() => {}
+                    Handed::Value => {
+                        // It turned tracing on: the traced loop goes on from here.
+                        h.put(&mut self.stack);
+                        fr.pc = next;
+                        return Mode::Vm(fr.clone());
+                    }
+                    Handed::Raised(e) => {
+                        fr.pc = next;
+                        fault!(prim_raise_at(&fr, pc, e));
+                    }
+                    Handed::Call(argc) => {
+                        // The function it named, with its arguments, is in its place:
+                        // the call is made the general way, as `step` makes it.
+                        h.put(&mut self.stack);
+                        fr.pc = next;
+                        match self.call(&mut fr, pc, argc, false, interp) {
+                            Next::Continue => {
+                                h = HotStack::take(&mut self.stack);
+                                reload!();
+                            }
+                            Next::Exit(m @ Mode::Raise(..)) => {
+                                *faulted = Some(fr);
+                                return m;
+                            }
+                            Next::Exit(m) | Next::Unwind(m) => return m,
+                        }
+                    }
                 }
             } else {
                 general!(pc);
@@ -1478,6 +1529,35 @@ impl Machine {
         };
         let r = func(&self.stack[fidx + 1..], interp);
         self.take_result(fidx, r)
+    }
+
+    /// Calls the primitive that may hand its call on, `n` operands down the stack
+    /// (checked by the caller: see [`dispatch_prim_ready`]).
+    fn call_dispatch_prim(&mut self, n: u32, interp: &mut Interp) -> Handed {
+        let fidx = self.stack.len() - n as usize - 1;
+        let Value::Prim(p) = &self.stack[fidx] else {
+            unreachable!("checked by the caller")
+        };
+        let PrimImpl::Dispatch(func) = p.imp else {
+            unreachable!("checked by the caller")
+        };
+        match func(&self.stack[fidx + 1..], interp) {
+            Ok(Dispatched::Value(v)) => {
+                self.truncate_stack(fidx);
+                push_in_place!(self.stack, v);
+                Handed::Value
+            }
+            Ok(Dispatched::Call(f, args)) => {
+                let argc = args.len() as u32;
+                self.truncate_stack(fidx);
+                push_in_place!(self.stack, f);
+                for a in args {
+                    push_in_place!(self.stack, a);
+                }
+                Handed::Call(argc)
+            }
+            Err(e) => Handed::Raised(e),
+        }
     }
 
     /// Pops the top of the stack and says whether it is truthy (no destructor call
