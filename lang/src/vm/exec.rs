@@ -155,6 +155,15 @@ fn interp_prim_ready(stack: &[Value], n: u32) -> bool {
         Value::Prim(p) if matches!(p.imp, PrimImpl::Interp(_)) && p.check_arity(n as usize).is_ok())
 }
 
+/// `next`, after a primitive on the interpreter ran with tracing `tracing` before it:
+/// one that turned tracing on or off makes the loop that runs `fr` be chosen again.
+fn retraced(next: Next, tracing: bool, fr: &VmFrame, interp: &Interp) -> Next {
+    if matches!(next, Next::Continue) && interp.trace.is_some() != tracing {
+        return Next::Exit(Mode::Vm(fr.clone()));
+    }
+    next
+}
+
 /// Whether the callee `n` operands down `stack` is a primitive that may hand its
 /// call on, called with an arity it takes.
 #[inline(always)]
@@ -1693,42 +1702,27 @@ impl Machine {
                 let tracing = interp.trace.is_some();
                 let result = func(&self.stack[fidx + 1..], interp);
                 let next = self.finish_call(fr, pc, fidx, tail, result, interp);
-                if matches!(next, Next::Continue) && interp.trace.is_some() != tracing {
-                    // The primitive turned tracing on or off: the loop that runs
-                    // this activation must be chosen again.
-                    return Next::Exit(Mode::Vm(fr.clone()));
-                }
-                next
+                retraced(next, tracing, fr, interp)
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Dispatch(_)) => {
-                let p: &'static Prim = p;
-                let PrimImpl::Dispatch(func) = p.imp else {
-                    unreachable!("matched above")
-                };
                 if let Err(m) = p.check_arity(n as usize) {
                     return Next::Exit(raise_at(fr, pc, m));
                 }
                 let tracing = interp.trace.is_some();
-                match func(&self.stack[fidx + 1..], interp) {
-                    Ok(Dispatched::Value(v)) => {
-                        let next = self.finish_call(fr, pc, fidx, tail, Ok(v), interp);
-                        if matches!(next, Next::Continue) && interp.trace.is_some() != tracing {
-                            return Next::Exit(Mode::Vm(fr.clone()));
-                        }
-                        next
+                match self.call_dispatch_prim(n, interp) {
+                    Handed::Value => {
+                        // A tail call returns the value at once.
+                        let next = if tail {
+                            self.vm_return(fr, interp)
+                        } else {
+                            Next::Continue
+                        };
+                        retraced(next, tracing, fr, interp)
                     }
-                    // The call handed on: the function and its arguments take the
+                    // The call handed on: the function and its arguments are in the
                     // primitive's place, and the call is made again, as written.
-                    Ok(Dispatched::Call(f, args)) => {
-                        let argc = args.len() as u32;
-                        self.truncate_stack(fidx);
-                        push_in_place!(self.stack, f);
-                        for a in args {
-                            push_in_place!(self.stack, a);
-                        }
-                        self.call(fr, pc, argc, tail, interp)
-                    }
-                    Err(e) => self.finish_call(fr, pc, fidx, tail, Err(e), interp),
+                    Handed::Call(argc) => self.call(fr, pc, argc, tail, interp),
+                    Handed::Raised(e) => self.finish_call(fr, pc, fidx, tail, Err(e), interp),
                 }
             }
             Value::Prim(p) if matches!(p.imp, PrimImpl::Higher(Higher::Apply)) => {
