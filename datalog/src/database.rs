@@ -377,11 +377,11 @@ impl Database {
         let n = plan.relations.len();
         let mut store = Store::default();
         for (r, info) in plan.relations.iter().enumerate() {
-            let mut full = Relation::new(info.repr, info.types.len());
-            self.edb[r].for_each(|t| {
-                full.insert(t);
-            });
-            store.full.push(full);
+            store.full.push(Relation::from_tuples(
+                info.repr,
+                info.types.len(),
+                &self.edb[r],
+            ));
             store.delta.push(Relation::new(info.repr, info.types.len()));
             store.new.push(Relation::new(info.repr, info.types.len()));
         }

@@ -50,6 +50,34 @@ impl Relation {
         }
     }
 
+    /// A relation of representation `repr` holding the tuples of `t` (of `arity`
+    /// values each): a copy of `t` as tuples; as rows, built a key at a time from the
+    /// pairs sorted, rather than one value at a time.
+    pub fn from_tuples(repr: Repr, arity: usize, t: &TupleRel) -> Self {
+        let kind = match repr {
+            Repr::Tuples => return Relation::Tuples(t.clone()),
+            Repr::Rows(kind) => kind,
+        };
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(t.len());
+        t.for_each(|x| {
+            if fits_row(x[0]) && fits_row(x[1]) {
+                pairs.push((x[0] as u32, x[1] as u32));
+            } else {
+                tracing::error!("value out of row range ignored: {x:?}");
+            }
+        });
+        pairs.sort_unstable();
+        let mut fwd = RowSet::new(kind);
+        let mut vals: Vec<u32> = Vec::new();
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            vals.clear();
+            vals.extend(run.iter().map(|p| p.1));
+            fwd.add_sorted(run[0].0, &vals);
+        }
+        debug_assert_eq!(arity, 2);
+        Relation::Rows(RowRel { fwd, rev: None })
+    }
+
     /// The representation.
     pub fn repr(&self) -> Repr {
         match self {
