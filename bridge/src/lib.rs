@@ -17,7 +17,7 @@
 //! bindings only, never a whole relation.
 #![forbid(missing_docs)]
 
-use datalog::sexpr::{AnswerValue, Datum, SxConst};
+use datalog::sexpr::{id_table_fits, AnswerValue, Datum, SxConst};
 use datalog::Database;
 use hashbrown::HashMap;
 use lang::prims::{Dispatched, Prim, PrimError, PrimImpl};
@@ -203,10 +203,10 @@ fn dispatch(
     op: &str,
     engine: fn(&[Value], &mut Interp) -> R,
 ) -> Result<Dispatched, PrimError> {
+    if is_handle(&args[0]) {
+        return engine(args, interp).map(Dispatched::Value);
+    }
     if let Value::Dict(d) = &args[0] {
-        if d.contains_key(&handle_key()) {
-            return engine(args, interp).map(Dispatched::Value);
-        }
         if let Some(ops) = d.get(&Value::keyword("dl-sx")) {
             let arg = args.get(1).cloned().unwrap_or(Value::Nil);
             return Ok(Dispatched::Call(ops.clone(), vec![Value::keyword(op), arg]));
@@ -224,12 +224,7 @@ static PRIMS: &[Prim] = &[
         name: "dl-engine?",
         min: 1,
         max: Some(1),
-        imp: PrimImpl::Plain(|args, _| {
-            Ok(Value::Bool(matches!(
-                &args[0],
-                Value::Dict(d) if d.contains_key(&handle_key())
-            )))
-        }),
+        imp: PrimImpl::Plain(|args, _| Ok(Value::Bool(is_handle(&args[0])))),
         pure: true,
         int2: None,
     },
@@ -247,6 +242,12 @@ static PRIMS: &[Prim] = &[
 ];
 
 type R = Result<Value, PrimError>;
+
+/// What the library takes for an engine handle: a dict with a `:dl-engine` entry
+/// (the engine primitives then check the entry itself, see [`database`]).
+fn is_handle(v: &Value) -> bool {
+    matches!(v, Value::Dict(d) if d.contains_key(&handle_key()))
+}
 
 fn handle_key() -> Value {
     thread_local! {
@@ -420,9 +421,11 @@ fn engine_query(args: &[Value], _: &mut Interp) -> R {
         .flat_map(|row| row.iter().zip(&text_columns).filter(|c| *c.1).map(|c| *c.0))
         .max()
         .unwrap_or(-1);
-    let dense_len = usize::try_from(max_id + 1)
-        .unwrap_or(0)
-        .min(4 * answers.len() + 1024);
+    let dense_len = if id_table_fits(max_id, answers.len()) {
+        (max_id + 1) as usize
+    } else {
+        0
+    };
     let mut dense: Vec<Option<Value>> = vec![None; dense_len];
     let mut sparse: HashMap<i64, Value> = HashMap::new();
     let mut out = Vec::with_capacity(answers.len());

@@ -377,11 +377,9 @@ impl Database {
         let n = plan.relations.len();
         let mut store = Store::default();
         for (r, info) in plan.relations.iter().enumerate() {
-            store.full.push(Relation::from_tuples(
-                info.repr,
-                info.types.len(),
-                &self.edb[r],
-            ));
+            store
+                .full
+                .push(Relation::from_tuples(info.repr, &self.edb[r]));
             store.delta.push(Relation::new(info.repr, info.types.len()));
             store.new.push(Relation::new(info.repr, info.types.len()));
         }

@@ -50,10 +50,10 @@ impl Relation {
         }
     }
 
-    /// A relation of representation `repr` holding the tuples of `t` (of `arity`
-    /// values each): a copy of `t` as tuples; as rows, built a key at a time from the
-    /// pairs sorted, rather than one value at a time.
-    pub fn from_tuples(repr: Repr, arity: usize, t: &TupleRel) -> Self {
+    /// A relation of representation `repr` holding the tuples of `t`: a copy of `t`
+    /// as tuples; as rows (of pairs), built a key at a time from the pairs sorted,
+    /// rather than one value at a time.
+    pub fn from_tuples(repr: Repr, t: &TupleRel) -> Self {
         let kind = match repr {
             Repr::Tuples => return Relation::Tuples(t.clone()),
             Repr::Rows(kind) => kind,
@@ -74,7 +74,7 @@ impl Relation {
             vals.extend(run.iter().map(|p| p.1));
             fwd.add_sorted(run[0].0, &vals);
         }
-        debug_assert_eq!(arity, 2);
+        debug_assert_eq!(t.arity(), 2);
         Relation::Rows(RowRel { fwd, rev: None })
     }
 

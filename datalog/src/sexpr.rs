@@ -924,41 +924,36 @@ impl Database {
             if ty != ColumnType::Symbol {
                 continue;
             }
-            // The distinct ids, ascending: marked in a table indexed by id when they are
-            // few enough for one (interned ids count up from 0), else sorted.
+            // Each row's rank among the column's distinct ids ordered by value: through a
+            // table indexed by id when the ids are few enough for one, else by sorting
+            // and binary search.
             let column = || (0..n).map(|i| rows[i * width + c]);
             let (lo, hi) = column().fold((i64::MAX, i64::MIN), |(l, h), x| (l.min(x), h.max(x)));
-            let ids: Vec<i64> = if n > 0 && lo >= 0 && hi <= (4 * n + 1024) as i64 {
+            if n > 0 && lo >= 0 && id_table_fits(hi, n) {
                 let mut seen = vec![false; hi as usize + 1];
                 column().for_each(|id| seen[id as usize] = true);
-                (0..=hi).filter(|&id| seen[id as usize]).collect()
+                let mut by_value: Vec<i64> = (0..=hi).filter(|&id| seen[id as usize]).collect();
+                by_value.sort_by_key(|&id| answer_value(ty, id, interner));
+                let mut rank_of = vec![0i64; hi as usize + 1];
+                for (r, &id) in by_value.iter().enumerate() {
+                    rank_of[id as usize] = r as i64;
+                }
+                for i in 0..n {
+                    keys[i * width + c] = rank_of[rows[i * width + c] as usize];
+                }
             } else {
                 let mut ids: Vec<i64> = column().collect();
                 ids.sort_unstable();
                 ids.dedup();
-                ids
-            };
-            let mut by_value = ids.clone();
-            by_value.sort_by_key(|&id| answer_value(ty, id, interner));
-            // `rank[k]`: the rank of `ids[k]` (ids sorted by id, for binary search).
-            let mut rank = vec![0i64; ids.len()];
-            for (r, id) in by_value.iter().enumerate() {
-                if let Ok(k) = ids.binary_search(id) {
-                    rank[k] = r as i64;
+                let mut by_value = ids.clone();
+                by_value.sort_by_key(|&id| answer_value(ty, id, interner));
+                // `rank[k]`: the rank of `ids[k]` (ids sorted by id, for binary search).
+                let mut rank = vec![0i64; ids.len()];
+                for (r, id) in by_value.iter().enumerate() {
+                    if let Ok(k) = ids.binary_search(id) {
+                        rank[k] = r as i64;
+                    }
                 }
-            }
-            // Each row's rank: from a table indexed by id when the ids are few enough
-            // for one (interned ids count up from 0), else by binary search.
-            let max = ids.last().copied().unwrap_or(0);
-            if (0..=(4 * n + 1024) as i64).contains(&max) && ids.first().is_some_and(|&f| f >= 0) {
-                let mut by_id = vec![0i64; max as usize + 1];
-                for (id, r) in ids.iter().zip(&rank) {
-                    by_id[*id as usize] = *r;
-                }
-                for i in 0..n {
-                    keys[i * width + c] = by_id[rows[i * width + c] as usize];
-                }
-            } else {
                 for i in 0..n {
                     let id = rows[i * width + c];
                     if let Ok(k) = ids.binary_search(&id) {
@@ -1095,6 +1090,12 @@ fn pack_ranked_rows(keys: &mut [i64], types: &[ColumnType], n: usize) -> Option<
     packed.dedup_by_key(|p| *p >> row_bits);
     let mask = (1u64 << row_bits) - 1;
     Some(packed.into_iter().map(|p| (p & mask) as usize).collect())
+}
+
+/// Whether interned ids up to `max` are few enough, for `n` answers, to be looked up
+/// in a table indexed by id (interned ids count up from 0) rather than searched.
+pub fn id_table_fits(max: i64, n: usize) -> bool {
+    (0..=(4 * n + 1024) as i64).contains(&max)
 }
 
 /// Whether the rows of `width` values in `rows` are in strictly increasing order.

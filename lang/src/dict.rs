@@ -59,7 +59,7 @@ enum Repr {
 }
 
 /// Distinct keys, in order, for dicts that each hold only their values (see
-/// [`Dict::shaped`]). Cloning shares them.
+/// [`Dict::shaped_rc`]). Cloning shares them.
 #[derive(Clone)]
 pub struct SharedKeys(Rc<[Value]>);
 

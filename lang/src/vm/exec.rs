@@ -1157,11 +1157,10 @@ impl Machine {
             if let Value::List(acc) = unsafe { &mut *h.at(len - 2) } {
                 acc.push(v);
             }
-        } else if owns_nothing(unsafe { h.peek(0) }) {
-            // Told by its tag alone: the value, just written, is not loaded whole.
-            unsafe { h.forget(1) };
         } else {
-            drop(unsafe { h.pop() });
+            // Dropped by its tag (a value that owns nothing, just written, is not
+            // loaded whole).
+            h.truncate(len - 1);
         }
         unsafe {
             // An int owns nothing: overwritten without a drop.
@@ -1551,11 +1550,10 @@ impl Machine {
             unreachable!("checked by the caller")
         };
         match func(&self.stack[fidx + 1..], interp) {
-            Ok(Dispatched::Value(v)) => {
-                self.truncate_stack(fidx);
-                push_in_place!(self.stack, v);
-                Handed::Value
-            }
+            Ok(Dispatched::Value(v)) => match self.take_result(fidx, Ok(v)) {
+                Ok(()) => Handed::Value,
+                Err(e) => Handed::Raised(e),
+            },
             Ok(Dispatched::Call(f, args)) => {
                 let argc = args.len() as u32;
                 self.truncate_stack(fidx);
@@ -2038,22 +2036,13 @@ fn grow_in_place_named(p: &Prim, args: &mut [Value]) -> Option<Value> {
     Some(std::mem::replace(first, Value::Nil))
 }
 
-/// Whether `v` owns nothing (dropping it does nothing).
-#[inline(always)]
-fn owns_nothing(v: &Value) -> bool {
-    matches!(
-        v,
-        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Prim(_)
-    )
-}
-
 /// Drops `v`, calling its destructor only when it owns something.
 #[inline(always)]
 fn drop_owning(v: Value) {
-    if owns_nothing(&v) {
-        std::mem::forget(v);
-    } else {
+    if v.owns_heap() {
         drop(v);
+    } else {
+        std::mem::forget(v);
     }
 }
 
