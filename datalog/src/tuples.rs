@@ -95,19 +95,27 @@ impl TupleRel {
             data, set, arity, ..
         } = self;
         let a = *arity;
-        let eq = |&i: &u32| same(&data[i as usize * a..i as usize * a + a], t);
-        if set.find(h, eq).is_some() {
-            return false;
-        }
+        let hasher = self.hasher;
+        // One probe finds the tuple or the slot for it (a find then an insert probed
+        // twice).
         let id = self.len as u32;
+        match set.entry(
+            h,
+            |&i| same(&data[i as usize * a..i as usize * a + a], t),
+            |&i| {
+                rehash(
+                    &hasher,
+                    data[i as usize * a..i as usize * a + a].iter().copied(),
+                )
+            },
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => return false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+        }
         self.data.extend_from_slice(t);
         self.len += 1;
-        let hasher = self.hasher;
-        let data = &self.data;
-        self.set.insert_unique(h, id, |&i| {
-            let tt = &data[i as usize * a..i as usize * a + a];
-            rehash(&hasher, tt.iter().copied())
-        });
         for ix in 0..self.indexes.len() {
             self.index_insert(ix, id);
         }
@@ -127,20 +135,24 @@ impl TupleRel {
         let h = rehash(hasher, index.cols.iter().map(|&c| t[c]));
         let groups = &index.groups;
         let cols = &index.cols;
-        let found = index.table.find(h, |&g| {
-            let f = groups[g as usize][0] as usize;
-            cols.iter().all(|&c| data[f * a + c] == t[c])
-        });
-        match found {
-            Some(&g) => index.groups[g as usize].push(id),
-            None => {
-                let g = index.groups.len() as u32;
+        let key_of = |g: u32| groups[g as usize][0] as usize;
+        // One probe finds the group or the slot for a new one.
+        let entry = index.table.entry(
+            h,
+            |&g| {
+                let f = key_of(g);
+                cols.iter().all(|&c| data[f * a + c] == t[c])
+            },
+            |&g| {
+                let f = key_of(g);
+                rehash(hasher, cols.iter().map(|&c| data[f * a + c]))
+            },
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => index.groups[*o.get() as usize].push(id),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(index.groups.len() as u32);
                 index.groups.push(vec![id]);
-                let groups = &index.groups;
-                index.table.insert_unique(h, g, |&g| {
-                    let f = groups[g as usize][0] as usize;
-                    rehash(hasher, cols.iter().map(|&c| data[f * a + c]))
-                });
             }
         }
     }
