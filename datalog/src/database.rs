@@ -2,18 +2,24 @@
 //! relations, saturated on demand, incrementally when only facts were added.
 //!
 //! What is incremental: adding facts continues semi-naive from the new tuples through
-//! every stratum that reads them positively. A stratum that reads a changed relation
-//! through negation or aggregation, or reads a recomputed relation, is recomputed from
-//! its facts (and so is everything downstream of it). Adding rules or retracting facts
-//! recomputes everything.
+//! every stratum that reads them positively. Retracting facts deletes and rederives
+//! (DRed) in every stratum that reads them positively: what the retracted tuples may
+//! have supported is overdeleted, semi-naive, against the old state; then whatever of
+//! that the remaining tuples still derive is put back, and its consequences with it. A
+//! stratum that reads a changed relation through negation or aggregation, or reads a
+//! recomputed relation, is recomputed from its facts (and so is everything downstream
+//! of it); so is a stratum where a retraction would overdelete more than half of what
+//! it holds ([`Retraction::Adaptive`]). Adding rules recomputes everything.
 
 use crate::ast::*;
 use crate::check::{check_program, check_program_from, VarTypes};
 use crate::error::{CheckError, DatalogError, Loc};
-use crate::eval::{run_stratum, Counters, Mode, RuleStats, Store};
+use crate::eval::{
+    run_delta_versions, run_rederive, run_stratum, Counters, Derive, Mode, RuleStats, Store,
+};
 use crate::intern::Interner;
 use crate::parser::parse_program;
-use crate::plan::Plan;
+use crate::plan::{Plan, StratumPlan};
 use crate::planner::{plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
 use crate::relation::{Relation, Repr};
 use crate::stratify::{stratify, Stratum};
@@ -41,9 +47,31 @@ pub struct Database {
     stale: bool,
     /// Facts were added since the last saturation.
     pending: bool,
+    /// Per relation, asserted facts retracted since the last saturation that the
+    /// store still holds (never at the same time as `pending` additions: each kind is
+    /// carried through before the other starts).
+    retracted: Vec<TupleRel>,
+    /// Some relation's `retracted` is not empty.
+    retracting: bool,
+    retraction: Retraction,
     stats: Vec<RuleStats>,
     last_work: Counters,
     options: PlanOptions,
+}
+
+/// How retracting facts reaches what was derived from them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retraction {
+    /// Delete and rederive in each stratum a retraction reaches, unless that stratum
+    /// must be recomputed anyway (negation or aggregation over a changed relation) or
+    /// the overdeletion grows past half of the stratum's tuples, where recomputing it
+    /// is cheaper.
+    #[default]
+    Adaptive,
+    /// Delete and rederive wherever the plan allows, however much is overdeleted.
+    Rederive,
+    /// Recompute everything at the next saturation.
+    Recompute,
 }
 
 impl Default for Database {
@@ -68,6 +96,9 @@ impl Database {
             store: Store::default(),
             stale: true,
             pending: false,
+            retracted: Vec::new(),
+            retracting: false,
+            retraction: Retraction::Adaptive,
             stats: Vec::new(),
             last_work: Counters::default(),
             options: PlanOptions::default(),
@@ -78,6 +109,12 @@ impl Database {
     pub fn set_plan_options(&mut self, options: PlanOptions) {
         self.options = options;
         self.stale = true;
+    }
+
+    /// Chooses how retractions are carried to derived relations (the default is
+    /// [`Retraction::Adaptive`]).
+    pub fn set_retraction(&mut self, retraction: Retraction) {
+        self.retraction = retraction;
     }
 
     /// Parses Soufflé-subset text and adds its declarations, rules and facts.
@@ -118,6 +155,7 @@ impl Database {
         for (i, d) in self.program.decls.iter().enumerate().skip(old_len) {
             self.rel_index.insert(d.name.clone(), i);
             self.edb.push(TupleRel::new(d.columns.len()));
+            self.retracted.push(TupleRel::new(d.columns.len()));
         }
         if new_rules || self.program.decls.len() != old_len {
             self.stale = true;
@@ -271,6 +309,14 @@ impl Database {
                 return true;
             }
         }
+        if self.retracting {
+            // Asserted again before the retraction was carried out: the store still
+            // holds it and everything it supports.
+            if self.retracted[rel].remove(t) {
+                return true;
+            }
+            self.delete_and_rederive();
+        }
         if self.store.full[rel].insert(t) {
             self.store.delta[rel].insert(t);
             self.pending = true;
@@ -283,8 +329,8 @@ impl Database {
         &mut self.interner
     }
 
-    /// Removes an asserted fact; returns whether it was there. The next saturation
-    /// recomputes everything.
+    /// Removes an asserted fact; returns whether it was there. Saturate to see its
+    /// consequences (see [`Retraction`]).
     pub fn retract_fact(&mut self, relation: &str, values: &[Value]) -> Result<bool, DatalogError> {
         let rel = self.rel_id(relation)?;
         let types = &self.program.decls[rel].columns;
@@ -296,18 +342,29 @@ impl Database {
         else {
             return Ok(false);
         };
-        if !self.edb[rel].contains(&t) {
-            return Ok(false);
+        Ok(self.retract_encoded(rel, &t))
+    }
+
+    /// Retracts an already-encoded fact; false when it was not asserted.
+    fn retract_encoded(&mut self, rel: usize, t: &[i64]) -> bool {
+        if !self.edb[rel].contains(t) {
+            return false;
         }
-        let mut kept = TupleRel::new(t.len());
-        self.edb[rel].for_each(|u| {
-            if u != t.as_slice() {
-                kept.insert(u);
-            }
-        });
-        self.edb[rel] = kept;
-        self.stale = true;
-        Ok(true)
+        let incremental =
+            !self.stale && self.plan.is_some() && self.retraction != Retraction::Recompute;
+        if incremental && self.pending {
+            // Overdeletion reads a saturated store: carry the additions through first.
+            self.incremental();
+            self.pending = false;
+        }
+        self.edb[rel].remove(t);
+        if incremental {
+            self.retracted[rel].insert(t);
+            self.retracting = true;
+        } else {
+            self.stale = true;
+        }
+        true
     }
 
     fn stats_of_edb(&self) -> Vec<RelStats> {
@@ -343,6 +400,8 @@ impl Database {
         let before = self.total_work();
         if self.stale || self.plan.is_none() {
             self.full_recompute();
+        } else if self.retracting {
+            self.delete_and_rederive();
         } else if self.pending {
             self.incremental();
         }
@@ -414,6 +473,192 @@ impl Database {
         self.store = store;
         self.plan = Some(plan);
         self.stale = false;
+        self.clear_retracted();
+    }
+
+    fn clear_retracted(&mut self) {
+        if self.retracting {
+            for t in &mut self.retracted {
+                t.clear();
+            }
+        }
+        self.retracting = false;
+    }
+
+    /// Relation `r`'s full version rebuilt from its asserted facts alone.
+    fn facts_only(&self, plan: &Plan, r: usize) -> Relation {
+        Relation::from_tuples(plan.relations[r].repr, &self.edb[r])
+    }
+
+    /// Carries the pending retractions through the strata (see the module comment):
+    /// overdeletion of every stratum against the old state, then removal, then, in
+    /// stratum order, rederivation (or recomputation).
+    fn delete_and_rederive(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            self.clear_retracted();
+            return;
+        };
+        let n = plan.relations.len();
+        // del[r]: what r loses (its retracted facts, then what they supported).
+        let mut del: Vec<Relation> = (0..n).map(|r| empty_like(&plan, r)).collect();
+        for (r, d) in del.iter_mut().enumerate() {
+            let full = &self.store.full[r];
+            self.retracted[r].for_each(|t| {
+                if full.contains(t) {
+                    d.insert(t);
+                }
+            });
+        }
+        self.clear_retracted();
+        let mut reset = vec![false; n];
+        for s in &plan.strata {
+            let reads = stratum_reads(s);
+            let changed = |r: usize| !del[r].is_empty() || reset[r];
+            if !s.relations.iter().chain(&reads).any(|&r| changed(r))
+                && !s
+                    .rules
+                    .iter()
+                    .any(|rp| rp.nonmonotone_reads.iter().any(|&r| changed(r)))
+            {
+                continue;
+            }
+            let must_reset = reads.iter().any(|&r| reset[r])
+                || s.rules.iter().any(|rp| {
+                    rp.rederive.is_none() || rp.nonmonotone_reads.iter().any(|&r| changed(r))
+                });
+            if must_reset || !self.overdelete(&plan, s, &reads, &mut del) {
+                for &r in &s.relations {
+                    reset[r] = true;
+                    del[r] = empty_like(&plan, r);
+                }
+            }
+        }
+        for r in 0..n {
+            if !reset[r] {
+                let full = &mut self.store.full[r];
+                del[r].for_each(|t| {
+                    full.remove(t);
+                });
+            }
+        }
+        for s in &plan.strata {
+            if s.relations.iter().any(|&r| reset[r]) {
+                for &r in &s.relations {
+                    self.store.full[r] = self.facts_only(&plan, r);
+                }
+                run_stratum(
+                    &plan,
+                    s,
+                    &mut self.store,
+                    Mode::Full,
+                    &mut self.stats,
+                    &self.interner,
+                );
+            } else if s.relations.iter().any(|&r| !del[r].is_empty()) {
+                for &r in &s.relations {
+                    self.store.delta[r] = std::mem::replace(&mut del[r], empty_like(&plan, r));
+                    self.store.new[r] = empty_like(&plan, r);
+                }
+                run_rederive(s, &mut self.store, &mut self.stats, &self.interner);
+                // What came back is added, and semi-naive continues from it.
+                let mut any = false;
+                for &r in &s.relations {
+                    let back = std::mem::replace(&mut self.store.new[r], empty_like(&plan, r));
+                    self.store.full[r].union_with(&back);
+                    any |= !back.is_empty();
+                    self.store.delta[r] = back;
+                }
+                if any {
+                    run_stratum(
+                        &plan,
+                        s,
+                        &mut self.store,
+                        Mode::Incremental,
+                        &mut self.stats,
+                        &self.interner,
+                    );
+                }
+            } else {
+                continue;
+            }
+            // Downstream strata rederive against the final state; they need no delta.
+            for &r in &s.relations {
+                self.store.delta[r].clear();
+            }
+        }
+        self.plan = Some(plan);
+    }
+
+    /// Overdeletes in stratum `s`: adds to `del` every tuple of its relations that
+    /// some derivation through a tuple of `del` supports, semi-naive, reading the
+    /// store before any removal. Asserted facts are never overdeleted. False (with
+    /// `s`'s part of `del` left partial) when the overdeletion outgrows what
+    /// [`Retraction::Adaptive`] allows; the stratum is then recomputed instead.
+    fn overdelete(
+        &mut self,
+        plan: &Plan,
+        s: &StratumPlan,
+        reads: &[usize],
+        del: &mut [Relation],
+    ) -> bool {
+        let own = &s.relations;
+        let held: usize = own.iter().map(|&r| self.store.full[r].len()).sum();
+        for &r in reads.iter().chain(own) {
+            if !del[r].is_empty() {
+                self.store.delta[r] = del[r].clone();
+            }
+        }
+        for &r in own {
+            self.store.new[r] = empty_like(plan, r);
+        }
+        run_delta_versions(
+            s,
+            &mut self.store,
+            |_| true,
+            Derive::All,
+            &mut self.stats,
+            &self.interner,
+        );
+        for &r in reads {
+            self.store.delta[r].clear();
+        }
+        let ok = loop {
+            let mut any = false;
+            for &r in own {
+                let derived = std::mem::replace(&mut self.store.new[r], empty_like(plan, r));
+                let mut fresh = empty_like(plan, r);
+                let (edb, gone) = (&self.edb[r], &del[r]);
+                derived.for_each(|t| {
+                    debug_assert!(self.store.full[r].contains(t), "saturated store");
+                    if !gone.contains(t) && !edb.contains(t) {
+                        fresh.insert(t);
+                    }
+                });
+                del[r].union_with(&fresh);
+                any |= !fresh.is_empty();
+                self.store.delta[r] = fresh;
+            }
+            let gone: usize = own.iter().map(|&r| del[r].len()).sum();
+            if self.retraction == Retraction::Adaptive && gone * 2 > held {
+                break false;
+            }
+            if !any || !s.recursive {
+                break true;
+            }
+            run_delta_versions(
+                s,
+                &mut self.store,
+                |d| own.contains(&d),
+                Derive::All,
+                &mut self.stats,
+                &self.interner,
+            );
+        };
+        for &r in own {
+            self.store.delta[r].clear();
+            self.store.new[r].clear();
+        }
+        ok
     }
 
     fn incremental(&mut self) {
@@ -438,12 +683,7 @@ impl Database {
                 || nonmono.clone().any(|&r| !self.store.delta[r].is_empty());
             if must_reset {
                 for &r in &s.relations {
-                    let info = &plan.relations[r];
-                    let mut full = Relation::new(info.repr, info.types.len());
-                    self.edb[r].for_each(|t| {
-                        full.insert(t);
-                    });
-                    self.store.full[r] = full;
+                    self.store.full[r] = self.facts_only(&plan, r);
                     reset[r] = true;
                 }
                 run_stratum(
@@ -656,4 +896,22 @@ fn ground_value(t: &Term) -> Result<Value, String> {
         }
         _ => Err(format!("non-ground term `{t}`")),
     }
+}
+
+/// An empty relation of `r`'s planned representation.
+fn empty_like(plan: &Plan, r: usize) -> Relation {
+    Relation::new(plan.relations[r].repr, plan.relations[r].types.len())
+}
+
+/// The relations stratum `s` reads positively (its rules' delta versions' relations),
+/// its own included, each once.
+fn stratum_reads(s: &StratumPlan) -> Vec<usize> {
+    let mut reads: Vec<usize> = s
+        .rules
+        .iter()
+        .flat_map(|rp| rp.versions.iter().filter_map(|v| v.delta_rel))
+        .collect();
+    reads.sort_unstable();
+    reads.dedup();
+    reads
 }

@@ -101,7 +101,7 @@ pub fn run_stratum(
                 _ => false,
             };
             if run {
-                run_version(rp, v, store, &mut stats[rp.rule], interner);
+                run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
             }
         }
     }
@@ -128,7 +128,7 @@ pub fn run_stratum(
             for v in &rp.versions {
                 if let Some(d) = v.delta_rel {
                     if s.relations.contains(&d) && !store.delta[d].is_empty() {
-                        run_version(rp, v, store, &mut stats[rp.rule], interner);
+                        run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
                     }
                 }
             }
@@ -178,12 +178,62 @@ fn run_closure(
     true
 }
 
+/// Which derived head tuples a rule version adds to the head's new version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derive {
+    /// Those not already in full (saturation, rederivation).
+    New,
+    /// All of them, known or not (overdeletion: what a deleted tuple may have
+    /// supported).
+    All,
+}
+
+/// Runs the versions of the stratum's rules that read a delta relation for which
+/// `pick` holds (and whose delta is not empty), adding what they derive to `new`.
+pub fn run_delta_versions(
+    s: &StratumPlan,
+    store: &mut Store,
+    pick: impl Fn(RelId) -> bool,
+    derive: Derive,
+    stats: &mut [RuleStats],
+    interner: &Interner,
+) {
+    for rp in &s.rules {
+        for v in &rp.versions {
+            if let Some(d) = v.delta_rel {
+                if pick(d) && !store.delta[d].is_empty() {
+                    run_version(rp, v, store, &mut stats[rp.rule], interner, derive);
+                }
+            }
+        }
+    }
+}
+
+/// Runs each rule's rederivation version: for every tuple in the head's delta (the
+/// overdeleted ones), whether the body derives it from full; adds those it does, and
+/// that full lacks, to `new`. Every rule of `s` must have one.
+pub fn run_rederive(
+    s: &StratumPlan,
+    store: &mut Store,
+    stats: &mut [RuleStats],
+    interner: &Interner,
+) {
+    for rp in &s.rules {
+        if let Some(v) = &rp.rederive {
+            if !store.delta[rp.head].is_empty() {
+                run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
+            }
+        }
+    }
+}
+
 fn run_version(
     rp: &RulePlan,
     v: &RuleVersion,
     store: &mut Store,
     stats: &mut RuleStats,
     interner: &Interner,
+    derive: Derive,
 ) {
     let t0 = Instant::now();
     for &(rel, source, mask) in &v.accesses {
@@ -204,10 +254,11 @@ fn run_version(
                 aggs: Vec::new(),
                 spare: Vec::new(),
                 interner,
+                derive,
             };
             ex.run(&nest.ops, 0);
         }
-        VersionBody::Chain(c) => run_chain(c, store, &mut counters),
+        VersionBody::Chain(c) => run_chain(c, store, &mut counters, derive),
     }
     stats.runs += 1;
     stats.work += counters;
@@ -232,6 +283,7 @@ struct Exec<'a, 'c> {
     /// group once they have grown).
     spare: Vec<Distinct>,
     interner: &'a Interner,
+    derive: Derive,
 }
 
 #[inline]
@@ -406,7 +458,7 @@ impl<'a> Exec<'a, '_> {
                 let counters = &mut *self.counters;
                 // (A head still empty, as every head is at the first saturation, holds
                 // nothing to look up.)
-                let known = !full.is_empty();
+                let known = self.derive == Derive::New && !full.is_empty();
                 with_key(regs, args, |t| {
                     if !(known && full.contains(t)) && new.insert(t) {
                         counters.derived += 1;
@@ -526,7 +578,7 @@ fn oriented(r: &RowRel, forward: bool) -> Cow<'_, RowSet> {
     }
 }
 
-fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
+fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters, derive: Derive) {
     let Store { full, delta, new } = store;
     let rows = |rel: RelId, src: Source| -> Option<&RowRel> {
         rows_of(match src {
@@ -561,19 +613,22 @@ fn run_chain(c: &ChainPlan, store: &mut Store, counters: &mut Counters) {
         return;
     };
     let head_new = &mut head_new.fwd;
-    let known = &head_full.fwd;
+    let known = (derive == Derive::New).then_some(&head_full.fwd);
     let mut acc = Acc::default();
     let mut acc2 = Acc::default();
-    let kind = known.kind();
+    let kind = head_full.fwd.kind();
     // Adds the accumulated row, keyed by `k`, to the head; leaves `acc` empty.
     // `k` is the chain's first value v0 here; with `distinct_ends`, vk = v0 is left out.
     let except = |k: u32| c.distinct_ends.then_some(k);
     let emit = |k: u32, acc: &mut Acc, head_new: &mut RowSet, counters: &mut Counters| {
         if c.head_forward {
-            counters.derived += acc.union_into_except(k, head_new, Some(known), true, except(k));
+            counters.derived += acc.union_into_except(k, head_new, known, true, except(k));
         } else {
             acc.for_each(|v| {
-                if except(k) != Some(v) && !known.contains(v, k) && head_new.insert(v, k) {
+                if except(k) != Some(v)
+                    && !known.is_some_and(|kn| kn.contains(v, k))
+                    && head_new.insert(v, k)
+                {
                     counters.derived += 1;
                 }
             });
@@ -675,7 +730,7 @@ fn fan_out(
     acc: &mut Acc,
     pred: &RowSet,
     head_new: &mut RowSet,
-    known: &RowSet,
+    known: Option<&RowSet>,
     distinct_ends: bool,
     counters: &mut Counters,
 ) {
@@ -683,7 +738,7 @@ fn fan_out(
         ps.for_each(|u| {
             counters.probes += 1;
             let except = distinct_ends.then_some(u);
-            counters.derived += acc.union_into_except(u, head_new, Some(known), false, except);
+            counters.derived += acc.union_into_except(u, head_new, known, false, except);
         });
     }
     acc.clear();

@@ -33,7 +33,7 @@ pub mod stratify;
 pub mod tuples;
 pub mod value;
 
-pub use database::Database;
+pub use database::{Database, Retraction};
 pub use error::{CheckError, DatalogError, FactsError, ParseError};
 pub use eval::{Counters, RuleStats};
 pub use parser::parse_program;

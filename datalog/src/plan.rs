@@ -320,6 +320,10 @@ pub struct RulePlan {
     pub head: RelId,
     /// All-full version first, then one per positive body atom.
     pub versions: Vec<RuleVersion>,
+    /// For retraction (delete and rederive): the rule with its head read first, from
+    /// the head relation's delta (the tuples overdeleted), so that the body is
+    /// searched only for those. `None` when a head argument is an expression.
+    pub rederive: Option<RuleVersion>,
     /// Relations read through negation or aggregation.
     pub nonmonotone_reads: Vec<RelId>,
 }
@@ -540,8 +544,13 @@ impl fmt::Display for Plan {
             }
             for rp in &s.rules {
                 writeln!(f, "  RULE {}", rp.text)?;
-                for v in &rp.versions {
+                for v in rp.versions.iter().chain(&rp.rederive) {
                     match &v.delta_rel {
+                        _ if rp.rederive.as_ref() == Some(v) => writeln!(
+                            f,
+                            "    REDERIVE (on retraction) from overdeleted Δ{}",
+                            self.relations[rp.head].name
+                        )?,
                         None => writeln!(f, "    VERSION full")?,
                         Some(d) => writeln!(f, "    VERSION Δ{}", self.relations[*d].name)?,
                     }

@@ -364,13 +364,44 @@ impl Planner<'_> {
                 _ => {}
             }
         }
+        let rederive = self.plan_rederive(rule, types);
         RulePlan {
             rule: ri,
             text: rule.to_string(),
             head,
             versions,
+            rederive,
             nonmonotone_reads,
         }
+    }
+
+    /// The rederivation version of `rule`: `h(args) :- Δh(args), body`, a loop nest
+    /// that binds the head's variables from each overdeleted tuple first and then
+    /// searches the body with them bound. None when a head argument is an expression
+    /// (its variables could not be read back from the tuple).
+    fn plan_rederive(&mut self, rule: &Rule, types: &VarTypes) -> Option<RuleVersion> {
+        if rule
+            .head
+            .args
+            .iter()
+            .any(|t| matches!(t, Term::Binary(..) | Term::Wildcard))
+        {
+            return None;
+        }
+        let mut body = Vec::with_capacity(rule.body.len() + 1);
+        body.push(Literal::Positive(rule.head.clone()));
+        body.extend(rule.body.iter().cloned());
+        let shadow = Rule {
+            head: rule.head.clone(),
+            body,
+            span: rule.span,
+        };
+        let (nest, accesses) = self.plan_nest(&shadow, types, Some(0));
+        Some(RuleVersion {
+            delta_rel: Some(self.rel(&rule.head.relation)),
+            body: VersionBody::Nest(nest),
+            accesses,
+        })
     }
 
     /// If the rule is `h(a, b) :- r1(a, x1), r2(x1, x2), …, rk(x(k-1), b)` (each atom in

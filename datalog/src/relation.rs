@@ -133,6 +133,26 @@ impl Relation {
         }
     }
 
+    /// Removes `t`; false when absent.
+    pub fn remove(&mut self, t: &[i64]) -> bool {
+        match self {
+            Relation::Tuples(r) => r.remove(t),
+            Relation::Rows(r) => {
+                if !(fits_row(t[0]) && fits_row(t[1])) {
+                    return false;
+                }
+                let (k, v) = (t[0] as u32, t[1] as u32);
+                let removed = r.fwd.remove(k, v);
+                if removed {
+                    if let Some(rev) = &mut r.rev {
+                        rev.remove(v, k);
+                    }
+                }
+                removed
+            }
+        }
+    }
+
     /// Builds what a lookup on `mask` needs.
     pub fn ensure_index(&mut self, mask: ColMask) {
         match self {
