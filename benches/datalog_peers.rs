@@ -9,7 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use datafrog::{Iteration, Relation};
-use datalog::{Database, Value};
+use datalog::{Database, Retraction, Value};
 use std::path::Path;
 
 fn pairs(workload: &str, rel: &str) -> Vec<(u32, u32)> {
@@ -377,6 +377,59 @@ fn incremental(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // Retraction: one input fact retracted from a saturated workload, then saturated
+    // again by delete and rederive (against recomputing everything).
+    for (workload, rel, nth) in [("sg", "parent", 5000), ("pta", "addressOf", 5000)] {
+        let prog = program(workload);
+        let inputs: Vec<(String, Vec<(u32, u32)>)> =
+            ["parent", "addressOf", "assign", "load", "store"]
+                .iter()
+                .filter(|r| prog.contains(&format!(".input {r}")))
+                .map(|r| (r.to_string(), pairs(workload, r)))
+                .collect();
+        let facts = &inputs.iter().find(|(r, _)| r == rel).expect("input").1;
+        let (victim, first) = (facts[nth], facts[nth + 1]);
+        let fact = |p: (u32, u32)| [Value::Number(p.0 as i64), Value::Number(p.1 as i64)];
+        for retraction in [Retraction::Adaptive, Retraction::Recompute] {
+            let name = format!(
+                "{workload}/retract_one_{rel}/{}",
+                if retraction == Retraction::Adaptive {
+                    "rederive"
+                } else {
+                    "recompute"
+                }
+            );
+            g.bench_function(name, |b| {
+                b.iter_batched_ref(
+                    || {
+                        let mut db = Database::new();
+                        db.set_retraction(retraction);
+                        db.add_rules(&prog, "prog.dl").expect("program");
+                        for (r, ps) in &inputs {
+                            db.add_facts(
+                                r,
+                                ps.iter().map(|&(a, b)| {
+                                    [Value::Number(a as i64), Value::Number(b as i64)]
+                                }),
+                            )
+                            .expect("facts");
+                        }
+                        db.saturate().expect("saturate");
+                        // The first retraction builds reverse rows the later ones reuse;
+                        // measure the steady state after it.
+                        assert!(db.retract_fact(rel, &fact(first)).expect("retract"));
+                        db.saturate().expect("saturate");
+                        db
+                    },
+                    |db| {
+                        assert!(db.retract_fact(rel, &fact(victim)).expect("retract"));
+                        db.saturate().expect("saturate")
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+    }
     g.finish();
 }
 

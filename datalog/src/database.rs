@@ -19,7 +19,7 @@ use crate::eval::{
 };
 use crate::intern::Interner;
 use crate::parser::parse_program;
-use crate::plan::{Plan, StratumPlan};
+use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
 use crate::planner::{plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
 use crate::relation::{Relation, Repr};
 use crate::stratify::{stratify, Stratum};
@@ -54,6 +54,9 @@ pub struct Database {
     /// Some relation's `retracted` is not empty.
     retracting: bool,
     retraction: Retraction,
+    /// Per stratum of the plan, the work its last evaluation from its facts took:
+    /// what delete and rederive is measured against.
+    full_work: Vec<u64>,
     stats: Vec<RuleStats>,
     last_work: Counters,
     options: PlanOptions,
@@ -99,6 +102,7 @@ impl Database {
             retracted: Vec::new(),
             retracting: false,
             retraction: Retraction::Adaptive,
+            full_work: Vec::new(),
             stats: Vec::new(),
             last_work: Counters::default(),
             options: PlanOptions::default(),
@@ -457,16 +461,11 @@ impl Database {
             }
             self.stats = stats;
         }
-        for s in &plan.strata {
-            run_stratum(
-                &plan,
-                s,
-                &mut store,
-                Mode::Full,
-                &mut self.stats,
-                &self.interner,
-            );
-        }
+        self.full_work = plan
+            .strata
+            .iter()
+            .map(|s| run_from_facts(&plan, s, &mut store, &mut self.stats, &self.interner))
+            .collect();
         for r in 0..n {
             store.delta[r].clear();
         }
@@ -483,6 +482,37 @@ impl Database {
             }
         }
         self.retracting = false;
+    }
+
+    /// Whether deleting `gone`'s edges from the closure stratum `c` and rederiving is
+    /// likely cheaper than recomputing the closure by SCC condensation, which costs
+    /// about a machine word per 64 tuples. Deleting edge (a, b) can lose at most the
+    /// paths from a predecessor of `a` (or `a`) to a successor of `b` (or `b`), which
+    /// the rows of the closure count; delete and rederive pays for each of those about
+    /// a tuple at a time, so it is chosen only when they are few against the closure.
+    fn closure_worth_rederiving(&self, c: ClosurePlan, gone: &Relation) -> bool {
+        const MAX_EDGES: usize = 64;
+        const TUPLE_COST: u64 = 64;
+        let Relation::Rows(head) = &self.store.full[c.head] else {
+            return true;
+        };
+        if gone.len() > MAX_EDGES {
+            return false;
+        }
+        // Overdeleting through a deleted edge walks the closure's reverse rows. Once
+        // built they are kept up to date, but a recomputation drops them, and building
+        // them again costs about as much as recomputing.
+        let Some(rev) = &head.rev else {
+            return false;
+        };
+        let mut reach = 0u64;
+        gone.for_each(|t| {
+            let (a, b) = (t[0] as u32, t[1] as u32);
+            let succ = head.fwd.row(b).map_or(0, |r| r.len());
+            let pred = rev.row(a).map_or(0, |r| r.len());
+            reach += (pred + 1) * (succ + 1);
+        });
+        reach * TUPLE_COST <= head.fwd.len()
     }
 
     /// Relation `r`'s full version rebuilt from its asserted facts alone.
@@ -511,7 +541,7 @@ impl Database {
         }
         self.clear_retracted();
         let mut reset = vec![false; n];
-        for s in &plan.strata {
+        for (si, s) in plan.strata.iter().enumerate() {
             let reads = stratum_reads(s);
             let changed = |r: usize| !del[r].is_empty() || reset[r];
             if !s.relations.iter().chain(&reads).any(|&r| changed(r))
@@ -525,8 +555,11 @@ impl Database {
             let must_reset = reads.iter().any(|&r| reset[r])
                 || s.rules.iter().any(|rp| {
                     rp.rederive.is_none() || rp.nonmonotone_reads.iter().any(|&r| changed(r))
-                });
-            if must_reset || !self.overdelete(&plan, s, &reads, &mut del) {
+                })
+                || (self.retraction == Retraction::Adaptive
+                    && s.closure
+                        .is_some_and(|c| !self.closure_worth_rederiving(c, &del[c.edge])));
+            if must_reset || !self.overdelete(&plan, si, &reads, &mut del) {
                 for &r in &s.relations {
                     reset[r] = true;
                     del[r] = empty_like(&plan, r);
@@ -541,19 +574,13 @@ impl Database {
                 });
             }
         }
-        for s in &plan.strata {
+        for (si, s) in plan.strata.iter().enumerate() {
             if s.relations.iter().any(|&r| reset[r]) {
                 for &r in &s.relations {
                     self.store.full[r] = self.facts_only(&plan, r);
                 }
-                run_stratum(
-                    &plan,
-                    s,
-                    &mut self.store,
-                    Mode::Full,
-                    &mut self.stats,
-                    &self.interner,
-                );
+                self.full_work[si] =
+                    run_from_facts(&plan, s, &mut self.store, &mut self.stats, &self.interner);
             } else if s.relations.iter().any(|&r| !del[r].is_empty()) {
                 for &r in &s.relations {
                     self.store.delta[r] = std::mem::replace(&mut del[r], empty_like(&plan, r));
@@ -597,12 +624,14 @@ impl Database {
     fn overdelete(
         &mut self,
         plan: &Plan,
-        s: &StratumPlan,
+        si: usize,
         reads: &[usize],
         del: &mut [Relation],
     ) -> bool {
+        let s = &plan.strata[si];
         let own = &s.relations;
         let held: usize = own.iter().map(|&r| self.store.full[r].len()).sum();
+        let work_before = stratum_work(&self.stats, s);
         for &r in reads.iter().chain(own) {
             if !del[r].is_empty() {
                 self.store.delta[r] = del[r].clone();
@@ -638,8 +667,17 @@ impl Database {
                 any |= !fresh.is_empty();
                 self.store.delta[r] = fresh;
             }
+            // Rederiving searches each rule's body once per overdeleted tuple. When
+            // that and the overdeletion so far outgrow the work of computing the
+            // stratum from its facts, or half its tuples are gone, recomputing is
+            // cheaper.
             let gone: usize = own.iter().map(|&r| del[r].len()).sum();
-            if self.retraction == Retraction::Adaptive && gone * 2 > held {
+            let spent = stratum_work(&self.stats, s) - work_before;
+            let rederiving = gone as u64 * rederive_probes(s);
+            let budget = self.full_work.get(si).copied().unwrap_or(0);
+            if self.retraction == Retraction::Adaptive
+                && (gone * 2 > held || spent + rederiving > budget)
+            {
                 break false;
             }
             if !any || !s.recursive {
@@ -667,7 +705,7 @@ impl Database {
         };
         let n = plan.relations.len();
         let mut reset = vec![false; n];
-        for s in &plan.strata {
+        for (si, s) in plan.strata.iter().enumerate() {
             let reads: Vec<usize> = s
                 .rules
                 .iter()
@@ -686,14 +724,8 @@ impl Database {
                     self.store.full[r] = self.facts_only(&plan, r);
                     reset[r] = true;
                 }
-                run_stratum(
-                    &plan,
-                    s,
-                    &mut self.store,
-                    Mode::Full,
-                    &mut self.stats,
-                    &self.interner,
-                );
+                self.full_work[si] =
+                    run_from_facts(&plan, s, &mut self.store, &mut self.stats, &self.interner);
                 continue;
             }
             let changed = reads.iter().any(|&r| !self.store.delta[r].is_empty())
@@ -900,7 +932,11 @@ fn ground_value(t: &Term) -> Result<Value, String> {
 
 /// An empty relation of `r`'s planned representation.
 fn empty_like(plan: &Plan, r: usize) -> Relation {
-    Relation::new(plan.relations[r].repr, plan.relations[r].types.len())
+    let repr = match plan.relations[r].repr {
+        Repr::Rows(_) => Repr::Rows(crate::rows::RowKind::Sparse),
+        other => other,
+    };
+    Relation::new(repr, plan.relations[r].types.len())
 }
 
 /// The relations stratum `s` reads positively (its rules' delta versions' relations),
@@ -914,4 +950,43 @@ fn stratum_reads(s: &StratumPlan) -> Vec<usize> {
     reads.sort_unstable();
     reads.dedup();
     reads
+}
+
+/// Evaluates stratum `s` from its facts (its relations already hold only them);
+/// returns the work it took.
+fn run_from_facts(
+    plan: &Plan,
+    s: &StratumPlan,
+    store: &mut Store,
+    stats: &mut [RuleStats],
+    interner: &Interner,
+) -> u64 {
+    let before = stratum_work(stats, s);
+    run_stratum(plan, s, store, Mode::Full, stats, interner);
+    stratum_work(stats, s) - before
+}
+
+/// Work done so far by the rules of stratum `s` (tuples derived and probes).
+fn stratum_work(stats: &[RuleStats], s: &StratumPlan) -> u64 {
+    s.rules
+        .iter()
+        .map(|rp| stats[rp.rule].work.derived + stats[rp.rule].work.probes)
+        .sum()
+}
+
+/// Probes rederiving one overdeleted tuple of stratum `s` takes at least: a search per
+/// body atom of each rule's rederivation version.
+fn rederive_probes(s: &StratumPlan) -> u64 {
+    s.rules
+        .iter()
+        .filter_map(|rp| rp.rederive.as_ref())
+        .map(|v| match &v.body {
+            VersionBody::Nest(n) => n
+                .ops
+                .iter()
+                .filter(|op| matches!(op, Op::Search { .. } | Op::NotExists { .. }))
+                .count() as u64,
+            VersionBody::Chain(_) => 1,
+        })
+        .sum()
 }

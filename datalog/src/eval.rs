@@ -5,8 +5,8 @@ use crate::ast::AggFunc;
 use crate::distinct::Distinct;
 use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
-use crate::relation::{fits_row, Relation, RowRel};
-use crate::rows::{Acc, Row, RowSet};
+use crate::relation::{fits_row, Relation, Repr, RowRel};
+use crate::rows::{Acc, Row, RowKind, RowSet};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -69,8 +69,17 @@ pub fn run_stratum(
     stats: &mut [RuleStats],
     interner: &Interner,
 ) {
+    // Incrementally, deltas are small: rows of them as small as their values allow
+    // (a dense row would allocate and clear the whole domain per key).
+    let scratch = |r: RelId| {
+        let repr = match (mode, plan.relations[r].repr) {
+            (Mode::Incremental, Repr::Rows(_)) => Repr::Rows(RowKind::Sparse),
+            (_, repr) => repr,
+        };
+        Relation::new(repr, plan.relations[r].types.len())
+    };
     for &r in &s.relations {
-        store.new[r] = Relation::new(plan.relations[r].repr, plan.relations[r].types.len());
+        store.new[r] = scratch(r);
         if mode == Mode::Full {
             store.delta[r] = store.new[r].clone();
         }
@@ -83,10 +92,7 @@ pub fn run_stratum(
     let mut grown: Vec<Option<Relation>> = vec![None; plan.relations.len()];
     if mode == Mode::Incremental {
         for &r in &s.relations {
-            grown[r] = Some(std::mem::replace(
-                &mut store.delta[r],
-                Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
-            ));
+            grown[r] = Some(std::mem::replace(&mut store.delta[r], scratch(r)));
             if let Some(g) = &grown[r] {
                 store.delta[r].union_with(g);
             }
@@ -109,10 +115,7 @@ pub fn run_stratum(
     loop {
         let mut any = false;
         for &r in &s.relations {
-            let fresh = std::mem::replace(
-                &mut store.new[r],
-                Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
-            );
+            let fresh = std::mem::replace(&mut store.new[r], scratch(r));
             store.full[r].union_with(&fresh);
             if let Some(g) = &mut grown[r] {
                 g.union_with(&fresh);
@@ -138,7 +141,7 @@ pub fn run_stratum(
     for &r in &s.relations {
         store.delta[r] = match grown[r].take() {
             Some(g) => g,
-            None => Relation::new(plan.relations[r].repr, plan.relations[r].types.len()),
+            None => scratch(r),
         };
     }
 }
