@@ -1,32 +1,28 @@
 //! The library API: a [`Database`] holds a program, its asserted facts and the derived
 //! relations, saturated on demand, incrementally when only facts were added.
 //!
-//! What is incremental: adding facts continues semi-naive from the new tuples through
-//! every stratum that reads them positively. Retracting facts deletes and rederives
-//! (DRed) in every stratum that reads them positively: what the retracted tuples may
-//! have supported is overdeleted, semi-naive, against the old state; then whatever of
-//! that the remaining tuples still derive is put back, and its consequences with it. A
-//! stratum that reads a changed relation through negation or aggregation, or reads a
-//! recomputed relation, is recomputed from its facts (and so is everything downstream
-//! of it); so is a stratum where a retraction would overdelete more than half of what
-//! it holds ([`Retraction::Adaptive`]). Adding rules recomputes everything.
+//! Saturation is incremental after the first: facts asserted and retracted since the
+//! last saturation are carried through the strata by overdeletion, rederivation and
+//! semi-naive insertion (see [`maintain`]), so that its cost follows the change, not
+//! the database. Adding rules recomputes everything.
 
 use crate::ast::*;
 use crate::check::{check_program, check_program_from, VarTypes};
 use crate::error::{CheckError, DatalogError, Loc};
-use crate::eval::{
-    run_delta_versions, run_rederive, run_stratum, Counters, Derive, Mode, RuleStats, Store,
-};
+use crate::eval::{Counters, RuleStats, Store};
 use crate::intern::Interner;
 use crate::parser::parse_program;
-use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
+use crate::plan::Plan;
 use crate::planner::{plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
 use crate::relation::{Relation, Repr};
 use crate::stratify::{stratify, Stratum};
 use crate::tuples::TupleRel;
 use crate::value::Value;
 use hashbrown::HashMap;
+use maintain::run_from_facts;
 use std::sync::Arc;
+
+mod maintain;
 
 /// A Datalog database: program, facts, derived relations.
 #[derive(Debug)]
@@ -43,16 +39,15 @@ pub struct Database {
     edb: Vec<TupleRel>,
     plan: Option<Plan>,
     store: Store,
-    /// Rules changed, a fact was retracted, or a representation no longer fits.
+    /// Rules changed, a representation no longer fits, or (with
+    /// [`Retraction::Recompute`]) a fact was retracted: the next saturation recomputes.
     stale: bool,
-    /// Facts were added since the last saturation.
-    pending: bool,
-    /// Per relation, asserted facts retracted since the last saturation that the
-    /// store still holds (never at the same time as `pending` additions: each kind is
-    /// carried through before the other starts).
+    /// Per relation, facts asserted since the last saturation (not yet in the store).
+    added: Vec<TupleRel>,
+    /// Per relation, facts retracted since the last saturation (still in the store).
     retracted: Vec<TupleRel>,
-    /// Some relation's `retracted` is not empty.
-    retracting: bool,
+    /// Some relation's `added` or `retracted` is not empty.
+    changed: bool,
     retraction: Retraction,
     /// Per stratum of the plan, the work its last evaluation from its facts took:
     /// what delete and rederive is measured against.
@@ -62,18 +57,18 @@ pub struct Database {
     options: PlanOptions,
 }
 
-/// How retracting facts reaches what was derived from them.
+/// How changes reach what was derived from them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Retraction {
-    /// Delete and rederive in each stratum a retraction reaches, unless that stratum
-    /// must be recomputed anyway (negation or aggregation over a changed relation) or
-    /// the overdeletion grows past half of the stratum's tuples, where recomputing it
-    /// is cheaper.
+    /// Update each stratum a change reaches by overdeletion, rederivation and
+    /// insertion, unless recomputing it looks cheaper: the overdeletion grows past half
+    /// of its tuples or past the work its computation took, or it is a transitive
+    /// closure whose recomputation is cheaper.
     #[default]
     Adaptive,
-    /// Delete and rederive wherever the plan allows, however much is overdeleted.
+    /// Overdelete and rederive wherever the plan allows, however much is overdeleted.
     Rederive,
-    /// Recompute everything at the next saturation.
+    /// Recompute everything at the next saturation after a retraction.
     Recompute,
 }
 
@@ -98,9 +93,9 @@ impl Database {
             plan: None,
             store: Store::default(),
             stale: true,
-            pending: false,
+            added: Vec::new(),
             retracted: Vec::new(),
-            retracting: false,
+            changed: false,
             retraction: Retraction::Adaptive,
             full_work: Vec::new(),
             stats: Vec::new(),
@@ -115,7 +110,7 @@ impl Database {
         self.stale = true;
     }
 
-    /// Chooses how retractions are carried to derived relations (the default is
+    /// Chooses how changes are carried to derived relations (the default is
     /// [`Retraction::Adaptive`]).
     pub fn set_retraction(&mut self, retraction: Retraction) {
         self.retraction = retraction;
@@ -159,6 +154,7 @@ impl Database {
         for (i, d) in self.program.decls.iter().enumerate().skip(old_len) {
             self.rel_index.insert(d.name.clone(), i);
             self.edb.push(TupleRel::new(d.columns.len()));
+            self.added.push(TupleRel::new(d.columns.len()));
             self.retracted.push(TupleRel::new(d.columns.len()));
         }
         if new_rules || self.program.decls.len() != old_len {
@@ -313,18 +309,12 @@ impl Database {
                 return true;
             }
         }
-        if self.retracting {
-            // Asserted again before the retraction was carried out: the store still
-            // holds it and everything it supports.
-            if self.retracted[rel].remove(t) {
-                return true;
-            }
-            self.delete_and_rederive();
+        // Asserted again before a retraction was carried out: the store still holds it
+        // and everything it supports.
+        if !self.retracted[rel].remove(t) {
+            self.added[rel].insert(t);
         }
-        if self.store.full[rel].insert(t) {
-            self.store.delta[rel].insert(t);
-            self.pending = true;
-        }
+        self.changed = true;
         true
     }
 
@@ -354,20 +344,16 @@ impl Database {
         if !self.edb[rel].contains(t) {
             return false;
         }
-        let incremental =
-            !self.stale && self.plan.is_some() && self.retraction != Retraction::Recompute;
-        if incremental && self.pending {
-            // Overdeletion reads a saturated store: carry the additions through first.
-            self.incremental();
-            self.pending = false;
-        }
         self.edb[rel].remove(t);
-        if incremental {
-            self.retracted[rel].insert(t);
-            self.retracting = true;
-        } else {
+        if self.stale || self.plan.is_none() || self.retraction == Retraction::Recompute {
             self.stale = true;
+            return true;
         }
+        // Retracted before an addition was carried out: nothing changes.
+        if !self.added[rel].remove(t) {
+            self.retracted[rel].insert(t);
+        }
+        self.changed = true;
         true
     }
 
@@ -404,12 +390,9 @@ impl Database {
         let before = self.total_work();
         if self.stale || self.plan.is_none() {
             self.full_recompute();
-        } else if self.retracting {
-            self.delete_and_rederive();
-        } else if self.pending {
-            self.incremental();
+        } else if self.changed {
+            self.maintain();
         }
-        self.pending = false;
         let after = self.total_work();
         self.last_work = Counters {
             derived: after.derived - before.derived,
@@ -472,279 +455,12 @@ impl Database {
         self.store = store;
         self.plan = Some(plan);
         self.stale = false;
-        self.clear_retracted();
-    }
-
-    fn clear_retracted(&mut self) {
-        if self.retracting {
-            for t in &mut self.retracted {
+        if self.changed {
+            for t in self.added.iter_mut().chain(&mut self.retracted) {
                 t.clear();
             }
+            self.changed = false;
         }
-        self.retracting = false;
-    }
-
-    /// Whether deleting `gone`'s edges from the closure stratum `c` and rederiving is
-    /// likely cheaper than recomputing the closure by SCC condensation, which costs
-    /// about a machine word per 64 tuples. Deleting edge (a, b) can lose at most the
-    /// paths from a predecessor of `a` (or `a`) to a successor of `b` (or `b`), which
-    /// the rows of the closure count; delete and rederive pays for each of those about
-    /// a tuple at a time, so it is chosen only when they are few against the closure.
-    fn closure_worth_rederiving(&self, c: ClosurePlan, gone: &Relation) -> bool {
-        const MAX_EDGES: usize = 64;
-        const TUPLE_COST: u64 = 64;
-        let Relation::Rows(head) = &self.store.full[c.head] else {
-            return true;
-        };
-        if gone.len() > MAX_EDGES {
-            return false;
-        }
-        // Overdeleting through a deleted edge walks the closure's reverse rows. Once
-        // built they are kept up to date, but a recomputation drops them, and building
-        // them again costs about as much as recomputing.
-        let Some(rev) = &head.rev else {
-            return false;
-        };
-        let mut reach = 0u64;
-        gone.for_each(|t| {
-            let (a, b) = (t[0] as u32, t[1] as u32);
-            let succ = head.fwd.row(b).map_or(0, |r| r.len());
-            let pred = rev.row(a).map_or(0, |r| r.len());
-            reach += (pred + 1) * (succ + 1);
-        });
-        reach * TUPLE_COST <= head.fwd.len()
-    }
-
-    /// Relation `r`'s full version rebuilt from its asserted facts alone.
-    fn facts_only(&self, plan: &Plan, r: usize) -> Relation {
-        Relation::from_tuples(plan.relations[r].repr, &self.edb[r])
-    }
-
-    /// Carries the pending retractions through the strata (see the module comment):
-    /// overdeletion of every stratum against the old state, then removal, then, in
-    /// stratum order, rederivation (or recomputation).
-    fn delete_and_rederive(&mut self) {
-        let Some(plan) = self.plan.take() else {
-            self.clear_retracted();
-            return;
-        };
-        let n = plan.relations.len();
-        // del[r]: what r loses (its retracted facts, then what they supported).
-        let mut del: Vec<Relation> = (0..n).map(|r| empty_like(&plan, r)).collect();
-        for (r, d) in del.iter_mut().enumerate() {
-            let full = &self.store.full[r];
-            self.retracted[r].for_each(|t| {
-                if full.contains(t) {
-                    d.insert(t);
-                }
-            });
-        }
-        self.clear_retracted();
-        let mut reset = vec![false; n];
-        for (si, s) in plan.strata.iter().enumerate() {
-            let reads = stratum_reads(s);
-            let changed = |r: usize| !del[r].is_empty() || reset[r];
-            if !s.relations.iter().chain(&reads).any(|&r| changed(r))
-                && !s
-                    .rules
-                    .iter()
-                    .any(|rp| rp.nonmonotone_reads.iter().any(|&r| changed(r)))
-            {
-                continue;
-            }
-            let must_reset = reads.iter().any(|&r| reset[r])
-                || s.rules.iter().any(|rp| {
-                    rp.rederive.is_none() || rp.nonmonotone_reads.iter().any(|&r| changed(r))
-                })
-                || (self.retraction == Retraction::Adaptive
-                    && s.closure
-                        .is_some_and(|c| !self.closure_worth_rederiving(c, &del[c.edge])));
-            if must_reset || !self.overdelete(&plan, si, &reads, &mut del) {
-                for &r in &s.relations {
-                    reset[r] = true;
-                    del[r] = empty_like(&plan, r);
-                }
-            }
-        }
-        for r in 0..n {
-            if !reset[r] {
-                let full = &mut self.store.full[r];
-                del[r].for_each(|t| {
-                    full.remove(t);
-                });
-            }
-        }
-        for (si, s) in plan.strata.iter().enumerate() {
-            if s.relations.iter().any(|&r| reset[r]) {
-                for &r in &s.relations {
-                    self.store.full[r] = self.facts_only(&plan, r);
-                }
-                self.full_work[si] =
-                    run_from_facts(&plan, s, &mut self.store, &mut self.stats, &self.interner);
-            } else if s.relations.iter().any(|&r| !del[r].is_empty()) {
-                for &r in &s.relations {
-                    self.store.delta[r] = std::mem::replace(&mut del[r], empty_like(&plan, r));
-                    self.store.new[r] = empty_like(&plan, r);
-                }
-                run_rederive(s, &mut self.store, &mut self.stats, &self.interner);
-                // What came back is added, and semi-naive continues from it.
-                let mut any = false;
-                for &r in &s.relations {
-                    let back = std::mem::replace(&mut self.store.new[r], empty_like(&plan, r));
-                    self.store.full[r].union_with(&back);
-                    any |= !back.is_empty();
-                    self.store.delta[r] = back;
-                }
-                if any {
-                    run_stratum(
-                        &plan,
-                        s,
-                        &mut self.store,
-                        Mode::Incremental,
-                        &mut self.stats,
-                        &self.interner,
-                    );
-                }
-            } else {
-                continue;
-            }
-            // Downstream strata rederive against the final state; they need no delta.
-            for &r in &s.relations {
-                self.store.delta[r].clear();
-            }
-        }
-        self.plan = Some(plan);
-    }
-
-    /// Overdeletes in stratum `s`: adds to `del` every tuple of its relations that
-    /// some derivation through a tuple of `del` supports, semi-naive, reading the
-    /// store before any removal. Asserted facts are never overdeleted. False (with
-    /// `s`'s part of `del` left partial) when the overdeletion outgrows what
-    /// [`Retraction::Adaptive`] allows; the stratum is then recomputed instead.
-    fn overdelete(
-        &mut self,
-        plan: &Plan,
-        si: usize,
-        reads: &[usize],
-        del: &mut [Relation],
-    ) -> bool {
-        let s = &plan.strata[si];
-        let own = &s.relations;
-        let held: usize = own.iter().map(|&r| self.store.full[r].len()).sum();
-        let work_before = stratum_work(&self.stats, s);
-        for &r in reads.iter().chain(own) {
-            if !del[r].is_empty() {
-                self.store.delta[r] = del[r].clone();
-            }
-        }
-        for &r in own {
-            self.store.new[r] = empty_like(plan, r);
-        }
-        run_delta_versions(
-            s,
-            &mut self.store,
-            |_| true,
-            Derive::All,
-            &mut self.stats,
-            &self.interner,
-        );
-        for &r in reads {
-            self.store.delta[r].clear();
-        }
-        let ok = loop {
-            let mut any = false;
-            for &r in own {
-                let derived = std::mem::replace(&mut self.store.new[r], empty_like(plan, r));
-                let mut fresh = empty_like(plan, r);
-                let (edb, gone) = (&self.edb[r], &del[r]);
-                derived.for_each(|t| {
-                    debug_assert!(self.store.full[r].contains(t), "saturated store");
-                    if !gone.contains(t) && !edb.contains(t) {
-                        fresh.insert(t);
-                    }
-                });
-                del[r].union_with(&fresh);
-                any |= !fresh.is_empty();
-                self.store.delta[r] = fresh;
-            }
-            // Rederiving searches each rule's body once per overdeleted tuple. When
-            // that and the overdeletion so far outgrow the work of computing the
-            // stratum from its facts, or half its tuples are gone, recomputing is
-            // cheaper.
-            let gone: usize = own.iter().map(|&r| del[r].len()).sum();
-            let spent = stratum_work(&self.stats, s) - work_before;
-            let rederiving = gone as u64 * rederive_probes(s);
-            let budget = self.full_work.get(si).copied().unwrap_or(0);
-            if self.retraction == Retraction::Adaptive
-                && (gone * 2 > held || spent + rederiving > budget)
-            {
-                break false;
-            }
-            if !any || !s.recursive {
-                break true;
-            }
-            run_delta_versions(
-                s,
-                &mut self.store,
-                |d| own.contains(&d),
-                Derive::All,
-                &mut self.stats,
-                &self.interner,
-            );
-        };
-        for &r in own {
-            self.store.delta[r].clear();
-            self.store.new[r].clear();
-        }
-        ok
-    }
-
-    fn incremental(&mut self) {
-        let Some(plan) = self.plan.take() else {
-            return;
-        };
-        let n = plan.relations.len();
-        let mut reset = vec![false; n];
-        for (si, s) in plan.strata.iter().enumerate() {
-            let reads: Vec<usize> = s
-                .rules
-                .iter()
-                .flat_map(|rp| rp.versions.iter().filter_map(|v| v.delta_rel))
-                .chain(
-                    s.rules
-                        .iter()
-                        .flat_map(|rp| rp.nonmonotone_reads.iter().copied()),
-                )
-                .collect();
-            let nonmono = s.rules.iter().flat_map(|rp| rp.nonmonotone_reads.iter());
-            let must_reset = reads.iter().any(|&r| reset[r])
-                || nonmono.clone().any(|&r| !self.store.delta[r].is_empty());
-            if must_reset {
-                for &r in &s.relations {
-                    self.store.full[r] = self.facts_only(&plan, r);
-                    reset[r] = true;
-                }
-                self.full_work[si] =
-                    run_from_facts(&plan, s, &mut self.store, &mut self.stats, &self.interner);
-                continue;
-            }
-            let changed = reads.iter().any(|&r| !self.store.delta[r].is_empty())
-                || s.relations.iter().any(|&r| !self.store.delta[r].is_empty());
-            if changed {
-                run_stratum(
-                    &plan,
-                    s,
-                    &mut self.store,
-                    Mode::Incremental,
-                    &mut self.stats,
-                    &self.interner,
-                );
-            }
-        }
-        for r in 0..n {
-            self.store.delta[r].clear();
-        }
-        self.plan = Some(plan);
     }
 
     /// Work done by the last [`saturate`](Self::saturate).
@@ -928,65 +644,4 @@ fn ground_value(t: &Term) -> Result<Value, String> {
         }
         _ => Err(format!("non-ground term `{t}`")),
     }
-}
-
-/// An empty relation of `r`'s planned representation.
-fn empty_like(plan: &Plan, r: usize) -> Relation {
-    let repr = match plan.relations[r].repr {
-        Repr::Rows(_) => Repr::Rows(crate::rows::RowKind::Sparse),
-        other => other,
-    };
-    Relation::new(repr, plan.relations[r].types.len())
-}
-
-/// The relations stratum `s` reads positively (its rules' delta versions' relations),
-/// its own included, each once.
-fn stratum_reads(s: &StratumPlan) -> Vec<usize> {
-    let mut reads: Vec<usize> = s
-        .rules
-        .iter()
-        .flat_map(|rp| rp.versions.iter().filter_map(|v| v.delta_rel))
-        .collect();
-    reads.sort_unstable();
-    reads.dedup();
-    reads
-}
-
-/// Evaluates stratum `s` from its facts (its relations already hold only them);
-/// returns the work it took.
-fn run_from_facts(
-    plan: &Plan,
-    s: &StratumPlan,
-    store: &mut Store,
-    stats: &mut [RuleStats],
-    interner: &Interner,
-) -> u64 {
-    let before = stratum_work(stats, s);
-    run_stratum(plan, s, store, Mode::Full, stats, interner);
-    stratum_work(stats, s) - before
-}
-
-/// Work done so far by the rules of stratum `s` (tuples derived and probes).
-fn stratum_work(stats: &[RuleStats], s: &StratumPlan) -> u64 {
-    s.rules
-        .iter()
-        .map(|rp| stats[rp.rule].work.derived + stats[rp.rule].work.probes)
-        .sum()
-}
-
-/// Probes rederiving one overdeleted tuple of stratum `s` takes at least: a search per
-/// body atom of each rule's rederivation version.
-fn rederive_probes(s: &StratumPlan) -> u64 {
-    s.rules
-        .iter()
-        .filter_map(|rp| rp.rederive.as_ref())
-        .map(|v| match &v.body {
-            VersionBody::Nest(n) => n
-                .ops
-                .iter()
-                .filter(|op| matches!(op, Op::Search { .. } | Op::NotExists { .. }))
-                .count() as u64,
-            VersionBody::Chain(_) => 1,
-        })
-        .sum()
 }

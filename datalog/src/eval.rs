@@ -230,6 +230,37 @@ pub fn run_rederive(
     }
 }
 
+/// Runs the keyed versions of the stratum's rules for relations read through negation
+/// or aggregation for which `pick` holds and whose delta (the changed tuples) is not
+/// empty: each rule evaluated again for the groups those tuples touch. A rule whose
+/// occurrence binds no group runs its all-full version, once.
+pub fn run_keyed(
+    s: &StratumPlan,
+    store: &mut Store,
+    pick: impl Fn(RelId) -> bool,
+    derive: Derive,
+    stats: &mut [RuleStats],
+    interner: &Interner,
+) {
+    for rp in &s.rules {
+        let mut whole = false;
+        for k in &rp.keyed {
+            if !pick(k.rel) || store.delta[k.rel].is_empty() {
+                continue;
+            }
+            match &k.version {
+                Some(v) => run_version(rp, v, store, &mut stats[rp.rule], interner, derive),
+                None => whole = true,
+            }
+        }
+        if whole {
+            if let Some(v) = rp.versions.iter().find(|v| v.delta_rel.is_none()) {
+                run_version(rp, v, store, &mut stats[rp.rule], interner, derive);
+            }
+        }
+    }
+}
+
 fn run_version(
     rp: &RulePlan,
     v: &RuleVersion,

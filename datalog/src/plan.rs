@@ -324,8 +324,25 @@ pub struct RulePlan {
     /// the head relation's delta (the tuples overdeleted), so that the body is
     /// searched only for those. `None` when a head argument is an expression.
     pub rederive: Option<RuleVersion>,
+    /// For changes to a relation the rule reads through negation or aggregation: per
+    /// occurrence of such a relation in a negated atom or an aggregate's goal, the rule
+    /// with that occurrence read first from the relation's delta (the changed tuples),
+    /// binding only the variables it shares with the rest of the rule, so that the
+    /// rule is evaluated again for just the groups (negations) the change touches.
+    pub keyed: Vec<KeyedVersion>,
     /// Relations read through negation or aggregation.
     pub nonmonotone_reads: Vec<RelId>,
+}
+
+/// See [`RulePlan::keyed`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyedVersion {
+    /// The relation read through negation or aggregation.
+    pub rel: RelId,
+    /// The rule keyed by the changed tuples; `None` when the occurrence shares no
+    /// variable with the rest of the rule (a change re-evaluates the whole rule: its
+    /// all-full version, once).
+    pub version: Option<RuleVersion>,
 }
 
 /// A stratum that computes only `head = edge⁺` over row relations: a full saturation
@@ -544,13 +561,21 @@ impl fmt::Display for Plan {
             }
             for rp in &s.rules {
                 writeln!(f, "  RULE {}", rp.text)?;
-                for v in rp.versions.iter().chain(&rp.rederive) {
+                let keyed = rp.keyed.iter().filter_map(|k| k.version.as_ref());
+                for v in rp.versions.iter().chain(&rp.rederive).chain(keyed) {
                     match &v.delta_rel {
                         _ if rp.rederive.as_ref() == Some(v) => writeln!(
                             f,
                             "    REDERIVE (on retraction) from overdeleted Δ{}",
                             self.relations[rp.head].name
                         )?,
+                        Some(d) if rp.keyed.iter().any(|k| k.version.as_ref() == Some(v)) => {
+                            writeln!(
+                                f,
+                                "    KEYED (negation, aggregation) by Δ{}",
+                                self.relations[*d].name
+                            )?
+                        }
                         None => writeln!(f, "    VERSION full")?,
                         Some(d) => writeln!(f, "    VERSION Δ{}", self.relations[*d].name)?,
                     }

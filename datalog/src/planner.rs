@@ -365,14 +365,78 @@ impl Planner<'_> {
             }
         }
         let rederive = self.plan_rederive(rule, types);
+        let keyed = self.plan_keyed(rule, types);
         RulePlan {
             rule: ri,
             text: rule.to_string(),
             head,
             versions,
             rederive,
+            keyed,
             nonmonotone_reads,
         }
+    }
+
+    /// The keyed versions of `rule` (see [`RulePlan::keyed`]): for each atom of a
+    /// negation or an aggregate's goal, the rule led by that atom read from delta, its
+    /// arguments kept where they are variables bound elsewhere in the rule (the ones
+    /// that group the aggregate, or that the negation shares) or constants, and
+    /// wildcards elsewhere, so that each changed tuple binds the group it touches.
+    fn plan_keyed(&mut self, rule: &Rule, types: &VarTypes) -> Vec<KeyedVersion> {
+        let outer = bound_vars(&rule.body, &HashSet::new());
+        let mut atoms: Vec<&Atom> = Vec::new();
+        for l in &rule.body {
+            match l {
+                Literal::Negative(a) => atoms.push(a),
+                Literal::Aggregate { goal, .. } => {
+                    for g in goal {
+                        if let Literal::Positive(a) | Literal::Negative(a) = g {
+                            atoms.push(a);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        atoms
+            .into_iter()
+            .map(|a| {
+                let rel = self.rel(&a.relation);
+                let args: Vec<Term> = a
+                    .args
+                    .iter()
+                    .map(|t| match t {
+                        Term::Var(v) if outer.contains(v) => t.clone(),
+                        Term::Number(_) | Term::Symbol(_) => t.clone(),
+                        _ => Term::Wildcard,
+                    })
+                    .collect();
+                if !args.iter().any(|t| matches!(t, Term::Var(_))) {
+                    return KeyedVersion { rel, version: None };
+                }
+                let mut body = Vec::with_capacity(rule.body.len() + 1);
+                body.push(Literal::Positive(Atom {
+                    relation: a.relation.clone(),
+                    args,
+                    span: a.span,
+                }));
+                body.extend(rule.body.iter().cloned());
+                let keyed = Rule {
+                    head: rule.head.clone(),
+                    body,
+                    span: rule.span,
+                };
+                let (nest, accesses) = self.plan_nest(&keyed, types, Some(0));
+                KeyedVersion {
+                    rel,
+                    version: Some(RuleVersion {
+                        delta_rel: Some(rel),
+                        body: VersionBody::Nest(nest),
+                        accesses,
+                    }),
+                }
+            })
+            .collect()
     }
 
     /// The rederivation version of `rule`: `h(args) :- Δh(args), body`, a loop nest

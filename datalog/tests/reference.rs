@@ -207,11 +207,13 @@ fn engine(rules: &[Vec<Template>], batches: &[[Rel; 2]], plan: PlanOptions) -> V
     engine_steps(rules, &steps, plan, Retraction::Adaptive)
 }
 
-/// One step of a run: facts added, or facts retracted (then a saturation).
+/// One step of a run: facts added, retracted, or both (retracted first), then a
+/// saturation.
 #[derive(Clone, Debug)]
 enum Step {
     Add([Rel; 2]),
     Retract([Rel; 2]),
+    Both { retract: [Rel; 2], add: [Rel; 2] },
 }
 
 fn engine_steps(
@@ -225,16 +227,25 @@ fn engine_steps(
     db.set_retraction(retraction);
     db.add_rules(&program(rules), "random.dl")
         .expect("generated program is valid");
-    for step in steps {
-        let (Step::Add(batch) | Step::Retract(batch)) = step;
+    let change = |db: &mut Database, batch: &[Rel; 2], add: bool| {
         for (r, facts) in batch.iter().enumerate() {
             for &(a, b) in facts {
                 let t = [Value::Number(a), Value::Number(b)];
-                match step {
-                    Step::Add(_) => db.add_fact(EDB[r], &t).map(|_| ()),
-                    Step::Retract(_) => db.retract_fact(EDB[r], &t).map(|_| ()),
+                if add {
+                    db.add_fact(EDB[r], &t).unwrap();
+                } else {
+                    db.retract_fact(EDB[r], &t).unwrap();
                 }
-                .unwrap();
+            }
+        }
+    };
+    for step in steps {
+        match step {
+            Step::Add(b) => change(&mut db, b, true),
+            Step::Retract(b) => change(&mut db, b, false),
+            Step::Both { retract, add } => {
+                change(&mut db, retract, false);
+                change(&mut db, add, true);
             }
         }
         db.saturate().unwrap();
@@ -334,6 +345,11 @@ proptest! {
             Step::Retract(x.clone()),
             Step::Add([g0.clone(), g1.clone()]),
         ];
+        // The same change in one saturation.
+        let together = [
+            Step::Add([f0.clone(), f1.clone()]),
+            Step::Both { retract: x.clone(), add: [g0.clone(), g1.clone()] },
+        ];
         for (plan, mode) in [
             (PlanOptions::default(), "rows"),
             (PlanOptions::sparse_rows(), "sparse rows"),
@@ -347,6 +363,10 @@ proptest! {
                 prop_assert_eq!(
                     &engine_steps(&rules, &mixed, plan, retraction), &want_kept,
                     "{}, {:?}, retract then add\n{}", mode, retraction, program(&rules)
+                );
+                prop_assert_eq!(
+                    &engine_steps(&rules, &together, plan, retraction), &want_kept,
+                    "{}, {:?}, retract and add together\n{}", mode, retraction, program(&rules)
                 );
             }
         }

@@ -1,0 +1,496 @@
+//! Incremental maintenance: carries the facts asserted and retracted since the last
+//! saturation through the strata, in order, each stratum from the changes of the
+//! relations it reads.
+//!
+//! A stratum is updated in three steps.
+//! 1. Overdeletion, against the old state (the relations it reads are viewed as they
+//!    were, by putting back what they lost and taking out what they gained): every
+//!    tuple that a derivation through a lost tuple supports (rule versions led by the
+//!    lost tuples, semi-naive through the stratum's own relations), and every tuple of a
+//!    group that a changed tuple of a relation read through negation or aggregation
+//!    touches (the rules' keyed versions, led by the changed tuples). Asserted facts
+//!    are never overdeleted. The overdeleted tuples are then removed.
+//! 2. Rederivation, against the new state: the overdeleted tuples that the rules still
+//!    derive (rederivation versions, led by the overdeleted tuples), the tuples of the
+//!    touched groups (keyed versions again), and the newly asserted facts.
+//! 3. Insertion, semi-naive, from what step 2 added and from what the relations it
+//!    reads gained.
+//!
+//! What the stratum lost and gained is then handed to the strata after it. A stratum is
+//! recomputed from its facts instead (and what it lost and gained found by comparing,
+//! when a later stratum reads it) when it has a rule whose head holds an expression
+//! (no rederivation version), when it is a transitive closure that recomputes more
+//! cheaply than it rederives, or when the overdeletion outgrows the work of computing
+//! the stratum ([`Retraction::Adaptive`]).
+
+use super::{Database, Retraction};
+use crate::eval::{
+    run_delta_versions, run_keyed, run_rederive, run_stratum, Derive, Mode, RuleStats, Store,
+};
+use crate::intern::Interner;
+use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
+use crate::relation::{Relation, Repr};
+use crate::rows::RowKind;
+
+/// What each relation lost and gained in this maintenance (already applied to the
+/// store), relative to the last saturated state.
+struct Changes {
+    lost: Vec<Relation>,
+    gained: Vec<Relation>,
+}
+
+impl Changes {
+    fn touched(&self, r: usize) -> bool {
+        !self.lost[r].is_empty() || !self.gained[r].is_empty()
+    }
+
+    /// Both kinds of change of `r`, as one relation.
+    fn either(&self, r: usize) -> Relation {
+        let mut all = self.lost[r].clone();
+        all.union_with(&self.gained[r]);
+        all
+    }
+}
+
+impl Database {
+    /// Carries the pending additions and retractions through every stratum (see the
+    /// module comment).
+    pub(super) fn maintain(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        let n = plan.relations.len();
+        let mut ch = Changes {
+            lost: (0..n).map(|r| scratch(&plan, r)).collect(),
+            gained: (0..n).map(|r| scratch(&plan, r)).collect(),
+        };
+        let mut in_stratum = vec![false; n];
+        for s in &plan.strata {
+            for &r in &s.relations {
+                in_stratum[r] = true;
+            }
+        }
+        // Relations no rule derives change exactly by their facts.
+        for r in (0..n).filter(|&r| !in_stratum[r]) {
+            let full = &mut self.store.full[r];
+            let (lost, gained) = (&mut ch.lost[r], &mut ch.gained[r]);
+            self.retracted[r].for_each(|t| {
+                if full.remove(t) {
+                    lost.insert(t);
+                }
+            });
+            self.added[r].for_each(|t| {
+                if full.insert(t) {
+                    gained.insert(t);
+                }
+            });
+        }
+        for si in 0..plan.strata.len() {
+            let s = &plan.strata[si];
+            let own_facts = s
+                .relations
+                .iter()
+                .any(|&r| !self.added[r].is_empty() || !self.retracted[r].is_empty());
+            let reads = stratum_reads(s);
+            let nonmonotone = nonmonotone_reads(s);
+            if !own_facts && !reads.iter().chain(&nonmonotone).any(|&r| ch.touched(r)) {
+                continue;
+            }
+            let recompute = s.rules.iter().any(|rp| rp.rederive.is_none())
+                || (self.retraction == Retraction::Adaptive
+                    && s.closure.is_some_and(|c| {
+                        !ch.lost[c.edge].is_empty()
+                            && !self.closure_worth_rederiving(c, &ch.lost[c.edge])
+                    }));
+            if recompute || !self.update_stratum(&plan, si, &reads, &nonmonotone, &mut ch) {
+                self.recompute_stratum(&plan, si, &mut ch);
+            }
+        }
+        for r in 0..n {
+            self.added[r].clear();
+            self.retracted[r].clear();
+        }
+        self.changed = false;
+        self.plan = Some(plan);
+    }
+
+    /// Updates stratum `si` by overdeletion, rederivation and insertion (see the module
+    /// comment), recording what its relations lost and gained in `ch`. False, with the
+    /// store as it was, when [`Retraction::Adaptive`] finds recomputing cheaper.
+    fn update_stratum(
+        &mut self,
+        plan: &Plan,
+        si: usize,
+        reads: &[usize],
+        nonmonotone: &[usize],
+        ch: &mut Changes,
+    ) -> bool {
+        let s = &plan.strata[si];
+        let own = &s.relations;
+        let lower: Vec<usize> = {
+            let mut v: Vec<usize> = reads
+                .iter()
+                .chain(nonmonotone)
+                .copied()
+                .filter(|r| !own.contains(r) && ch.touched(*r))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let held: usize = own.iter().map(|&r| self.store.full[r].len()).sum();
+        let work_before = stratum_work(&self.stats, s);
+        // The overdeleted tuples, per own relation; first the retracted facts.
+        let mut del: Vec<Relation> = (0..plan.relations.len())
+            .map(|r| scratch(plan, r))
+            .collect();
+        for &r in own {
+            let (full, d) = (&self.store.full[r], &mut del[r]);
+            self.retracted[r].for_each(|t| {
+                if full.contains(t) {
+                    d.insert(t);
+                }
+            });
+        }
+        // 1. Overdeletion, against the old state.
+        for &r in &lower {
+            revert(&mut self.store.full[r], &ch.lost[r], &ch.gained[r]);
+        }
+        for &r in own {
+            self.store.new[r] = scratch(plan, r);
+        }
+        for &r in nonmonotone.iter().filter(|&&r| ch.touched(r)) {
+            self.store.delta[r] = ch.either(r);
+        }
+        run_keyed(
+            s,
+            &mut self.store,
+            |r| ch.touched(r),
+            Derive::All,
+            &mut self.stats,
+            &self.interner,
+        );
+        let keyed_work = stratum_work(&self.stats, s) - work_before;
+        for &r in nonmonotone {
+            self.store.delta[r].clear();
+        }
+        for &r in reads.iter().filter(|r| !own.contains(r)) {
+            self.store.delta[r] = ch.lost[r].clone();
+        }
+        for &r in own {
+            self.store.delta[r] = del[r].clone();
+        }
+        run_delta_versions(
+            s,
+            &mut self.store,
+            |_| true,
+            Derive::All,
+            &mut self.stats,
+            &self.interner,
+        );
+        for &r in reads {
+            self.store.delta[r].clear();
+        }
+        let within_budget = loop {
+            let mut any = false;
+            for &r in own {
+                let derived = std::mem::replace(&mut self.store.new[r], scratch(plan, r));
+                let mut fresh = scratch(plan, r);
+                let (edb, gone) = (&self.edb[r], &del[r]);
+                derived.for_each(|t| {
+                    if !gone.contains(t) && !edb.contains(t) {
+                        fresh.insert(t);
+                    }
+                });
+                del[r].union_with(&fresh);
+                any |= !fresh.is_empty();
+                self.store.delta[r] = fresh;
+            }
+            // Rederiving searches each rule's body once per overdeleted tuple, and the
+            // touched groups are evaluated again: when that and the overdeletion so far
+            // outgrow the work of computing the stratum from its facts, or half its
+            // tuples are gone, recomputing is cheaper.
+            let gone: usize = own.iter().map(|&r| del[r].len()).sum();
+            let spent = stratum_work(&self.stats, s) - work_before;
+            let ahead = gone as u64 * rederive_probes(s) + keyed_work;
+            let budget = self.full_work.get(si).copied().unwrap_or(0);
+            if self.retraction == Retraction::Adaptive
+                && (gone * 2 > held.max(1) || spent + ahead > budget)
+            {
+                break false;
+            }
+            if !any || !s.recursive {
+                break true;
+            }
+            run_delta_versions(
+                s,
+                &mut self.store,
+                |d| own.contains(&d),
+                Derive::All,
+                &mut self.stats,
+                &self.interner,
+            );
+        };
+        for &r in own {
+            self.store.delta[r].clear();
+            self.store.new[r].clear();
+        }
+        for &r in &lower {
+            apply(&mut self.store.full[r], &ch.lost[r], &ch.gained[r]);
+        }
+        if !within_budget {
+            return false;
+        }
+        for &r in own {
+            let full = &mut self.store.full[r];
+            del[r].for_each(|t| {
+                full.remove(t);
+            });
+        }
+        // 2. Rederivation, against the new state.
+        for &r in own {
+            self.store.delta[r] = del[r].clone();
+            self.store.new[r] = scratch(plan, r);
+        }
+        run_rederive(s, &mut self.store, &mut self.stats, &self.interner);
+        for &r in own {
+            self.store.delta[r].clear();
+        }
+        for &r in nonmonotone.iter().filter(|&&r| ch.touched(r)) {
+            self.store.delta[r] = ch.either(r);
+        }
+        run_keyed(
+            s,
+            &mut self.store,
+            |r| ch.touched(r),
+            Derive::New,
+            &mut self.stats,
+            &self.interner,
+        );
+        for &r in nonmonotone {
+            self.store.delta[r].clear();
+        }
+        for &r in own {
+            let (full, new) = (&self.store.full[r], &mut self.store.new[r]);
+            self.added[r].for_each(|t| {
+                if !full.contains(t) {
+                    new.insert(t);
+                }
+            });
+        }
+        // 3. Insertion, semi-naive, from what came back and what the reads gained.
+        let mut any = false;
+        for &r in own {
+            let back = std::mem::replace(&mut self.store.new[r], scratch(plan, r));
+            self.store.full[r].union_with(&back);
+            any |= !back.is_empty();
+            self.store.delta[r] = back;
+        }
+        for &r in reads.iter().filter(|r| !own.contains(r)) {
+            any |= !ch.gained[r].is_empty();
+            self.store.delta[r] = ch.gained[r].clone();
+        }
+        if any {
+            run_stratum(
+                plan,
+                s,
+                &mut self.store,
+                Mode::Incremental,
+                &mut self.stats,
+                &self.interner,
+            );
+        }
+        for &r in reads {
+            if !own.contains(&r) {
+                self.store.delta[r].clear();
+            }
+        }
+        for &r in own {
+            // Lost: overdeleted and not back; gained: added and not overdeleted.
+            let grown = std::mem::replace(&mut self.store.delta[r], scratch(plan, r));
+            let (full, gone) = (&self.store.full[r], &del[r]);
+            let (lost, gained) = (&mut ch.lost[r], &mut ch.gained[r]);
+            gone.for_each(|t| {
+                if !full.contains(t) {
+                    lost.insert(t);
+                }
+            });
+            grown.for_each(|t| {
+                if !gone.contains(t) {
+                    gained.insert(t);
+                }
+            });
+        }
+        true
+    }
+
+    /// Recomputes stratum `si` from its facts and the relations it reads (already
+    /// updated). When a later stratum reads its relations, what they lost and gained
+    /// is found by comparing them before and after.
+    fn recompute_stratum(&mut self, plan: &Plan, si: usize, ch: &mut Changes) {
+        let s = &plan.strata[si];
+        let read_later = plan.strata[si + 1..].iter().any(|t| {
+            stratum_reads(t)
+                .iter()
+                .chain(&nonmonotone_reads(t))
+                .any(|r| s.relations.contains(r))
+        });
+        let mut old = Vec::new();
+        for &r in &s.relations {
+            let facts = self.facts_only(plan, r);
+            old.push(std::mem::replace(&mut self.store.full[r], facts));
+        }
+        self.full_work[si] =
+            run_from_facts(plan, s, &mut self.store, &mut self.stats, &self.interner);
+        for &r in &s.relations {
+            self.store.delta[r].clear();
+        }
+        if read_later {
+            for (&r, old) in s.relations.iter().zip(&old) {
+                let new = &self.store.full[r];
+                let (lost, gained) = (&mut ch.lost[r], &mut ch.gained[r]);
+                old.for_each(|t| {
+                    if !new.contains(t) {
+                        lost.insert(t);
+                    }
+                });
+                new.for_each(|t| {
+                    if !old.contains(t) {
+                        gained.insert(t);
+                    }
+                });
+            }
+        }
+    }
+
+    /// Whether deleting `gone`'s edges from the closure stratum `c` and rederiving is
+    /// likely cheaper than recomputing the closure by SCC condensation, which costs
+    /// about a machine word per 64 tuples. Deleting edge (a, b) can lose at most the
+    /// paths from a predecessor of `a` (or `a`) to a successor of `b` (or `b`), which
+    /// the rows of the closure count; delete and rederive pays for each of those about
+    /// a tuple at a time, so it is chosen only when they are few against the closure.
+    fn closure_worth_rederiving(&self, c: ClosurePlan, gone: &Relation) -> bool {
+        const MAX_EDGES: usize = 64;
+        const TUPLE_COST: u64 = 64;
+        let Relation::Rows(head) = &self.store.full[c.head] else {
+            return true;
+        };
+        if gone.len() > MAX_EDGES {
+            return false;
+        }
+        // Overdeleting through a deleted edge walks the closure's reverse rows. Once
+        // built they are kept up to date, but a recomputation drops them, and building
+        // them again costs about as much as recomputing.
+        let Some(rev) = &head.rev else {
+            return false;
+        };
+        let mut reach = 0u64;
+        gone.for_each(|t| {
+            let (a, b) = (t[0] as u32, t[1] as u32);
+            let succ = head.fwd.row(b).map_or(0, |r| r.len());
+            let pred = rev.row(a).map_or(0, |r| r.len());
+            reach += (pred + 1) * (succ + 1);
+        });
+        reach * TUPLE_COST <= head.fwd.len()
+    }
+
+    /// Relation `r`'s full version rebuilt from its asserted facts alone.
+    pub(super) fn facts_only(&self, plan: &Plan, r: usize) -> Relation {
+        Relation::from_tuples(plan.relations[r].repr, &self.edb[r])
+    }
+}
+
+/// `full` as it was before it lost `lost` and gained `gained`.
+fn revert(full: &mut Relation, lost: &Relation, gained: &Relation) {
+    gained.for_each(|t| {
+        full.remove(t);
+    });
+    lost.for_each(|t| {
+        full.insert(t);
+    });
+}
+
+/// `full` after it loses `lost` and gains `gained` (undoes [`revert`]).
+fn apply(full: &mut Relation, lost: &Relation, gained: &Relation) {
+    lost.for_each(|t| {
+        full.remove(t);
+    });
+    gained.for_each(|t| {
+        full.insert(t);
+    });
+}
+
+/// An empty relation to hold some of `r`'s tuples for a while: `r`'s representation,
+/// but rows as small as their values allow (a dense row allocates and clears the
+/// whole domain).
+fn scratch(plan: &Plan, r: usize) -> Relation {
+    let repr = match plan.relations[r].repr {
+        Repr::Rows(_) => Repr::Rows(RowKind::Sparse),
+        other => other,
+    };
+    Relation::new(repr, plan.relations[r].types.len())
+}
+
+/// The relations stratum `s` reads positively (its rules' delta versions' relations),
+/// its own included, each once.
+fn stratum_reads(s: &StratumPlan) -> Vec<usize> {
+    let mut reads: Vec<usize> = s
+        .rules
+        .iter()
+        .flat_map(|rp| rp.versions.iter().filter_map(|v| v.delta_rel))
+        .collect();
+    reads.sort_unstable();
+    reads.dedup();
+    reads
+}
+
+/// The relations stratum `s` reads through negation or aggregation, each once.
+fn nonmonotone_reads(s: &StratumPlan) -> Vec<usize> {
+    let mut reads: Vec<usize> = s
+        .rules
+        .iter()
+        .flat_map(|rp| rp.nonmonotone_reads.iter().copied())
+        .collect();
+    reads.sort_unstable();
+    reads.dedup();
+    reads
+}
+
+/// Evaluates stratum `s` from its facts (its relations already hold only them);
+/// returns the work it took.
+pub(super) fn run_from_facts(
+    plan: &Plan,
+    s: &StratumPlan,
+    store: &mut Store,
+    stats: &mut [RuleStats],
+    interner: &Interner,
+) -> u64 {
+    let before = stratum_work(stats, s);
+    run_stratum(plan, s, store, Mode::Full, stats, interner);
+    stratum_work(stats, s) - before
+}
+
+/// Work done so far by the rules of stratum `s` (tuples derived and probes).
+fn stratum_work(stats: &[RuleStats], s: &StratumPlan) -> u64 {
+    s.rules
+        .iter()
+        .map(|rp| stats[rp.rule].work.derived + stats[rp.rule].work.probes)
+        .sum()
+}
+
+/// Probes rederiving one overdeleted tuple of stratum `s` takes at least: a search per
+/// body atom of each rule's rederivation version.
+fn rederive_probes(s: &StratumPlan) -> u64 {
+    s.rules
+        .iter()
+        .filter_map(|rp| rp.rederive.as_ref())
+        .map(|v| match &v.body {
+            VersionBody::Nest(n) => n
+                .ops
+                .iter()
+                .filter(|op| matches!(op, Op::Search { .. } | Op::NotExists { .. }))
+                .count() as u64,
+            VersionBody::Chain(_) => 1,
+        })
+        .sum()
+}
