@@ -680,3 +680,64 @@ fn rules_checked_before_a_column_widened_compare_as_the_wider_type() {
     db.add_sx_rule(&d("(<- (other X) (e X))")).unwrap();
     assert_eq!(pairs(&mut db), ["3<5"]);
 }
+
+/// A blog: posts tagged with tags, related posts, tag co-occurrence counts, popular
+/// tags (an aggregate stratum, and a stratum after it).
+fn blog(posts: i64) -> Database {
+    let mut db = Database::new();
+    let mut x = 7u64;
+    for p in 0..posts {
+        for _ in 0..3 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let t = (x >> 33) % 40;
+            db.add_sx_fact(&d(&format!("(tagged {p} \"tag{t}\")")))
+                .unwrap();
+        }
+    }
+    for r in [
+        "(<- (tag T) (tagged _ T))",
+        "(<- (related P Q) (tagged P T) (tagged Q T) (!= P Q))",
+        "(<- (cooc T U N) (tag T) (tag U) (!= T U) (count N P (and (tagged P T) (tagged P U))))",
+        "(<- (popular T) (cooc T _ N) (> N 5))",
+    ] {
+        db.add_sx_rule(&d(r)).unwrap();
+    }
+    db
+}
+
+#[test]
+fn a_change_under_an_aggregate_recounts_only_the_groups_it_touches() {
+    let mut db = blog(400);
+    let first = db.saturate().unwrap();
+    let all = |db: &mut Database| {
+        ["(related P Q)", "(cooc T U N)", "(popular T)"].map(|q| db.query_sx(&d(q)).unwrap())
+    };
+    // A new post with two tags, then one of them taken off again.
+    let changes: [(&str, bool); 3] = [
+        ("(tagged 5000 \"tag3\")", true),
+        ("(tagged 5000 \"tag7\")", true),
+        ("(tagged 5000 \"tag3\")", false),
+    ];
+    for (i, &(fact, add)) in changes.iter().enumerate() {
+        if add {
+            assert!(db.add_sx_fact(&d(fact)).unwrap());
+        } else {
+            assert!(db.retract_sx_fact(&d(fact)).unwrap());
+        }
+        let work = db.saturate().unwrap();
+        assert!(
+            (work.derived + work.probes) * 20 < first.derived + first.probes,
+            "change {i}: {work:?} against the first saturation's {first:?}"
+        );
+        // The same facts from scratch.
+        let mut fresh = blog(400);
+        for &(f, a) in &changes[..=i] {
+            if a {
+                fresh.add_sx_fact(&d(f)).unwrap();
+            } else {
+                fresh.retract_sx_fact(&d(f)).unwrap();
+            }
+        }
+        assert_eq!(all(&mut db), all(&mut fresh), "change {i}");
+    }
+}
