@@ -372,3 +372,87 @@ proptest! {
         }
     }
 }
+
+/// The engine's relations after each step of `steps`, on one database.
+fn engine_each_step(
+    rules: &[Vec<Template>],
+    steps: &[([Rel; 2], [Rel; 2])],
+    plan: PlanOptions,
+    retraction: Retraction,
+) -> Vec<Vec<Rel>> {
+    let mut db = Database::new();
+    db.set_plan_options(plan);
+    db.set_retraction(retraction);
+    db.add_rules(&program(rules), "random.dl")
+        .expect("generated program is valid");
+    let mut out = Vec::new();
+    for (retract, add) in steps {
+        for (r, facts) in retract.iter().enumerate() {
+            for &(a, b) in facts {
+                db.retract_fact(EDB[r], &[Value::Number(a), Value::Number(b)])
+                    .unwrap();
+            }
+        }
+        for (r, facts) in add.iter().enumerate() {
+            for &(a, b) in facts {
+                db.add_fact(EDB[r], &[Value::Number(a), Value::Number(b)])
+                    .unwrap();
+            }
+        }
+        db.saturate().unwrap();
+        out.push(
+            (0..2 + rules.len())
+                .map(|r| {
+                    db.tuples(&name(r))
+                        .unwrap()
+                        .into_iter()
+                        .map(|t| match (&t[0], &t[1]) {
+                            (Value::Number(a), Value::Number(b)) => (*a, *b),
+                            _ => unreachable!("numbers only"),
+                        })
+                        .collect()
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
+
+    /// A long run of changes on one database (each step retracts some facts and adds
+    /// others, then saturates) agrees with the reference after every step.
+    #[test]
+    fn long_runs_of_changes_match_the_reference_at_every_step(
+        rules in rules(),
+        steps in proptest::collection::vec(((rel(), rel()), (rel(), rel())), 2..10),
+    ) {
+        let steps: Vec<([Rel; 2], [Rel; 2])> = steps
+            .into_iter()
+            .map(|((x0, x1), (a0, a1))| ([x0, x1], [a0, a1]))
+            .collect();
+        let mut facts: [Rel; 2] = [Rel::new(), Rel::new()];
+        let mut want = Vec::new();
+        for (retract, add) in &steps {
+            for r in 0..2 {
+                facts[r] = minus(&facts[r], &retract[r]).union(&add[r]).copied().collect();
+            }
+            want.push(reference(&rules, &facts));
+        }
+        for (plan, mode) in [
+            (PlanOptions::default(), "rows"),
+            (PlanOptions::hash_tuples(), "tuples"),
+        ] {
+            for retraction in [Retraction::Rederive, Retraction::Adaptive] {
+                let got = engine_each_step(&rules, &steps, plan, retraction);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    prop_assert_eq!(g, w, "{}, {:?}, step {}\n{}", mode, retraction, i, program(&rules));
+                }
+            }
+        }
+    }
+}
