@@ -98,17 +98,18 @@ pub fn run_stratum(
             }
         }
     }
-    // First round.
-    for rp in &s.rules {
-        for v in &rp.versions {
-            let run = match (mode, v.delta_rel) {
-                (Mode::Full, None) => true,
-                (Mode::Incremental, Some(d)) => !store.delta[d].is_empty(),
-                _ => false,
-            };
-            if run {
-                run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
+    // First round: from the facts, every rule's all-full version; incrementally, the
+    // versions reading a relation that changed.
+    match mode {
+        Mode::Full => {
+            for rp in &s.rules {
+                for v in rp.versions.iter().filter(|v| v.delta_rel.is_none()) {
+                    run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
+                }
             }
+        }
+        Mode::Incremental => {
+            run_delta_versions(s, store, |_| true, Derive::New, stats, interner);
         }
     }
     let mut iterations = 1u64;
@@ -127,15 +128,8 @@ pub fn run_stratum(
             break;
         }
         iterations += 1;
-        for rp in &s.rules {
-            for v in &rp.versions {
-                if let Some(d) = v.delta_rel {
-                    if s.relations.contains(&d) && !store.delta[d].is_empty() {
-                        run_version(rp, v, store, &mut stats[rp.rule], interner, Derive::New);
-                    }
-                }
-            }
-        }
+        let own = |d: RelId| s.relations.contains(&d);
+        run_delta_versions(s, store, own, Derive::New, stats, interner);
     }
     tracing::debug!(iterations, "stratum {:?} done", s.relations);
     for &r in &s.relations {

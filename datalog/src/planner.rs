@@ -414,26 +414,14 @@ impl Planner<'_> {
                 if !args.iter().any(|t| matches!(t, Term::Var(_))) {
                     return KeyedVersion { rel, version: None };
                 }
-                let mut body = Vec::with_capacity(rule.body.len() + 1);
-                body.push(Literal::Positive(Atom {
+                let lead = Atom {
                     relation: a.relation.clone(),
                     args,
                     span: a.span,
-                }));
-                body.extend(rule.body.iter().cloned());
-                let keyed = Rule {
-                    head: rule.head.clone(),
-                    body,
-                    span: rule.span,
                 };
-                let (nest, accesses) = self.plan_nest(&keyed, types, Some(0));
                 KeyedVersion {
                     rel,
-                    version: Some(RuleVersion {
-                        delta_rel: Some(rel),
-                        body: VersionBody::Nest(nest),
-                        accesses,
-                    }),
+                    version: Some(self.plan_led_by(rule, lead, types)),
                 }
             })
             .collect()
@@ -452,20 +440,27 @@ impl Planner<'_> {
         {
             return None;
         }
+        Some(self.plan_led_by(rule, rule.head.clone(), types))
+    }
+
+    /// `rule` with `lead` searched first, from its relation's delta: a loop nest that
+    /// runs the body once per tuple of that delta, with `lead`'s variables bound.
+    fn plan_led_by(&mut self, rule: &Rule, lead: Atom, types: &VarTypes) -> RuleVersion {
+        let rel = self.rel(&lead.relation);
         let mut body = Vec::with_capacity(rule.body.len() + 1);
-        body.push(Literal::Positive(rule.head.clone()));
+        body.push(Literal::Positive(lead));
         body.extend(rule.body.iter().cloned());
-        let shadow = Rule {
+        let led = Rule {
             head: rule.head.clone(),
             body,
             span: rule.span,
         };
-        let (nest, accesses) = self.plan_nest(&shadow, types, Some(0));
-        Some(RuleVersion {
-            delta_rel: Some(self.rel(&rule.head.relation)),
+        let (nest, accesses) = self.plan_nest(&led, types, Some(0));
+        RuleVersion {
+            delta_rel: Some(rel),
             body: VersionBody::Nest(nest),
             accesses,
-        })
+        }
     }
 
     /// If the rule is `h(a, b) :- r1(a, x1), r2(x1, x2), …, rk(x(k-1), b)` (each atom in

@@ -268,6 +268,17 @@ fn rel() -> impl Strategy<Value = Rel> {
     proptest::collection::btree_set((0..DOM - 2, 0..DOM - 2), 0..10)
 }
 
+/// `cases` cases, unless `PROPTEST_CASES` says how many.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(cases),
+        ..ProptestConfig::default()
+    }
+}
+
 fn rules() -> impl Strategy<Value = Vec<Vec<Template>>> {
     (1usize..=4).prop_flat_map(|n| {
         (0..n)
@@ -277,11 +288,7 @@ fn rules() -> impl Strategy<Value = Vec<Vec<Template>>> {
 }
 
 proptest! {
-    // PROPTEST_CASES overrides the default of 256.
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(256))]
 
     #[test]
     fn engine_matches_naive_reference(
@@ -311,10 +318,7 @@ fn minus(a: &Rel, b: &Rel) -> Rel {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(256))]
 
     /// Retracting facts from a saturated database, and retracting some and adding
     /// others (some of them retracted just before) between saturations, leaves what
@@ -419,10 +423,7 @@ fn engine_each_step(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(64))]
 
     /// A long run of changes on one database (each step retracts some facts and adds
     /// others, then saturates) agrees with the reference after every step.

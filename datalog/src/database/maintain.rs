@@ -159,21 +159,8 @@ impl Database {
         for &r in own {
             self.store.new[r] = scratch(plan, r);
         }
-        for &r in nonmonotone.iter().filter(|&&r| ch.touched(r)) {
-            self.store.delta[r] = ch.either(r);
-        }
-        run_keyed(
-            s,
-            &mut self.store,
-            |r| ch.touched(r),
-            Derive::All,
-            &mut self.stats,
-            &self.interner,
-        );
+        self.evaluate_touched_groups(s, nonmonotone, ch, Derive::All);
         let keyed_work = stratum_work(&self.stats, s) - work_before;
-        for &r in nonmonotone {
-            self.store.delta[r].clear();
-        }
         for &r in reads.iter().filter(|r| !own.contains(r)) {
             self.store.delta[r] = ch.lost[r].clone();
         }
@@ -256,20 +243,7 @@ impl Database {
         for &r in own {
             self.store.delta[r].clear();
         }
-        for &r in nonmonotone.iter().filter(|&&r| ch.touched(r)) {
-            self.store.delta[r] = ch.either(r);
-        }
-        run_keyed(
-            s,
-            &mut self.store,
-            |r| ch.touched(r),
-            Derive::New,
-            &mut self.stats,
-            &self.interner,
-        );
-        for &r in nonmonotone {
-            self.store.delta[r].clear();
-        }
+        self.evaluate_touched_groups(s, nonmonotone, ch, Derive::New);
         for &r in own {
             let (full, new) = (&self.store.full[r], &mut self.store.new[r]);
             self.added[r].for_each(|t| {
@@ -322,6 +296,37 @@ impl Database {
             });
         }
         true
+    }
+
+    /// Evaluates the rules of `s` again for the groups that the changed tuples of the
+    /// relations it reads through negation or aggregation touch (its keyed versions,
+    /// led by those tuples), adding what they derive to `new`.
+    fn evaluate_touched_groups(
+        &mut self,
+        s: &StratumPlan,
+        nonmonotone: &[usize],
+        ch: &Changes,
+        derive: Derive,
+    ) {
+        let touched: Vec<usize> = nonmonotone
+            .iter()
+            .copied()
+            .filter(|&r| ch.touched(r))
+            .collect();
+        for &r in &touched {
+            self.store.delta[r] = ch.either(r);
+        }
+        run_keyed(
+            s,
+            &mut self.store,
+            |r| touched.contains(&r),
+            derive,
+            &mut self.stats,
+            &self.interner,
+        );
+        for &r in &touched {
+            self.store.delta[r].clear();
+        }
     }
 
     /// Recomputes stratum `si` from its facts and the relations it reads (already
