@@ -13,7 +13,7 @@ use crate::eval::{Counters, RuleStats, Store};
 use crate::intern::Interner;
 use crate::parser::parse_program;
 use crate::plan::Plan;
-use crate::planner::{plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
+use crate::planner::{plan_maintenance, plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
 use crate::relation::{Relation, Repr};
 use crate::stratify::{stratify, Stratum};
 use crate::tuples::TupleRel;
@@ -480,22 +480,37 @@ impl Database {
 
     /// Plans without running (so `--explain` shows the representation choices).
     pub fn explain(&mut self) -> String {
-        if self.stale || self.plan.is_none() {
-            let stats = self.stats_of_edb();
-            let plan = plan_program(
-                &self.program,
-                &self.var_types,
-                &self.strata,
-                &stats,
-                &mut self.interner,
-                self.options,
-            );
-            return plan.to_string();
-        }
-        self.plan
-            .as_ref()
-            .map(|p| p.to_string())
-            .unwrap_or_default()
+        let mut plan = match self.plan.take() {
+            Some(plan) if !self.stale => plan,
+            stale => {
+                self.plan = stale;
+                let stats = self.stats_of_edb();
+                let mut plan = plan_program(
+                    &self.program,
+                    &self.var_types,
+                    &self.strata,
+                    &stats,
+                    &mut self.interner,
+                    self.options,
+                );
+                plan_maintenance(
+                    &self.program,
+                    &self.var_types,
+                    &mut plan,
+                    &mut self.interner,
+                );
+                return plan.to_string();
+            }
+        };
+        plan_maintenance(
+            &self.program,
+            &self.var_types,
+            &mut plan,
+            &mut self.interner,
+        );
+        let text = plan.to_string();
+        self.plan = Some(plan);
+        text
     }
 
     /// Number of tuples in a relation (asserted facts only before saturating).

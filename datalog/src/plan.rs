@@ -322,7 +322,8 @@ pub struct RulePlan {
     pub versions: Vec<RuleVersion>,
     /// For retraction (delete and rederive): the rule with its head read first, from
     /// the head relation's delta (the tuples overdeleted), so that the body is
-    /// searched only for those. `None` when a head argument is an expression.
+    /// searched only for those. `None` when a head argument is an expression (or
+    /// before [`Plan::maintenance`]).
     pub rederive: Option<RuleVersion>,
     /// For changes to a relation the rule reads through negation or aggregation: per
     /// occurrence of such a relation in a negated atom or an aggregate's goal, the rule
@@ -388,6 +389,12 @@ pub struct Plan {
     pub relations: Vec<RelInfo>,
     /// Strata in evaluation order.
     pub strata: Vec<StratumPlan>,
+    /// Estimated size of each relation, which ordered the joins.
+    pub estimate: Vec<usize>,
+    /// Whether the rules' rederivation and keyed versions are planned (see
+    /// [`plan_maintenance`](crate::planner::plan_maintenance)); until then they are
+    /// empty.
+    pub maintenance: bool,
 }
 
 impl fmt::Display for Operand {

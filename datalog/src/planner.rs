@@ -126,7 +126,50 @@ pub fn plan_program(
             closure: closure_shape(prog, &rel_index, &relations, s, stats),
         })
         .collect();
-    Plan { relations, strata }
+    Plan {
+        relations,
+        strata,
+        estimate,
+        maintenance: false,
+    }
+}
+
+/// Plans every rule's rederivation and keyed versions (see [`RulePlan::rederive`] and
+/// [`RulePlan::keyed`]), which only incremental maintenance runs: done once per plan,
+/// when it first needs them, so that a program saturated once pays nothing for them.
+pub fn plan_maintenance(
+    prog: &Program,
+    var_types: &[VarTypes],
+    plan: &mut Plan,
+    interner: &mut Interner,
+) {
+    if plan.maintenance {
+        return;
+    }
+    let rel_index: HashMap<&str, usize> = prog
+        .decls
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
+    let Plan {
+        relations,
+        strata,
+        estimate,
+        maintenance,
+    } = plan;
+    let mut planner = Planner {
+        rel_index: &rel_index,
+        relations,
+        estimate,
+        interner,
+    };
+    for rp in strata.iter_mut().flat_map(|s| s.rules.iter_mut()) {
+        let (rule, types) = (&prog.rules[rp.rule], &var_types[rp.rule]);
+        rp.rederive = planner.plan_rederive(rule, types);
+        rp.keyed = planner.plan_keyed(rule, types);
+    }
+    *maintenance = true;
 }
 
 fn choose_reprs(
@@ -364,15 +407,13 @@ impl Planner<'_> {
                 _ => {}
             }
         }
-        let rederive = self.plan_rederive(rule, types);
-        let keyed = self.plan_keyed(rule, types);
         RulePlan {
             rule: ri,
             text: rule.to_string(),
             head,
             versions,
-            rederive,
-            keyed,
+            rederive: None,
+            keyed: Vec::new(),
             nonmonotone_reads,
         }
     }

@@ -377,6 +377,11 @@ fn explain_shows_representation_and_versions() {
     assert!(text.contains("dense bitset rows"), "{text}");
     assert!(text.contains("VERSION Δp"), "{text}");
     assert!(text.contains("SET-AT-A-TIME"), "{text}");
+    // What incremental maintenance runs: each rule led by its overdeleted head tuples.
+    assert!(
+        text.contains("REDERIVE (on retraction) from overdeleted Δp"),
+        "{text}"
+    );
 }
 
 /// Reachability by brute force (depth-first from every node).

@@ -29,6 +29,7 @@ use crate::eval::{
 };
 use crate::intern::Interner;
 use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
+use crate::planner::plan_maintenance;
 use crate::relation::{Relation, Repr};
 use crate::rows::RowKind;
 
@@ -56,9 +57,15 @@ impl Database {
     /// Carries the pending additions and retractions through every stratum (see the
     /// module comment).
     pub(super) fn maintain(&mut self) {
-        let Some(plan) = self.plan.take() else {
+        let Some(mut plan) = self.plan.take() else {
             return;
         };
+        plan_maintenance(
+            &self.program,
+            &self.var_types,
+            &mut plan,
+            &mut self.interner,
+        );
         let n = plan.relations.len();
         let mut ch = Changes {
             lost: (0..n).map(|r| scratch(&plan, r)).collect(),
