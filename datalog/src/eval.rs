@@ -5,8 +5,8 @@ use crate::ast::AggFunc;
 use crate::distinct::Distinct;
 use crate::intern::{Interner, SymbolKind};
 use crate::plan::*;
-use crate::relation::{fits_row, Relation, Repr, RowRel};
-use crate::rows::{Acc, Row, RowKind, RowSet};
+use crate::relation::{fits_row, Relation, RowRel};
+use crate::rows::{Acc, Row, RowSet};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -69,14 +69,13 @@ pub fn run_stratum(
     stats: &mut [RuleStats],
     interner: &Interner,
 ) {
-    // Incrementally, deltas are small: rows of them as small as their values allow
-    // (a dense row would allocate and clear the whole domain per key).
+    // Incrementally, deltas are small.
     let scratch = |r: RelId| {
-        let repr = match (mode, plan.relations[r].repr) {
-            (Mode::Incremental, Repr::Rows(_)) => Repr::Rows(RowKind::Sparse),
-            (_, repr) => repr,
-        };
-        Relation::new(repr, plan.relations[r].types.len())
+        let (repr, arity) = (plan.relations[r].repr, plan.relations[r].types.len());
+        match mode {
+            Mode::Full => Relation::new(repr, arity),
+            Mode::Incremental => Relation::scratch(repr, arity),
+        }
     };
     for &r in &s.relations {
         store.new[r] = scratch(r);

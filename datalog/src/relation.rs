@@ -50,6 +50,17 @@ impl Relation {
         }
     }
 
+    /// An empty relation to hold a few tuples of a relation stored as `repr` for a
+    /// while (a delta, what a change adds or removes): `repr`, except that rows are
+    /// as small as their values allow (a dense row allocates and clears the whole
+    /// domain for each key).
+    pub fn scratch(repr: Repr, arity: usize) -> Self {
+        match repr {
+            Repr::Rows(_) => Relation::new(Repr::Rows(RowKind::Sparse), arity),
+            Repr::Tuples => Relation::new(repr, arity),
+        }
+    }
+
     /// A relation of representation `repr` holding the tuples of `t`: a copy of `t`
     /// as tuples; as rows (of pairs), built a key at a time from the pairs sorted,
     /// rather than one value at a time.

@@ -30,8 +30,7 @@ use crate::eval::{
 use crate::intern::Interner;
 use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
 use crate::planner::plan_maintenance;
-use crate::relation::{Relation, Repr};
-use crate::rows::RowKind;
+use crate::relation::Relation;
 
 /// What each relation lost and gained in this maintenance (already applied to the
 /// store), relative to the last saturated state.
@@ -103,7 +102,13 @@ impl Database {
             if !own_facts && !reads.iter().chain(&nonmonotone).any(|&r| ch.touched(r)) {
                 continue;
             }
-            let recompute = s.rules.iter().any(|rp| rp.rederive.is_none())
+            // Something may be overdeleted (and must be rederived): a lost tuple read
+            // positively, a retracted fact, a change read through negation or
+            // aggregation.
+            let deletes = s.relations.iter().any(|&r| !self.retracted[r].is_empty())
+                || reads.iter().any(|&r| !ch.lost[r].is_empty())
+                || nonmonotone.iter().any(|&r| ch.touched(r));
+            let recompute = (deletes && s.rules.iter().any(|rp| rp.rederive.is_none()))
                 || (self.retraction == Retraction::Adaptive
                     && s.closure.is_some_and(|c| {
                         !ch.lost[c.edge].is_empty()
@@ -432,15 +437,9 @@ fn apply(full: &mut Relation, lost: &Relation, gained: &Relation) {
     });
 }
 
-/// An empty relation to hold some of `r`'s tuples for a while: `r`'s representation,
-/// but rows as small as their values allow (a dense row allocates and clears the
-/// whole domain).
+/// An empty relation to hold some of `r`'s tuples for a while ([`Relation::scratch`]).
 fn scratch(plan: &Plan, r: usize) -> Relation {
-    let repr = match plan.relations[r].repr {
-        Repr::Rows(_) => Repr::Rows(RowKind::Sparse),
-        other => other,
-    };
-    Relation::new(repr, plan.relations[r].types.len())
+    Relation::scratch(plan.relations[r].repr, plan.relations[r].types.len())
 }
 
 /// The relations stratum `s` reads positively (its rules' delta versions' relations),
