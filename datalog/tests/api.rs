@@ -746,3 +746,45 @@ fn a_change_under_an_aggregate_recounts_only_the_groups_it_touches() {
         assert_eq!(all(&mut db), all(&mut fresh), "change {i}");
     }
 }
+
+#[test]
+fn a_rule_with_an_expression_in_its_head_is_maintained_by_insertion_and_recomputed_on_deletion() {
+    let mut db = Database::new();
+    db.add_rules(
+        ".decl e(x: number, y: number)\n.decl d(x: number, y: number)\nd(x, y + 1) :- e(x, y).\n",
+        "h.dl",
+    )
+    .unwrap();
+    for i in 0..500 {
+        db.add_fact("e", &[Value::Number(i), Value::Number(i)])
+            .unwrap();
+    }
+    let first = db.saturate().unwrap();
+    assert!(db
+        .add_fact("e", &[Value::Number(900), Value::Number(7)])
+        .unwrap());
+    let added = db.saturate().unwrap();
+    assert_eq!(added.derived, 1, "{added:?}");
+    assert!(
+        db.query("d", &[Some(Value::Number(900)), Some(Value::Number(8))])
+            .unwrap()
+            .count()
+            == 1
+    );
+    // No rederivation version (the head's y + 1 cannot be read back): recomputed.
+    assert!(db
+        .retract_fact("e", &[Value::Number(3), Value::Number(3)])
+        .unwrap());
+    let retracted = db.saturate().unwrap();
+    assert_eq!(
+        retracted.derived, first.derived,
+        "{retracted:?} after {first:?}"
+    );
+    assert_eq!(db.size("d").unwrap(), 500);
+    assert!(
+        db.query("d", &[Some(Value::Number(3)), None])
+            .unwrap()
+            .count()
+            == 0
+    );
+}
