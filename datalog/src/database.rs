@@ -1,5 +1,5 @@
 //! The library API: a [`Database`] holds a program, its asserted facts and the derived
-//! relations, saturated on demand, incrementally when only facts were added.
+//! relations, saturated on demand.
 //!
 //! Saturation is incremental after the first: facts asserted and retracted since the
 //! last saturation are carried through the strata by overdeletion, rederivation and
@@ -485,21 +485,14 @@ impl Database {
             stale => {
                 self.plan = stale;
                 let stats = self.stats_of_edb();
-                let mut plan = plan_program(
+                plan_program(
                     &self.program,
                     &self.var_types,
                     &self.strata,
                     &stats,
                     &mut self.interner,
                     self.options,
-                );
-                plan_maintenance(
-                    &self.program,
-                    &self.var_types,
-                    &mut plan,
-                    &mut self.interner,
-                );
-                return plan.to_string();
+                )
             }
         };
         plan_maintenance(
@@ -509,7 +502,10 @@ impl Database {
             &mut self.interner,
         );
         let text = plan.to_string();
-        self.plan = Some(plan);
+        // The saturated state's plan goes back; one made for a stale state does not.
+        if self.plan.is_none() && !self.stale {
+            self.plan = Some(plan);
+        }
         text
     }
 

@@ -76,12 +76,7 @@ pub fn plan_program(
     interner: &mut Interner,
     opts: PlanOptions,
 ) -> Plan {
-    let rel_index: HashMap<&str, usize> = prog
-        .decls
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.name.as_str(), i))
-        .collect();
+    let rel_index = rel_index(prog);
     let reprs = choose_reprs(prog, &rel_index, stats, opts);
     let relations: Vec<RelInfo> = prog
         .decls
@@ -146,12 +141,7 @@ pub fn plan_maintenance(
     if plan.maintenance {
         return;
     }
-    let rel_index: HashMap<&str, usize> = prog
-        .decls
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.name.as_str(), i))
-        .collect();
+    let rel_index = rel_index(prog);
     let Plan {
         relations,
         strata,
@@ -170,6 +160,15 @@ pub fn plan_maintenance(
         rp.keyed = planner.plan_keyed(rule, types);
     }
     *maintenance = true;
+}
+
+/// Each declared relation's number, by name.
+fn rel_index(prog: &Program) -> HashMap<&str, usize> {
+    prog.decls
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect()
 }
 
 fn choose_reprs(
