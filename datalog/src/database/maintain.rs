@@ -108,14 +108,26 @@ impl Database {
             let deletes = s.relations.iter().any(|&r| !self.retracted[r].is_empty())
                 || reads.iter().any(|&r| !ch.lost[r].is_empty())
                 || nonmonotone.iter().any(|&r| ch.touched(r));
-            let recompute = (deletes && s.rules.iter().any(|rp| rp.rederive.is_none()))
-                || (self.retraction == Retraction::Adaptive
-                    && s.closure.is_some_and(|c| {
-                        !ch.lost[c.edge].is_empty()
-                            && !self.closure_worth_rederiving(c, &ch.lost[c.edge])
-                    }));
-            if recompute || !self.update_stratum(&plan, si, &reads, &nonmonotone, &mut ch) {
+            if deletes && s.rules.iter().any(|rp| rp.rederive.is_none()) {
                 self.recompute_stratum(&plan, si, &mut ch);
+                continue;
+            }
+            // A closure that only loses edges loses exactly the paths through them.
+            let closure_deletes = s.closure.filter(|c| {
+                !own_facts
+                    && !ch.lost[c.edge].is_empty()
+                    && ch.gained[c.edge].is_empty()
+                    && reads.iter().all(|&r| r == c.edge || !ch.touched(r))
+            });
+            let del = match closure_deletes {
+                Some(c) => self.closure_overdelete(&plan, si, c, &ch.lost[c.edge]),
+                None => self.overdelete(&plan, si, &reads, &nonmonotone, &ch),
+            };
+            match del {
+                Some(del) => {
+                    self.rederive_and_insert(&plan, si, &reads, &nonmonotone, &mut ch, del)
+                }
+                None => self.recompute_stratum(&plan, si, &mut ch),
             }
         }
         for r in 0..n {
@@ -126,17 +138,18 @@ impl Database {
         self.plan = Some(plan);
     }
 
-    /// Updates stratum `si` by overdeletion, rederivation and insertion (see the module
-    /// comment), recording what its relations lost and gained in `ch`. False, with the
-    /// store as it was, when [`Retraction::Adaptive`] finds recomputing cheaper.
-    fn update_stratum(
+    /// Step 1 for stratum `si` (see the module comment): the tuples of its relations to
+    /// overdelete, per relation, found against the old state (nothing is removed yet).
+    /// `None`, with the store as it was, when [`Retraction::Adaptive`] finds
+    /// recomputing cheaper.
+    fn overdelete(
         &mut self,
         plan: &Plan,
         si: usize,
         reads: &[usize],
         nonmonotone: &[usize],
-        ch: &mut Changes,
-    ) -> bool {
+        ch: &Changes,
+    ) -> Option<Vec<Relation>> {
         let s = &plan.strata[si];
         let own = &s.relations;
         let lower: Vec<usize> = {
@@ -237,9 +250,23 @@ impl Database {
         for &r in &lower {
             apply(&mut self.store.full[r], &ch.lost[r], &ch.gained[r]);
         }
-        if !within_budget {
-            return false;
-        }
+        within_budget.then_some(del)
+    }
+
+    /// Steps 2 and 3 for stratum `si` (see the module comment), after overdeletion
+    /// found `del`: removal, rederivation against the new state, semi-naive insertion;
+    /// records what its relations lost and gained in `ch`.
+    fn rederive_and_insert(
+        &mut self,
+        plan: &Plan,
+        si: usize,
+        reads: &[usize],
+        nonmonotone: &[usize],
+        ch: &mut Changes,
+        del: Vec<Relation>,
+    ) {
+        let s = &plan.strata[si];
+        let own = &s.relations;
         for &r in own {
             let full = &mut self.store.full[r];
             del[r].for_each(|t| {
@@ -307,7 +334,6 @@ impl Database {
                 }
             });
         }
-        true
     }
 
     /// Evaluates the rules of `s` again for the groups that the changed tuples of the
@@ -380,35 +406,90 @@ impl Database {
         }
     }
 
-    /// Whether deleting `gone`'s edges from the closure stratum `c` and rederiving is
-    /// likely cheaper than recomputing the closure by SCC condensation, which costs
-    /// about a machine word per 64 tuples. Deleting edge (a, b) can lose at most the
-    /// paths from a predecessor of `a` (or `a`) to a successor of `b` (or `b`), which
-    /// the rows of the closure count; delete and rederive pays for each of those about
-    /// a tuple at a time, so it is chosen only when they are few against the closure.
-    fn closure_worth_rederiving(&self, c: ClosurePlan, gone: &Relation) -> bool {
+    /// Step 1 for a transitive closure `c` that only lost the edges `gone`: deleting
+    /// edge (a, b) loses exactly the paths through it, from `a` or a node that reaches
+    /// `a`, to `b` or a node `b` reaches, read off the closure's rows (its reverse row
+    /// of `a` when kept, else a pass over its forward rows). `None` when those are
+    /// more than 1/64 of the closure and [`Retraction::Adaptive`] chooses to recompute
+    /// by SCC condensation, which costs about a machine word per 64 tuples where these
+    /// cost about a tuple each.
+    fn closure_overdelete(
+        &mut self,
+        plan: &Plan,
+        si: usize,
+        c: ClosurePlan,
+        gone: &Relation,
+    ) -> Option<Vec<Relation>> {
         const MAX_EDGES: usize = 64;
         const TUPLE_COST: u64 = 64;
+        let adaptive = self.retraction == Retraction::Adaptive;
         let Relation::Rows(head) = &self.store.full[c.head] else {
-            return true;
+            return None;
         };
-        if gone.len() > MAX_EDGES {
-            return false;
+        if adaptive && gone.len() > MAX_EDGES {
+            return None;
         }
-        // Overdeleting through a deleted edge walks the closure's reverse rows. Once
-        // built they are kept up to date, but a recomputation drops them, and building
-        // them again costs about as much as recomputing.
-        let Some(rev) = &head.rev else {
-            return false;
-        };
+        let mut through: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
         let mut reach = 0u64;
+        let mut probes = 0u64;
         gone.for_each(|t| {
             let (a, b) = (t[0] as u32, t[1] as u32);
-            let succ = head.fwd.row(b).map_or(0, |r| r.len());
-            let pred = rev.row(a).map_or(0, |r| r.len());
-            reach += (pred + 1) * (succ + 1);
+            let mut from = vec![a];
+            match &head.rev {
+                Some(rev) => {
+                    probes += 1;
+                    if let Some(row) = rev.row(a) {
+                        row.for_each(|x| from.push(x));
+                    }
+                }
+                None => {
+                    probes += head.fwd.keys().len() as u64;
+                    from.extend(
+                        head.fwd
+                            .iter()
+                            .filter(|(_, row)| row.contains(a))
+                            .map(|(x, _)| x),
+                    );
+                }
+            }
+            let mut to = vec![b];
+            probes += 1;
+            if let Some(row) = head.fwd.row(b) {
+                row.for_each(|z| to.push(z));
+            }
+            reach += (from.len() * to.len()) as u64;
+            through.push((from, to));
         });
-        reach * TUPLE_COST <= head.fwd.len()
+        let mut del: Option<Vec<Relation>> = None;
+        if !adaptive || reach * TUPLE_COST <= head.fwd.len() {
+            let mut d: Vec<Relation> = (0..plan.relations.len())
+                .map(|r| scratch(plan, r))
+                .collect();
+            let asserted = &self.edb[c.head];
+            for (from, to) in &through {
+                for &x in from {
+                    for &z in to {
+                        let t = [i64::from(x), i64::from(z)];
+                        if !asserted.contains(&t) {
+                            d[c.head].insert(&t);
+                        }
+                    }
+                }
+            }
+            del = Some(d);
+        }
+        // Charged to the recursive rule, as the condensation is.
+        if let Some(rp) = plan.strata[si]
+            .rules
+            .iter()
+            .find(|rp| rp.versions.len() == 3)
+            .or(plan.strata[si].rules.first())
+        {
+            let work = &mut self.stats[rp.rule].work;
+            work.probes += probes;
+            work.derived += del.as_ref().map_or(0, |d| d[c.head].len() as u64);
+        }
+        del
     }
 
     /// Relation `r`'s full version rebuilt from its asserted facts alone.
