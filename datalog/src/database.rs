@@ -630,14 +630,20 @@ impl Database {
         &self.interner
     }
 
-    /// Approximate heap bytes of the stored relations.
+    /// Approximate heap bytes of the stored relations and facts (pending changes too).
     pub fn heap_bytes(&self) -> usize {
         self.store
             .full
             .iter()
             .map(|r| r.heap_bytes())
             .sum::<usize>()
-            + self.edb.iter().map(|r| r.heap_bytes()).sum::<usize>()
+            + self
+                .edb
+                .iter()
+                .chain(&self.added)
+                .chain(&self.retracted)
+                .map(|r| r.heap_bytes())
+                .sum::<usize>()
     }
 }
 
