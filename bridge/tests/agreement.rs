@@ -573,6 +573,38 @@ fn retracting_a_fact_removes_its_consequences() {
     );
 }
 
+/// A saturated blog changed as a host changes it, querying between changes: every
+/// tier answers alike (the engine maintains its relations incrementally, through the
+/// negation and the count; the SX library saturates again).
+#[test]
+fn writes_between_queries_reach_negations_and_counts_on_every_tier() {
+    prints(
+        "writes",
+        "(for-each (fn (f) (dl-add-fact! db f))
+  '((tagged 1 \"a\") (tagged 1 \"b\") (tagged 2 \"a\") (tagged 3 \"b\") (tagged 3 \"c\") (hidden 3)))
+(dl-add-rule! db '(<- (tag T) (tagged _ T)))
+(dl-add-rule! db '(<- (visible P) (tagged P _) (not (hidden P))))
+(dl-add-rule! db '(<- (related P Q) (tagged P T) (tagged Q T) (!= P Q) (visible Q)))
+(dl-add-rule! db '(<- (uses T N) (tag T) (count N P (and (tagged P T) (visible P)))))
+(define (show) (println (dl-query db '(related P Q)) (dl-query db '(uses T N))))
+(show)
+(dl-retract! db '(hidden 3))
+(show)
+(dl-add-fact! db '(tagged 4 \"c\"))
+(dl-retract! db '(tagged 1 \"a\"))
+(show)
+(dl-add-fact! db '(hidden 1))
+(dl-retract! db '(tagged 3 \"c\"))
+(dl-add-fact! db '(tagged 3 \"c\"))
+(show)",
+        "({P 1 Q 2} {P 2 Q 1} {P 3 Q 1}) ({T \"a\" N 2} {T \"b\" N 1} {T \"c\" N 0})
+({P 1 Q 2} {P 1 Q 3} {P 2 Q 1} {P 3 Q 1}) ({T \"a\" N 2} {T \"b\" N 2} {T \"c\" N 1})
+({P 1 Q 3} {P 3 Q 1} {P 3 Q 4} {P 4 Q 3}) ({T \"a\" N 1} {T \"b\" N 2} {T \"c\" N 2})
+({P 1 Q 3} {P 3 Q 4} {P 4 Q 3}) ({T \"a\" N 1} {T \"b\" N 1} {T \"c\" N 2})
+",
+    );
+}
+
 #[test]
 fn unsafe_rules_non_ground_facts_and_unstratifiable_programs_are_rejected() {
     prints(
