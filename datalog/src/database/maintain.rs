@@ -203,8 +203,11 @@ impl Database {
         for &r in reads {
             self.store.delta[r].clear();
         }
+        // The last two rounds' new tuples and the last round's work, to project the next.
+        let (mut fresh_now, mut round_start) = (0usize, work_before);
         let within_budget = loop {
             let mut any = false;
+            let last_fresh = std::mem::replace(&mut fresh_now, 0);
             for &r in own {
                 let derived = std::mem::replace(&mut self.store.new[r], scratch(plan, r));
                 let mut fresh = scratch(plan, r);
@@ -216,15 +219,29 @@ impl Database {
                 });
                 del[r].union_with(&fresh);
                 any |= !fresh.is_empty();
+                fresh_now += fresh.len();
                 self.store.delta[r] = fresh;
             }
             // Rederiving searches each rule's body once per overdeleted tuple, and the
             // touched groups are evaluated again: when that and the overdeletion so far
             // outgrow the work of computing the stratum from its facts, or half its
-            // tuples are gone, recomputing is cheaper.
+            // tuples are gone, recomputing is cheaper. Overdeletion often grows round
+            // by round (a subtree, a cycle), so the next round is projected at the
+            // last one's growth: stopping before a round that would cross the budget
+            // saves that round.
             let gone: usize = own.iter().map(|&r| del[r].len()).sum();
-            let spent = stratum_work(&self.stats, s) - work_before;
-            let ahead = gone as u64 * rederive_probes(s) + keyed_work;
+            let now = stratum_work(&self.stats, s);
+            let (spent, round) = (now - work_before, now - round_start);
+            round_start = now;
+            let growth = if last_fresh > 0 && fresh_now > last_fresh {
+                fresh_now as f64 / last_fresh as f64
+            } else {
+                0.0
+            };
+            let next = (round as f64 * growth) as u64;
+            let next_gone = (fresh_now as f64 * growth) as u64;
+            let per = rederive_probes(s);
+            let ahead = (gone as u64 + next_gone) * per + keyed_work + next;
             let budget = self.full_work.get(si).copied().unwrap_or(0);
             if self.retraction == Retraction::Adaptive
                 && (gone * 2 > held.max(1) || spent + ahead > budget)
