@@ -9,7 +9,8 @@
 //! a time, saturates and runs one query.
 //!
 //! A second group, `engine-stages`, splits the engine's time on the same workloads; a
-//! third, `blog200-write`, times a write and a read on the saturated blog.
+//! third, `blog200-write` (and `blog2000-write`, engine only), times a write and a read
+//! on the saturated blog.
 //!
 //! Run: `cargo bench -p sx-benches --bench datalog_tiers` (the 1,000-node closure takes
 //! tens of seconds per run on the SX tiers; filter it out with `-- 'tc300|sg|blog'`).
@@ -234,29 +235,35 @@ fn engine_stages(c: &mut Criterion) {
 /// counts are read. The engine maintains its relations incrementally; the SX library
 /// saturates again after each change.
 fn writes(c: &mut Criterion) {
-    let program = format!(
-        "{}\n(define db (mk))\n(run (fn () db))\n(define (write)\n  (dl-add-fact! db '(tagged 5000 \"tag3\"))\n  (len (dl-query db '(related 5000 X)))\n  (dl-retract! db '(tagged 5000 \"tag3\"))\n  (len (dl-query db '(cooc \"tag3\" U N))))",
-        blog(200, 25)
-    );
-    let mut g = c.benchmark_group("blog200-write");
-    g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(100));
-    g.measurement_time(Duration::from_secs(2));
-    let mut answers = Vec::new();
-    for (tier, mode, prelude) in TIERS {
-        let (mut i, _, _) = setup(&program, mode, prelude);
-        let write = i.global("write").expect("write defined");
-        g.bench_function(tier, |b| {
-            b.iter(|| answers.push(call(&mut i, &write, Vec::new())))
-        });
+    let write = |posts: u64, tags: u64| {
+        format!(
+            "{}\n(define db (mk))\n(run (fn () db))\n(define (write)\n  (dl-add-fact! db '(tagged 5000 \"tag3\"))\n  (len (dl-query db '(related 5000 X)))\n  (dl-retract! db '(tagged 5000 \"tag3\"))\n  (len (dl-query db '(cooc \"tag3\" U N))))",
+            blog(posts, tags)
+        )
+    };
+    // The 200-post blog on every tier; ten times the posts and four times the tags on
+    // the engine alone (the SX library saturates again after each write: seconds).
+    for (name, program, tiers) in [
+        ("blog200-write", write(200, 25), &TIERS[..]),
+        ("blog2000-write", write(2000, 100), &TIERS[2..]),
+    ] {
+        let mut g = c.benchmark_group(name);
+        g.sample_size(10);
+        g.warm_up_time(Duration::from_millis(100));
+        g.measurement_time(Duration::from_secs(2));
+        let mut answers = Vec::new();
+        for &(tier, mode, prelude) in tiers {
+            let (mut i, _, _) = setup(&program, mode, prelude);
+            let write = i.global("write").expect("write defined");
+            g.bench_function(tier, |b| {
+                b.iter(|| answers.push(call(&mut i, &write, Vec::new())))
+            });
+        }
+        let mut distinct: Vec<String> = answers.iter().map(lang::printer::repr).collect();
+        distinct.dedup();
+        assert!(distinct.len() <= 1, "{name}: tiers disagree: {distinct:?}");
+        g.finish();
     }
-    let mut distinct: Vec<String> = answers.iter().map(lang::printer::repr).collect();
-    distinct.dedup();
-    assert!(
-        distinct.len() <= 1,
-        "blog200-write: tiers disagree: {distinct:?}"
-    );
-    g.finish();
 }
 
 criterion_group!(benches, tiers, engine_stages, writes);
