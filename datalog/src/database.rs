@@ -309,13 +309,24 @@ impl Database {
                 return true;
             }
         }
-        // Asserted again before a retraction was carried out: the store still holds it
-        // and everything it supports.
-        if !self.retracted[rel].remove(t) {
-            self.added[rel].insert(t);
+        self.record_change(rel, t, true);
+        true
+    }
+
+    /// Records that `t` was asserted (or retracted) since the last saturation. A change
+    /// that undoes a pending one of the other kind cancels it: asserted again before a
+    /// retraction was carried out, the store still holds `t` and everything it
+    /// supports; retracted before an addition was, the store never held it.
+    fn record_change(&mut self, rel: usize, t: &[i64], asserted: bool) {
+        let (undone, pending) = if asserted {
+            (&mut self.retracted, &mut self.added)
+        } else {
+            (&mut self.added, &mut self.retracted)
+        };
+        if !undone[rel].remove(t) {
+            pending[rel].insert(t);
         }
         self.changed = true;
-        true
     }
 
     /// Interns a string for encoded loading.
@@ -349,11 +360,7 @@ impl Database {
             self.stale = true;
             return true;
         }
-        // Retracted before an addition was carried out: nothing changes.
-        if !self.added[rel].remove(t) {
-            self.retracted[rel].insert(t);
-        }
-        self.changed = true;
+        self.record_change(rel, t, false);
         true
     }
 

@@ -222,6 +222,18 @@ fn engine_steps(
     plan: PlanOptions,
     retraction: Retraction,
 ) -> Vec<Rel> {
+    engine_each_step(rules, steps, plan, retraction)
+        .pop()
+        .expect("at least one step")
+}
+
+/// The engine's relations after each step of `steps`, on one database.
+fn engine_each_step(
+    rules: &[Vec<Template>],
+    steps: &[Step],
+    plan: PlanOptions,
+    retraction: Retraction,
+) -> Vec<Vec<Rel>> {
     let mut db = Database::new();
     db.set_plan_options(plan);
     db.set_retraction(retraction);
@@ -239,6 +251,7 @@ fn engine_steps(
             }
         }
     };
+    let mut out = Vec::new();
     for step in steps {
         match step {
             Step::Add(b) => change(&mut db, b, true),
@@ -249,19 +262,22 @@ fn engine_steps(
             }
         }
         db.saturate().unwrap();
-    }
-    (0..2 + rules.len())
-        .map(|r| {
-            db.tuples(&name(r))
-                .unwrap()
-                .into_iter()
-                .map(|t| match (&t[0], &t[1]) {
-                    (Value::Number(a), Value::Number(b)) => (*a, *b),
-                    _ => unreachable!("numbers only"),
+        out.push(
+            (0..2 + rules.len())
+                .map(|r| {
+                    db.tuples(&name(r))
+                        .unwrap()
+                        .into_iter()
+                        .map(|t| match (&t[0], &t[1]) {
+                            (Value::Number(a), Value::Number(b)) => (*a, *b),
+                            _ => unreachable!("numbers only"),
+                        })
+                        .collect()
                 })
-                .collect()
-        })
-        .collect()
+                .collect(),
+        );
+    }
+    out
 }
 
 fn rel() -> impl Strategy<Value = Rel> {
@@ -377,51 +393,6 @@ proptest! {
     }
 }
 
-/// The engine's relations after each step of `steps`, on one database.
-fn engine_each_step(
-    rules: &[Vec<Template>],
-    steps: &[([Rel; 2], [Rel; 2])],
-    plan: PlanOptions,
-    retraction: Retraction,
-) -> Vec<Vec<Rel>> {
-    let mut db = Database::new();
-    db.set_plan_options(plan);
-    db.set_retraction(retraction);
-    db.add_rules(&program(rules), "random.dl")
-        .expect("generated program is valid");
-    let mut out = Vec::new();
-    for (retract, add) in steps {
-        for (r, facts) in retract.iter().enumerate() {
-            for &(a, b) in facts {
-                db.retract_fact(EDB[r], &[Value::Number(a), Value::Number(b)])
-                    .unwrap();
-            }
-        }
-        for (r, facts) in add.iter().enumerate() {
-            for &(a, b) in facts {
-                db.add_fact(EDB[r], &[Value::Number(a), Value::Number(b)])
-                    .unwrap();
-            }
-        }
-        db.saturate().unwrap();
-        out.push(
-            (0..2 + rules.len())
-                .map(|r| {
-                    db.tuples(&name(r))
-                        .unwrap()
-                        .into_iter()
-                        .map(|t| match (&t[0], &t[1]) {
-                            (Value::Number(a), Value::Number(b)) => (*a, *b),
-                            _ => unreachable!("numbers only"),
-                        })
-                        .collect()
-                })
-                .collect(),
-        );
-    }
-    out
-}
-
 proptest! {
     #![proptest_config(config(64))]
 
@@ -432,13 +403,14 @@ proptest! {
         rules in rules(),
         steps in proptest::collection::vec(((rel(), rel()), (rel(), rel())), 2..10),
     ) {
-        let steps: Vec<([Rel; 2], [Rel; 2])> = steps
+        let steps: Vec<Step> = steps
             .into_iter()
-            .map(|((x0, x1), (a0, a1))| ([x0, x1], [a0, a1]))
+            .map(|((x0, x1), (a0, a1))| Step::Both { retract: [x0, x1], add: [a0, a1] })
             .collect();
         let mut facts: [Rel; 2] = [Rel::new(), Rel::new()];
         let mut want = Vec::new();
-        for (retract, add) in &steps {
+        for step in &steps {
+            let Step::Both { retract, add } = step else { unreachable!("made above") };
             for r in 0..2 {
                 facts[r] = minus(&facts[r], &retract[r]).union(&add[r]).copied().collect();
             }
