@@ -416,16 +416,21 @@ impl Database {
         c
     }
 
-    fn full_recompute(&mut self) {
+    /// A plan of the program for the asserted facts as they are now.
+    fn plan_for_facts(&mut self) -> Plan {
         let stats = self.stats_of_edb();
-        let plan = plan_program(
+        plan_program(
             &self.program,
             &self.var_types,
             &self.strata,
             &stats,
             &mut self.interner,
             self.options,
-        );
+        )
+    }
+
+    fn full_recompute(&mut self) {
+        let plan = self.plan_for_facts();
         tracing::debug!("plan:\n{plan}");
         let n = plan.relations.len();
         let mut store = Store::default();
@@ -491,15 +496,7 @@ impl Database {
             Some(plan) if !self.stale => plan,
             stale => {
                 self.plan = stale;
-                let stats = self.stats_of_edb();
-                plan_program(
-                    &self.program,
-                    &self.var_types,
-                    &self.strata,
-                    &stats,
-                    &mut self.interner,
-                    self.options,
-                )
+                self.plan_for_facts()
             }
         };
         plan_maintenance(
