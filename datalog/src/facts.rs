@@ -138,6 +138,10 @@ pub fn load_facts_file(
 fn render(db: &Database, relation: &str) -> Result<String, DatalogError> {
     let mut out = String::new();
     for t in db.tuples(relation)? {
+        if t.is_empty() {
+            // Soufflé writes a nullary tuple as `()`.
+            out.push_str("()");
+        }
         let fields: Vec<String> = t.iter().map(|v| v.to_string()).collect();
         out.push_str(&fields.join("\t"));
         out.push('\n');

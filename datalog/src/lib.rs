@@ -23,6 +23,7 @@ pub mod eval;
 pub mod facts;
 pub mod intern;
 pub mod lexer;
+pub mod normalise;
 pub mod parser;
 pub mod plan;
 pub mod planner;

@@ -6,6 +6,7 @@
 use crate::ast::*;
 use crate::check::{bound_vars, VarTypes};
 use crate::intern::{Interner, SymbolKind};
+use crate::normalise::{normalise, Normalised};
 use crate::plan::*;
 use crate::relation::Repr;
 use crate::rows::RowKind;
@@ -116,7 +117,10 @@ pub fn plan_program(
             rules: s
                 .rules
                 .iter()
-                .map(|&ri| planner.plan_rule(ri, &prog.rules[ri], &var_types[ri]))
+                .map(|&ri| {
+                    let n = planner.normal(&prog.rules[ri], &var_types[ri]);
+                    planner.plan_rule(ri, &prog.rules[ri], &n.rule, &n.types)
+                })
                 .collect(),
             closure: closure_shape(prog, &rel_index, &relations, s, stats),
         })
@@ -155,9 +159,9 @@ pub fn plan_maintenance(
         interner,
     };
     for rp in strata.iter_mut().flat_map(|s| s.rules.iter_mut()) {
-        let (rule, types) = (&prog.rules[rp.rule], &var_types[rp.rule]);
-        rp.rederive = planner.plan_rederive(rule, types);
-        rp.keyed = planner.plan_keyed(rule, types);
+        let n = planner.normal(&prog.rules[rp.rule], &var_types[rp.rule]);
+        rp.rederive = planner.plan_rederive(&n.rule, &n.types);
+        rp.keyed = planner.plan_keyed(&n.rule, &n.types);
     }
     *maintenance = true;
 }
@@ -339,7 +343,17 @@ impl Planner<'_> {
         self.rel_index[name]
     }
 
-    fn plan_rule(&mut self, ri: usize, rule: &Rule, types: &VarTypes) -> RulePlan {
+    /// `rule` in normal form (see [`crate::normalise`]).
+    fn normal(&self, rule: &Rule, types: &VarTypes) -> Normalised {
+        let relations = self.relations;
+        let rel_index = self.rel_index;
+        normalise(rule, types, &|name: &str| {
+            relations[rel_index[name]].types.as_slice()
+        })
+    }
+
+    /// Plans `rule` (its normal form; `written` is the rule as written, for display).
+    fn plan_rule(&mut self, ri: usize, written: &Rule, rule: &Rule, types: &VarTypes) -> RulePlan {
         let head = self.rel(&rule.head.relation);
         let positives: Vec<usize> = rule
             .body
@@ -408,7 +422,7 @@ impl Planner<'_> {
         }
         RulePlan {
             rule: ri,
-            text: rule.to_string(),
+            text: written.to_string(),
             head,
             versions,
             rederive: None,

@@ -47,6 +47,20 @@ enum Template {
     JoinApart(usize, usize),
     /// d(x, c) :- a(x, y), c = count : { n(x, p), m(p, y) }, c < DOM (an intersection).
     CountBoth(usize, usize, usize),
+    /// d(x, y) :- a(x + 1, y), b(x, _): an expression argument whose variable a later
+    /// atom binds.
+    ExprArg(usize, usize),
+    /// d(x, y) :- a(x, z), b(z + 1, y): an expression argument in a join (and, with
+    /// b = d, in the recursive atom a delta version scans first).
+    ExprJoin(usize, usize),
+    /// d(x, y + 1) :- a(x, y), y + 1 < DOM: an expression in the head.
+    ExprHead(usize),
+    /// d(x, m) :- a(x, _), m = max m : { n(x, m) }: the result names the value.
+    MaxSelf(usize, usize),
+    /// d(x, y) :- a(x, y), z0(): gated by a nullary relation (z0() :- e0(v, v)).
+    Gate(usize),
+    /// d(x, y) :- a(x, y), !z0().
+    NotGate(usize),
 }
 
 /// Rules for derived relation `i` (index 2 + i): positive reads of any relation up to
@@ -67,7 +81,13 @@ fn template(i: usize) -> impl Strategy<Value = Template> {
         (pos.clone(), low.clone()).prop_map(|(a, n)| Template::Min(a, n)),
         (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::Siblings(a, b)),
         (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::JoinApart(a, b)),
-        (pos, low.clone(), low).prop_map(|(a, n, m)| Template::CountBoth(a, n, m)),
+        (pos.clone(), low.clone(), low.clone()).prop_map(|(a, n, m)| Template::CountBoth(a, n, m)),
+        (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::ExprArg(a, b)),
+        (pos.clone(), pos.clone()).prop_map(|(a, b)| Template::ExprJoin(a, b)),
+        pos.clone().prop_map(Template::ExprHead),
+        (pos.clone(), low).prop_map(|(a, n)| Template::MaxSelf(a, n)),
+        pos.clone().prop_map(Template::Gate),
+        pos.prop_map(Template::NotGate),
     ]
 }
 
@@ -115,6 +135,20 @@ fn text(head: usize, t: &Template) -> String {
             name(*n),
             name(*m)
         ),
+        Template::ExprArg(a, b) => {
+            format!("{h}(x, y) :- {}(x + 1, y), {}(x, _).", name(*a), name(*b))
+        }
+        Template::ExprJoin(a, b) => {
+            format!("{h}(x, y) :- {}(x, z), {}(z + 1, y).", name(*a), name(*b))
+        }
+        Template::ExprHead(a) => format!("{h}(x, y + 1) :- {}(x, y), y + 1 < {DOM}.", name(*a)),
+        Template::MaxSelf(a, n) => format!(
+            "{h}(x, m) :- {}(x, _), m = max m : {{ {}(x, m) }}.",
+            name(*a),
+            name(*n)
+        ),
+        Template::Gate(a) => format!("{h}(x, y) :- {}(x, y), z0().", name(*a)),
+        Template::NotGate(a) => format!("{h}(x, y) :- {}(x, y), !z0().", name(*a)),
     }
 }
 
@@ -125,6 +159,7 @@ type Rel = BTreeSet<(i64, i64)>;
 fn reference(rules: &[Vec<Template>], facts: &[Rel; 2]) -> Vec<Rel> {
     let mut rels: Vec<Rel> = vec![facts[0].clone(), facts[1].clone()];
     rels.extend(rules.iter().map(|_| Rel::new()));
+    let z0 = facts[0].iter().any(|(a, b)| a == b);
     for (i, rs) in rules.iter().enumerate() {
         let me = 2 + i;
         loop {
@@ -172,6 +207,16 @@ fn reference(rules: &[Vec<Template>], facts: &[Rel; 2]) -> Vec<Rel> {
                                                 == y
                                     })
                             }
+                            Template::ExprArg(a, b) => any(*b, x) && has(*a, x + 1, y),
+                            Template::ExprJoin(a, b) => {
+                                (0..=DOM).any(|z| has(*a, x, z) && has(*b, z + 1, y))
+                            }
+                            Template::ExprHead(a) => (1..DOM).contains(&y) && has(*a, x, y - 1),
+                            Template::MaxSelf(a, n) => {
+                                any(*a, x) && (0..=DOM).rev().find(|&v| has(*n, x, v)) == Some(y)
+                            }
+                            Template::Gate(a) => z0 && has(*a, x, y),
+                            Template::NotGate(a) => !z0 && has(*a, x, y),
                         };
                         if ok && !rels[me].contains(&(x, y)) {
                             add.push((x, y));
@@ -193,6 +238,7 @@ fn program(rules: &[Vec<Template>]) -> String {
     for r in 0..2 + rules.len() {
         s.push_str(&format!(".decl {}(a: number, b: number)\n", name(r)));
     }
+    s.push_str(".decl z0()\nz0() :- e0(v, v).\n");
     for (i, rs) in rules.iter().enumerate() {
         for t in rs {
             s.push_str(&text(2 + i, t));
