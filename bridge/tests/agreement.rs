@@ -13,7 +13,7 @@ use common::{normalise_error, Tier, TIERS};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use datalog::ast::{Atom, Literal, Program, Term};
+use datalog::ast::{Atom, IoKind, Literal, Program, Term};
 use datalog::Database;
 use lang::tiering::JitMode;
 use lang::{Interp, OutputBuffer};
@@ -166,12 +166,12 @@ fn facts(prog: &Program, dir: &Path) -> Option<Vec<String>> {
         ..Program::default()
     })
     .ok()?;
-    for (rel, _) in &prog.inputs {
+    for rel in prog.io_of(IoKind::Input).map(|d| &d.relation) {
         let path = dir.join("facts").join(format!("{rel}.facts"));
         datalog::facts::load_facts_file(&mut db, rel, &path).ok()?;
     }
     db.saturate().ok()?;
-    for (rel, _) in &prog.inputs {
+    for rel in prog.io_of(IoKind::Input).map(|d| &d.relation) {
         for tuple in db.tuples(rel).ok()? {
             let vals: Vec<String> = tuple
                 .iter()
@@ -213,7 +213,12 @@ fn translate(dir: &Path) -> Option<(String, Vec<(String, usize)>)> {
             .unwrap_or(0)
     };
     let mut outputs: Vec<(String, usize)> = Vec::new();
-    for (rel, _) in prog.outputs.iter().chain(&prog.printsizes) {
+    for rel in prog
+        .io
+        .iter()
+        .filter(|d| d.kind != IoKind::Input)
+        .map(|d| &d.relation)
+    {
         if !outputs.iter().any(|(r, _)| r == rel) {
             outputs.push((rel.clone(), arity(rel)));
         }

@@ -6,6 +6,7 @@
 //! WORKLOAD_DIR holds `prog.dl` and `facts/` (as `../shared/bench/*` do); N facts are
 //! retracted (default 5), spread evenly over the first input relation's file.
 
+use datalog::ast::IoKind;
 use datalog::facts::load_facts_file;
 use datalog::{Database, Retraction, Value};
 use std::path::Path;
@@ -24,7 +25,11 @@ fn main() {
         let mut db = Database::new();
         db.set_retraction(mode);
         db.add_rules(&prog, "prog.dl").expect("program");
-        let inputs: Vec<String> = db.program().inputs.iter().map(|i| i.0.clone()).collect();
+        let inputs: Vec<String> = db
+            .program()
+            .io_of(IoKind::Input)
+            .map(|i| i.relation.clone())
+            .collect();
         for rel in &inputs {
             let path = dir.join("facts").join(format!("{rel}.facts"));
             load_facts_file(&mut db, rel, &path).expect("facts");
@@ -33,9 +38,8 @@ fn main() {
         let full = db.saturate().expect("saturate");
         let outputs: Vec<String> = db
             .program()
-            .printsizes
-            .iter()
-            .map(|i| i.0.clone())
+            .io_of(IoKind::PrintSize)
+            .map(|i| i.relation.clone())
             .collect();
         let size = |db: &Database| -> Vec<usize> {
             outputs.iter().map(|r| db.size(r).expect("size")).collect()

@@ -279,18 +279,68 @@ pub struct Program {
     pub rules: Vec<Rule>,
     /// Ground facts written inline.
     pub facts: Vec<Atom>,
-    /// `.input` relations.
-    pub inputs: Vec<(String, Span)>,
-    /// `.output` relations.
-    pub outputs: Vec<(String, Span)>,
-    /// `.printsize` relations.
-    pub printsizes: Vec<(String, Span)>,
+    /// `.input`, `.output` and `.printsize` directives, in order.
+    pub io: Vec<IoDirective>,
     /// SX value semantics (set by the SX-forms front end; Soufflé text keeps its own):
     /// ordering comparisons (`<` …) may compare symbol-typed values (two strings by
     /// their bytes, numbers numerically; anything else fails), and a symbol-typed
     /// column may also hold numbers (interned as [`crate::intern::SymbolKind::Int`]),
     /// so a relation can mix numbers and text in one argument as SX relations do.
     pub sx_values: bool,
+}
+
+impl Program {
+    /// The directives of one kind, in order.
+    pub fn io_of(&self, kind: IoKind) -> impl Iterator<Item = &IoDirective> {
+        self.io.iter().filter(move |d| d.kind == kind)
+    }
+}
+
+/// What an I/O directive asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoKind {
+    /// `.input r`: load facts before saturating.
+    Input,
+    /// `.output r`: write the relation after saturating.
+    Output,
+    /// `.printsize r`: print the relation's size after saturating.
+    PrintSize,
+}
+
+impl IoKind {
+    /// The directive's name, without its dot.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoKind::Input => "input",
+            IoKind::Output => "output",
+            IoKind::PrintSize => "printsize",
+        }
+    }
+}
+
+/// `.input r(key=value, …)` and its kin: the relation and its I/O parameters as
+/// written (`IO`, `filename`, `delimiter`, …; interpreted by [`crate::facts`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IoDirective {
+    /// Which directive.
+    pub kind: IoKind,
+    /// The relation.
+    pub relation: String,
+    /// `key=value` parameters, values unquoted.
+    pub params: Vec<(String, String)>,
+    /// Where the relation is named.
+    pub span: Span,
+}
+
+impl IoDirective {
+    /// The value of parameter `key`, if given.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn write_args(f: &mut fmt::Formatter<'_>, args: &[Term]) -> fmt::Result {

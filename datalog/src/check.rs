@@ -22,16 +22,11 @@ pub fn check_program_from(
     first_rule: usize,
 ) -> Result<Vec<VarTypes>, CheckError> {
     let decls = decl_map(prog, file)?;
-    for (name, sp) in prog
-        .inputs
-        .iter()
-        .chain(&prog.outputs)
-        .chain(&prog.printsizes)
-    {
-        if !decls.contains_key(name.as_str()) {
+    for d in &prog.io {
+        if !decls.contains_key(d.relation.as_str()) {
             return Err(CheckError::Undeclared {
-                loc: Loc::new(file, *sp),
-                name: name.clone(),
+                loc: Loc::new(file, d.span),
+                name: d.relation.clone(),
             });
         }
     }

@@ -130,9 +130,7 @@ impl Database {
         combined.decls.extend(prog.decls);
         let new_rules = !prog.rules.is_empty();
         combined.rules.extend(prog.rules);
-        combined.inputs.extend(prog.inputs);
-        combined.outputs.extend(prog.outputs);
-        combined.printsizes.extend(prog.printsizes);
+        combined.io.extend(prog.io);
         combined.sx_values |= prog.sx_values;
         // Checked with the new facts only (the old ones passed when added), and the
         // new rules only unless the old ones' declarations changed since they were.

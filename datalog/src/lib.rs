@@ -29,6 +29,7 @@ pub mod plan;
 pub mod planner;
 pub mod relation;
 pub mod rows;
+pub mod run;
 pub mod sexpr;
 pub mod stratify;
 pub mod tuples;

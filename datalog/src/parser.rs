@@ -20,9 +20,11 @@ pub fn parse_program(src: &str, file: &str) -> Result<Program, ParseError> {
         prog: Program::default(),
         aliases: HashMap::new(),
         pending_types: Vec::new(),
+        eqrel: Vec::new(),
     };
     p.program()?;
     p.resolve_types()?;
+    p.close_eqrels()?;
     Ok(p.prog)
 }
 
@@ -35,6 +37,8 @@ struct Parser {
     aliases: HashMap<String, (String, Span)>,
     /// (decl index, column index, type name, span) to resolve once all aliases are known.
     pending_types: Vec<(usize, usize, String, Span)>,
+    /// Relations declared `eqrel`, closed by rules once parsing ends.
+    eqrel: Vec<(String, Span)>,
 }
 
 const FUNCTORS: [&str; 12] = [
@@ -131,41 +135,129 @@ impl Parser {
             "decl" => self.decl(dot.span),
             "type" => self.type_decl(dot.span),
             "input" | "output" | "printsize" => {
+                let kind = match name.as_str() {
+                    "input" => IoKind::Input,
+                    "output" => IoKind::Output,
+                    _ => IoKind::PrintSize,
+                };
+                // `.output a, b(key=value, …)`: the parameters apply to every relation.
+                let mut rels = Vec::new();
                 loop {
-                    let (rel, sp) = self.ident("a relation name")?;
-                    if self.is("(") {
-                        return self
-                            .unsupported(self.span(), format!("I/O parameters on `.{name}`"));
-                    }
-                    let list = match name.as_str() {
-                        "input" => &mut self.prog.inputs,
-                        "output" => &mut self.prog.outputs,
-                        _ => &mut self.prog.printsizes,
-                    };
-                    list.push((rel, sp));
+                    rels.push(self.qualified_name("a relation name")?);
                     if self.is(",") {
                         self.bump();
                     } else {
                         break;
                     }
                 }
+                let params = if self.is("(") {
+                    self.io_params()?
+                } else {
+                    Vec::new()
+                };
+                for (relation, span) in rels {
+                    self.prog.io.push(IoDirective {
+                        kind,
+                        relation,
+                        params: params.clone(),
+                        span,
+                    });
+                }
                 Ok(())
             }
+            "pragma" => {
+                // `.pragma "key" "value"` (or `.pragma "key"`): options of Soufflé's own
+                // optimiser and profiler; none changes what a program derives, so each
+                // is accepted and reported in the trace.
+                let key = self.string_lit("a pragma key string")?;
+                let value = if let Tok::Str(v) = self.peek().clone() {
+                    self.bump();
+                    v
+                } else {
+                    String::new()
+                };
+                tracing::debug!(key, value, "pragma accepted and ignored");
+                Ok(())
+            }
+            "limitsize" => self.unsupported(dot.span, "directive `.limitsize`"),
             other => self.unsupported(dot.span, format!("directive `.{other}`")),
         }
     }
 
-    fn decl(&mut self, span: Span) -> Result<(), ParseError> {
-        let (name, _) = self.ident("a relation name")?;
+    /// A string literal.
+    fn string_lit(&mut self, what: &str) -> Result<String, ParseError> {
+        match self.peek().clone() {
+            Tok::Str(s) => {
+                self.bump();
+                Ok(s)
+            }
+            _ => self.err(what),
+        }
+    }
+
+    /// A relation name, perhaps qualified by component instances (`a.b.r`).
+    fn qualified_name(&mut self, what: &str) -> Result<(String, Span), ParseError> {
+        let (mut name, span) = self.ident(what)?;
+        while self.is(".")
+            && self.adjacent(0)
+            && self.adjacent(1)
+            && matches!(self.peek_at(1), Tok::Ident(_))
+        {
+            self.bump();
+            let (part, _) = self.ident(what)?;
+            name.push('.');
+            name.push_str(&part);
+        }
+        Ok((name, span))
+    }
+
+    /// Whether the token `k` ahead starts where the one before it ends.
+    fn adjacent(&self, k: usize) -> bool {
+        let i = self.pos + k;
+        i < self.toks.len() && i > 0 && self.toks[i].start == self.toks[i - 1].end
+    }
+
+    /// `(key = value, …)`: values are strings, identifiers, numbers or `true`/`false`.
+    fn io_params(&mut self) -> Result<Vec<(String, String)>, ParseError> {
         self.expect("(")?;
-        let idx = self.prog.decls.len();
+        let mut out = Vec::new();
+        while !self.is(")") {
+            let (key, _) = self.ident("an I/O parameter name")?;
+            self.expect("=")?;
+            let value = match self.peek().clone() {
+                Tok::Str(s) => s,
+                Tok::Ident(s) => s,
+                Tok::Number(n) => n.to_string(),
+                _ => return self.err("a parameter value (a string, a name or a number)"),
+            };
+            self.bump();
+            out.push((key, value));
+            if self.is(",") {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        self.expect(")")?;
+        Ok(out)
+    }
+
+    fn decl(&mut self, span: Span) -> Result<(), ParseError> {
+        // `.decl a, b(x: number)` declares several relations of one shape.
+        let mut names = vec![self.ident("a relation name")?.0];
+        while self.is(",") {
+            self.bump();
+            names.push(self.ident("a relation name")?.0);
+        }
+        self.expect("(")?;
         let mut columns = Vec::new();
+        let mut types = Vec::new();
         if !self.is(")") {
             loop {
                 let (col, _) = self.ident("a column name")?;
                 self.expect(":")?;
                 let (ty, tsp) = self.ident("a column type")?;
-                self.pending_types.push((idx, columns.len(), ty, tsp));
+                types.push((ty, tsp));
                 columns.push((col, ColumnType::Number));
                 if self.is(",") {
                     self.bump();
@@ -175,36 +267,53 @@ impl Parser {
             }
         }
         self.expect(")")?;
-        if let Tok::Ident(q) = self.peek().clone() {
-            // Qualifiers such as `brie`, `btree`, `output`, `inline` are not supported;
-            // anything else is the start of the next clause.
-            if matches!(
-                q.as_str(),
-                "brie"
-                    | "btree"
-                    | "btree_delete"
-                    | "eqrel"
-                    | "inline"
-                    | "magic"
-                    | "no_magic"
-                    | "output"
-                    | "input"
-                    | "printsize"
-                    | "overridable"
-                    | "no_inline"
-            ) && self.span().line == span.line
-            {
-                return self.unsupported(self.span(), format!("relation qualifier `{q}`"));
+        // Qualifiers: storage hints (`brie`, `btree`, `btree_delete`), optimiser hints
+        // (`inline`, `no_inline`, `magic`, `no_magic`, `overridable`) change nothing SX
+        // derives; `input`, `output` and `printsize` are the old spelling of the
+        // directives; `eqrel` makes the relation an equivalence.
+        let mut io = Vec::new();
+        let mut eqrel = false;
+        while let Tok::Ident(q) = self.peek().clone() {
+            if matches!(self.peek_at(1), Tok::Punct("(")) {
+                break;
             }
+            match q.as_str() {
+                "brie" | "btree" | "btree_delete" | "inline" | "no_inline" | "magic"
+                | "no_magic" | "overridable" => {}
+                "eqrel" => eqrel = true,
+                "input" => io.push(IoKind::Input),
+                "output" => io.push(IoKind::Output),
+                "printsize" => io.push(IoKind::PrintSize),
+                "choice" => return self.unsupported(self.span(), "choice-domain"),
+                _ => break,
+            }
+            self.bump();
         }
         if self.is("choice") {
             return self.unsupported(self.span(), "choice-domain");
         }
-        self.prog.decls.push(RelationDecl {
-            name,
-            columns,
-            span,
-        });
+        for name in names {
+            let idx = self.prog.decls.len();
+            for (c, (ty, tsp)) in types.iter().enumerate() {
+                self.pending_types.push((idx, c, ty.clone(), *tsp));
+            }
+            for &kind in &io {
+                self.prog.io.push(IoDirective {
+                    kind,
+                    relation: name.clone(),
+                    params: Vec::new(),
+                    span,
+                });
+            }
+            if eqrel {
+                self.eqrel.push((name.clone(), span));
+            }
+            self.prog.decls.push(RelationDecl {
+                name,
+                columns: columns.clone(),
+                span,
+            });
+        }
         Ok(())
     }
 
@@ -258,6 +367,47 @@ impl Parser {
             expected: "a non-cyclic type alias".into(),
             found: format!("`{name}`"),
         })
+    }
+
+    /// An `eqrel` relation holds the equivalence its tuples generate: reflexive on
+    /// every value it mentions, symmetric and transitive, by four rules.
+    fn close_eqrels(&mut self) -> Result<(), ParseError> {
+        for (name, span) in std::mem::take(&mut self.eqrel) {
+            let arity = self
+                .prog
+                .decls
+                .iter()
+                .find(|d| d.name == name)
+                .map_or(0, |d| d.columns.len());
+            if arity != 2 {
+                return Err(ParseError::Unexpected {
+                    loc: Loc::new(&self.file, span),
+                    expected: "a binary relation for `eqrel`".into(),
+                    found: format!("`{name}` of arity {arity}"),
+                });
+            }
+            let v = |n: &str| Term::Var(n.to_string());
+            let atom = |a: Term, b: Term| Atom {
+                relation: name.clone(),
+                args: vec![a, b],
+                span,
+            };
+            let rule = |head: Atom, body: Vec<Atom>| Rule {
+                head,
+                body: body.into_iter().map(Literal::Positive).collect(),
+                span,
+            };
+            self.prog.rules.extend([
+                rule(atom(v("x"), v("x")), vec![atom(v("x"), Term::Wildcard)]),
+                rule(atom(v("x"), v("x")), vec![atom(Term::Wildcard, v("x"))]),
+                rule(atom(v("y"), v("x")), vec![atom(v("x"), v("y"))]),
+                rule(
+                    atom(v("x"), v("z")),
+                    vec![atom(v("x"), v("y")), atom(v("y"), v("z"))],
+                ),
+            ]);
+        }
+        Ok(())
     }
 
     fn resolve_types(&mut self) -> Result<(), ParseError> {

@@ -1,7 +1,7 @@
 //! `sx datalog`: runs a Soufflé-subset program, with Soufflé's flags. The logic lives in
 //! the `datalog` crate; this is argument handling and exit codes.
 
-use datalog::facts::{run_file, OutputDest, RunOptions};
+use datalog::run::{run_file, OutputDest, RunOptions};
 use std::io::Write;
 
 /// Arguments of `sx datalog`.
