@@ -88,9 +88,15 @@ fn term(t: &Term) -> String {
             Some(sym) => sym.to_string(),
             None => format!("{s:?}"),
         },
+        // SX forms have the arithmetic operators only: a case using Soufflé's others
+        // has no SX form (`NOT_SX` makes `translate` give up on it).
+        Term::Binary(op, ..) if !"+-*/%".contains(op.symbol()) => NOT_SX.into(),
         Term::Binary(op, a, b) => format!("({} {} {})", op.symbol(), term(a), term(b)),
     }
 }
+
+/// Stands for a term SX forms cannot write.
+const NOT_SX: &str = "\u{0}";
 
 /// A ground term's value (facts may use ground arithmetic); `None` when it fails.
 fn ground(t: &Term) -> Option<String> {
@@ -222,6 +228,9 @@ fn translate(dir: &Path) -> Option<(String, Vec<(String, usize)>)> {
         if !outputs.iter().any(|(r, _)| r == rel) {
             outputs.push((rel.clone(), arity(rel)));
         }
+    }
+    if body.contains(NOT_SX) {
+        return None;
     }
     let _ = writeln!(body, "(dl-saturate! db)");
     for (rel, n) in &outputs {

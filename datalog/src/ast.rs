@@ -49,7 +49,7 @@ pub struct RelationDecl {
     pub span: Span,
 }
 
-/// Binary arithmetic operators.
+/// Binary operators on numbers: arithmetic, bitwise and logical, as Soufflé has them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ArithOp {
     /// `+`
@@ -62,6 +62,30 @@ pub enum ArithOp {
     Div,
     /// `%` (remainder, sign of the dividend)
     Rem,
+    /// `^` (power; a negative exponent gives 0 unless the base is 1 or -1)
+    Pow,
+    /// `band`
+    BAnd,
+    /// `bor`
+    BOr,
+    /// `bxor`
+    BXor,
+    /// `bshl` (a shift by less than 0 or 64 or more derives nothing)
+    BShl,
+    /// `bshr` (arithmetic)
+    BShr,
+    /// `bshru` (logical)
+    BShrU,
+    /// `land`: 1 when both are non-zero, else 0
+    LAnd,
+    /// `lor`
+    LOr,
+    /// `lxor`
+    LXor,
+    /// `min(a, b)`
+    Min,
+    /// `max(a, b)`
+    Max,
 }
 
 impl ArithOp {
@@ -73,17 +97,61 @@ impl ArithOp {
             ArithOp::Mul => "*",
             ArithOp::Div => "/",
             ArithOp::Rem => "%",
+            ArithOp::Pow => "^",
+            ArithOp::BAnd => "band",
+            ArithOp::BOr => "bor",
+            ArithOp::BXor => "bxor",
+            ArithOp::BShl => "bshl",
+            ArithOp::BShr => "bshr",
+            ArithOp::BShrU => "bshru",
+            ArithOp::LAnd => "land",
+            ArithOp::LOr => "lor",
+            ArithOp::LXor => "lxor",
+            ArithOp::Min => "min",
+            ArithOp::Max => "max",
         }
     }
 
-    /// Applies the operator; `None` on overflow or division by zero.
+    /// Whether the operator is written as a function, `min(a, b)`, not infix.
+    pub fn is_functor(self) -> bool {
+        matches!(self, ArithOp::Min | ArithOp::Max)
+    }
+
+    /// Applies the operator; `None` (no tuple) on overflow, division by zero or a
+    /// shift out of range.
     pub fn apply(self, a: i64, b: i64) -> Option<i64> {
+        let shift = |b: i64| u32::try_from(b).ok().filter(|&s| s < 64);
         match self {
             ArithOp::Add => a.checked_add(b),
             ArithOp::Sub => a.checked_sub(b),
             ArithOp::Mul => a.checked_mul(b),
             ArithOp::Div => a.checked_div(b),
             ArithOp::Rem => a.checked_rem(b),
+            ArithOp::Pow => match u32::try_from(b) {
+                Ok(e) => a.checked_pow(e),
+                Err(_) if b < 0 => match a {
+                    1 => Some(1),
+                    -1 => Some(if b % 2 == 0 { 1 } else { -1 }),
+                    0 => None,
+                    _ => Some(0),
+                },
+                Err(_) => match a {
+                    0 | 1 => Some(a),
+                    -1 => Some(if b % 2 == 0 { 1 } else { -1 }),
+                    _ => None,
+                },
+            },
+            ArithOp::BAnd => Some(a & b),
+            ArithOp::BOr => Some(a | b),
+            ArithOp::BXor => Some(a ^ b),
+            ArithOp::BShl => shift(b).map(|s| a << s),
+            ArithOp::BShr => shift(b).map(|s| a >> s),
+            ArithOp::BShrU => shift(b).map(|s| ((a as u64) >> s) as i64),
+            ArithOp::LAnd => Some(i64::from(a != 0 && b != 0)),
+            ArithOp::LOr => Some(i64::from(a != 0 || b != 0)),
+            ArithOp::LXor => Some(i64::from((a != 0) != (b != 0))),
+            ArithOp::Min => Some(a.min(b)),
+            ArithOp::Max => Some(a.max(b)),
         }
     }
 }
@@ -363,6 +431,7 @@ impl fmt::Display for Term {
                 Some(sym) => f.write_str(sym),
                 None => write!(f, "{s:?}"),
             },
+            Term::Binary(op, a, b) if op.is_functor() => write!(f, "{}({a}, {b})", op.symbol()),
             Term::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
         }
     }

@@ -41,19 +41,38 @@ struct Parser {
     eqrel: Vec<(String, Span)>,
 }
 
-const FUNCTORS: [&str; 12] = [
+/// Soufflé's functor names: `name(` starts a term, not an atom, in a body.
+const FUNCTORS: [&str; 30] = [
     "cat",
     "strlen",
     "substr",
     "ord",
     "to_number",
     "to_string",
+    "to_float",
+    "to_unsigned",
+    "itof",
+    "itou",
+    "ftoi",
+    "ftou",
+    "utoi",
+    "utof",
     "match",
     "contains",
     "land",
     "lor",
+    "lxor",
     "bnot",
     "lnot",
+    "band",
+    "bor",
+    "bxor",
+    "min",
+    "max",
+    "as",
+    "range",
+    "autoinc",
+    "mean",
 ];
 
 impl Parser {
@@ -422,25 +441,99 @@ impl Parser {
     /// A fact `a(1, 2).` or a rule `h(x) :- body.`
     fn clause(&mut self) -> Result<(), ParseError> {
         let span = self.span();
-        let head = self.atom()?;
-        if self.is(",") {
-            return self.unsupported(self.span(), "rule with several heads");
+        // `a(x), b(x) :- body.`: one rule per head.
+        let mut heads = vec![self.atom()?];
+        while self.is(",") {
+            self.bump();
+            heads.push(self.atom()?);
         }
         if self.is(".") {
             self.bump();
-            self.prog.facts.push(head);
+            self.prog.facts.extend(heads);
             return Ok(());
         }
         if !self.is(":-") {
             return self.err("`.` or `:-` after an atom");
         }
         self.bump();
-        let body = self.body()?;
+        let bodies = self.disjunction()?;
         self.expect(".")?;
-        self.prog.rules.push(Rule { head, body, span });
+        for head in heads {
+            for body in &bodies {
+                self.prog.rules.push(Rule {
+                    head: head.clone(),
+                    body: body.clone(),
+                    span,
+                });
+            }
+        }
         Ok(())
     }
 
+    /// `conj ; conj ; …`, in disjunctive normal form: one literal list per way the
+    /// body can hold (a rule becomes one rule per disjunct, as in Soufflé).
+    fn disjunction(&mut self) -> Result<Vec<Vec<Literal>>, ParseError> {
+        let mut out = self.conjunction()?;
+        while self.is(";") {
+            self.bump();
+            out.extend(self.conjunction()?);
+            self.check_disjuncts(out.len())?;
+        }
+        Ok(out)
+    }
+
+    /// `item, item, …` where an item is a literal or a parenthesised disjunction.
+    fn conjunction(&mut self) -> Result<Vec<Vec<Literal>>, ParseError> {
+        let mut acc: Vec<Vec<Literal>> = vec![Vec::new()];
+        loop {
+            let alternatives = if self.is("(") && !self.starts_comparison() {
+                self.bump();
+                let d = self.disjunction()?;
+                self.expect(")")?;
+                d
+            } else {
+                vec![vec![self.literal()?]]
+            };
+            self.check_disjuncts(acc.len() * alternatives.len())?;
+            acc = acc
+                .iter()
+                .flat_map(|a| {
+                    alternatives.iter().map(move |b| {
+                        let mut c = a.clone();
+                        c.extend(b.iter().cloned());
+                        c
+                    })
+                })
+                .collect();
+            if self.is(",") {
+                self.bump();
+            } else {
+                return Ok(acc);
+            }
+        }
+    }
+
+    /// A body whose normal form would pass 4,096 rules is refused rather than expanded.
+    fn check_disjuncts(&self, n: usize) -> Result<(), ParseError> {
+        if n > 4096 {
+            return self.unsupported(
+                self.span(),
+                "a disjunction of more than 4096 alternatives (in normal form)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether the `(` here opens a term compared with something (`(x + 1) < y`),
+    /// not a parenthesised body.
+    fn starts_comparison(&mut self) -> bool {
+        let save = self.pos;
+        let yes = self.term().is_ok() && self.cmp_op().is_some();
+        self.pos = save;
+        yes
+    }
+
+    /// An aggregate's goal: a conjunction of literals.
     fn body(&mut self) -> Result<Vec<Literal>, ParseError> {
         let mut out = Vec::new();
         loop {
@@ -448,7 +541,7 @@ impl Parser {
             if self.is(",") {
                 self.bump();
             } else if self.is(";") {
-                return self.unsupported(self.span(), "disjunction `;`");
+                return self.unsupported(self.span(), "disjunction `;` inside an aggregate");
             } else {
                 return Ok(out);
             }
@@ -486,25 +579,26 @@ impl Parser {
             self.bump();
             return Ok(Literal::Negative(self.atom()?));
         }
-        if self.is("(") {
-            // A parenthesised term starts a comparison; a parenthesised body is a disjunction.
-            let save = self.pos;
-            if self.term().is_ok() && self.cmp_op().is_some() {
-                self.pos = save;
-            } else {
-                self.pos = save;
-                return self.unsupported(span, "parenthesised body (disjunction)");
-            }
+        if self.is("(") && !self.starts_comparison() {
+            // Reached only inside an aggregate's goal: rule bodies take groups above.
+            return self.unsupported(span, "parenthesised body inside an aggregate");
         }
         if let Tok::Ident(name) = self.peek().clone() {
             if matches!(self.peek_at(1), Tok::Punct("(")) && !FUNCTORS.contains(&name.as_str()) {
-                if matches!(name.as_str(), "true" | "false") {
-                    return self.unsupported(span, format!("`{name}` literal"));
-                }
                 return Ok(Literal::Positive(self.atom()?));
             }
-            if matches!(name.as_str(), "true" | "false") {
-                return self.unsupported(span, format!("`{name}` literal"));
+            if matches!(name.as_str(), "true" | "false")
+                && matches!(self.peek_at(1), Tok::Punct("," | "." | ")" | ";" | "}"))
+            {
+                // `true` holds, `false` never does: a ground comparison each.
+                self.bump();
+                let op = if name == "true" { CmpOp::Eq } else { CmpOp::Ne };
+                return Ok(Literal::Compare {
+                    op,
+                    lhs: Term::Number(0),
+                    rhs: Term::Number(0),
+                    span,
+                });
             }
         }
         let lhs = self.operand()?;
@@ -581,43 +675,60 @@ impl Parser {
     }
 
     fn term(&mut self) -> Result<Term, ParseError> {
-        let mut lhs = self.product()?;
+        self.binary(0)
+    }
+
+    /// Infix operators from the loosest level to the tightest, as Soufflé's grammar
+    /// orders them; each level is left-associative.
+    const LEVELS: [&'static [(&'static str, ArithOp)]; 9] = [
+        &[("lor", ArithOp::LOr)],
+        &[("lxor", ArithOp::LXor)],
+        &[("land", ArithOp::LAnd)],
+        &[("bor", ArithOp::BOr)],
+        &[("bxor", ArithOp::BXor)],
+        &[("band", ArithOp::BAnd)],
+        &[
+            ("bshl", ArithOp::BShl),
+            ("bshr", ArithOp::BShr),
+            ("bshru", ArithOp::BShrU),
+        ],
+        &[("+", ArithOp::Add), ("-", ArithOp::Sub)],
+        &[
+            ("*", ArithOp::Mul),
+            ("/", ArithOp::Div),
+            ("%", ArithOp::Rem),
+        ],
+    ];
+
+    fn binary(&mut self, level: usize) -> Result<Term, ParseError> {
+        if level == Self::LEVELS.len() {
+            return self.unary();
+        }
+        let mut lhs = self.binary(level + 1)?;
         loop {
-            let op = match self.peek() {
-                Tok::Punct("+") => ArithOp::Add,
-                Tok::Punct("-") => ArithOp::Sub,
+            let here = match self.peek() {
+                Tok::Punct(p) => *p,
+                Tok::Ident(name) => name.as_str(),
                 _ => return Ok(lhs),
             };
+            let Some(&(_, op)) = Self::LEVELS[level].iter().find(|(t, _)| *t == here) else {
+                return Ok(lhs);
+            };
             self.bump();
-            let rhs = self.product()?;
+            let rhs = self.binary(level + 1)?;
             lhs = Term::Binary(op, Box::new(lhs), Box::new(rhs));
         }
     }
 
-    fn product(&mut self) -> Result<Term, ParseError> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Punct("*") => ArithOp::Mul,
-                Tok::Punct("/") => ArithOp::Div,
-                Tok::Punct("%") => ArithOp::Rem,
-                Tok::Punct("^") => return self.unsupported(self.span(), "operator `^`"),
-                Tok::Punct("&") | Tok::Punct("|") => {
-                    return self.unsupported(self.span(), "bitwise operator")
-                }
-                _ => return Ok(lhs),
-            };
-            self.bump();
-            let rhs = self.unary()?;
-            lhs = Term::Binary(op, Box::new(lhs), Box::new(rhs));
-        }
-    }
-
+    /// Prefix operators: `-`, `bnot`, `lnot`; then powers.
     fn unary(&mut self) -> Result<Term, ParseError> {
+        let sp = self.span();
         if self.is("-") {
-            let sp = self.span();
             self.bump();
-            if let Tok::Number(n) = *self.peek() {
+            if let (Tok::Number(n), false) = (
+                self.peek().clone(),
+                matches!(self.peek_at(1), Tok::Punct("^")),
+            ) {
                 self.bump();
                 return Ok(Term::Number(n.checked_neg().ok_or_else(|| {
                     ParseError::BadNumber {
@@ -634,7 +745,67 @@ impl Parser {
                 Box::new(t),
             ));
         }
-        self.primary()
+        if let Tok::Ident(name) = self.peek() {
+            if !matches!(self.peek_at(1), Tok::Punct("(" | "," | ")" | ".")) {
+                match name.as_str() {
+                    "bnot" => {
+                        self.bump();
+                        let t = self.unary()?;
+                        // Every bit flipped: x bxor -1.
+                        return Ok(Term::Binary(
+                            ArithOp::BXor,
+                            Box::new(t),
+                            Box::new(Term::Number(-1)),
+                        ));
+                    }
+                    "lnot" => {
+                        self.bump();
+                        let t = self.unary()?;
+                        // 1 when x is 0, else 0: 1 - (x lor 0).
+                        return Ok(Term::Binary(
+                            ArithOp::Sub,
+                            Box::new(Term::Number(1)),
+                            Box::new(Term::Binary(
+                                ArithOp::LOr,
+                                Box::new(t),
+                                Box::new(Term::Number(0)),
+                            )),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.power()
+    }
+
+    /// `base ^ exponent`, right-associative, binding tighter than a prefix minus.
+    fn power(&mut self) -> Result<Term, ParseError> {
+        let base = self.primary()?;
+        if self.is("^") {
+            self.bump();
+            let exp = self.unary()?;
+            return Ok(Term::Binary(ArithOp::Pow, Box::new(base), Box::new(exp)));
+        }
+        Ok(base)
+    }
+
+    /// `f(a, b, …)`'s arguments.
+    fn arguments(&mut self) -> Result<Vec<Term>, ParseError> {
+        self.expect("(")?;
+        let mut args = Vec::new();
+        if !self.is(")") {
+            loop {
+                args.push(self.term()?);
+                if self.is(",") {
+                    self.bump();
+                } else {
+                    break;
+                }
+            }
+        }
+        self.expect(")")?;
+        Ok(args)
     }
 
     fn primary(&mut self) -> Result<Term, ParseError> {
@@ -650,7 +821,20 @@ impl Parser {
             }
             Tok::Ident(name) => {
                 if matches!(self.peek_at(1), Tok::Punct("(")) {
-                    return self.unsupported(sp, format!("functor `{name}`"));
+                    let op = match name.as_str() {
+                        "min" => ArithOp::Min,
+                        "max" => ArithOp::Max,
+                        _ => return self.unsupported(sp, format!("functor `{name}`")),
+                    };
+                    self.bump();
+                    let args = self.arguments()?;
+                    let mut it = args.into_iter();
+                    let Some(first) = it.next() else {
+                        return self.err("at least one argument");
+                    };
+                    return Ok(
+                        it.fold(first, |acc, t| Term::Binary(op, Box::new(acc), Box::new(t)))
+                    );
                 }
                 if matches!(name.as_str(), "count" | "sum" | "min" | "max") {
                     return self.unsupported(sp, "aggregate inside an expression");

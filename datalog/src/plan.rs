@@ -410,6 +410,7 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Operand(o) => write!(f, "{o}"),
+            Expr::Arith(op, a, b) if op.is_functor() => write!(f, "{}({a}, {b})", op.symbol()),
             Expr::Arith(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
         }
     }
