@@ -16,7 +16,7 @@
 
 use crate::error::GraphError;
 use datalog::planner::PlanOptions;
-use datalog::{Database, Value};
+use datalog::{Counters, Database, Value};
 
 /// A component's id: a node of the condensation of one layer.
 pub(crate) type CompId = u32;
@@ -36,6 +36,8 @@ pub(crate) struct Engine {
     next: CompId,
     free: Vec<CompId>,
     pending: bool,
+    /// The work of every saturation since [`start_write`](Self::start_write).
+    work: Counters,
 }
 
 fn num(c: CompId) -> Value {
@@ -55,6 +57,7 @@ impl Engine {
             next: 0,
             free: Vec::new(),
             pending: false,
+            work: Counters::default(),
         })
     }
 
@@ -115,10 +118,21 @@ impl Engine {
     /// Carries every pending change through the rules.
     pub(crate) fn saturate(&mut self) -> Result<(), GraphError> {
         if self.pending {
-            self.db.saturate()?;
+            self.work += self.db.saturate()?;
             self.pending = false;
         }
         Ok(())
+    }
+
+    /// Starts counting the work of a write anew.
+    pub(crate) fn start_write(&mut self) {
+        self.work = Counters::default();
+    }
+
+    /// The work of the saturations since the write started (a write may saturate
+    /// before its end, to ask whether an arc closes a cycle).
+    pub(crate) fn write_work(&self) -> Counters {
+        self.work
     }
 
     /// Whether component `a` reaches `b` by one or more condensed edges (saturated).

@@ -73,6 +73,12 @@ impl Graph {
         self.engine.db()
     }
 
+    /// The engine's work for the last write, over all its saturations (tuples
+    /// derived, probes): what the work-counter tests measure.
+    pub fn last_work(&self) -> datalog::Counters {
+        self.engine.write_work()
+    }
+
     fn kind_index(&mut self, kind: &str) -> usize {
         if let Some(&k) = self.kinds.get(kind) {
             return k;
@@ -213,6 +219,7 @@ impl Graph {
     /// edge closes a cycle, the arcs of the components it merges (all but the
     /// largest).
     pub fn relate(&mut self, src: &str, dst: &str, kind: &str) -> Result<bool, GraphError> {
+        self.engine.start_write();
         let added = self.relate_one(src, dst, kind)?;
         self.engine.saturate()?;
         Ok(added)
@@ -224,6 +231,7 @@ impl Graph {
     /// smaller side, or until they meet), and when the component splits, Tarjan over
     /// it (directed) or the relabelling of the smaller side (symmetric).
     pub fn unrelate(&mut self, src: &str, dst: &str, kind: &str) -> Result<bool, GraphError> {
+        self.engine.start_write();
         let removed = self.unrelate_one(src, dst, kind)?;
         self.engine.saturate()?;
         Ok(removed)
@@ -238,6 +246,7 @@ impl Graph {
     where
         I: IntoIterator<Item = (&'a str, &'a str, &'a str)>,
     {
+        self.engine.start_write();
         let edges: Vec<(&str, &str, &str)> = edges.into_iter().collect();
         let mut n = 0;
         if edges.len() > self.bulk && edges.len() * 4 >= self.any.arcs() {
@@ -269,6 +278,7 @@ impl Graph {
     /// Removes every edge touching `node`, of every kind; how many. Cost: the sum of
     /// the [`unrelate`](Self::unrelate)s, with one saturation.
     pub fn unrelate_node(&mut self, node: &str) -> Result<usize, GraphError> {
+        self.engine.start_write();
         let Some(x) = self.names.get(node) else {
             return Ok(0);
         };
