@@ -25,6 +25,8 @@ use lang::value::{Dict, Native, SharedKeys};
 use lang::{Interp, Outcome, SxError, Value};
 use std::cell::RefMut;
 
+pub mod relations;
+
 /// The SX source of the `dl-*` library.
 pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
 
@@ -165,6 +167,7 @@ pub fn install_primitives(interp: &mut Interp) {
     for p in PRIMS {
         interp.define(p.name, Value::Prim(p));
     }
+    relations::install(interp);
 }
 
 macro_rules! engine_prim {
