@@ -17,6 +17,8 @@ static GLOBAL: sx::allocator::Allocator = sx::allocator::Allocator;
 mod datalog_cmd;
 mod repl;
 
+use datalog_cmd::os_message;
+
 /// The demo run by `sx` with no arguments.
 const DEMO: &str = include_str!("../../examples/demo.sx");
 
@@ -25,7 +27,7 @@ const DEMO: &str = include_str!("../../examples/demo.sx");
     name = "sx",
     version,
     about = "SX: a Datalog saturation engine and the small language that hosts it",
-    long_about = "SX: a Datalog saturation engine and the small language that hosts it.\n\nWith no command, runs a short built-in demo."
+    long_about = "SX: a Datalog saturation engine and the small language that hosts it.\n\nWith no command, runs a short built-in demo. `sx FILE.sx [OPTIONS]` is short for `sx run FILE.sx [OPTIONS]`, and `-` as the file reads the program from standard input."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -75,7 +77,7 @@ struct EvalOpts {
 enum Command {
     /// Run an SX program; prints only what it prints.
     Run {
-        /// The program.
+        /// The program (`-`: read it from standard input).
         file: PathBuf,
         #[command(flatten)]
         opts: EvalOpts,
@@ -102,11 +104,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    die_quietly_on_closed_stdout();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("SX_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(file_shorthand(std::env::args_os().collect()));
     let code = match cli.command {
         None => run_source(
             DEMO.to_string(),
@@ -120,10 +123,10 @@ fn main() -> ExitCode {
             },
             false,
         ),
-        Some(Command::Run { file, opts }) => match std::fs::read_to_string(&file) {
-            Ok(src) => run_source(src, file.display().to_string(), opts, false),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
+        Some(Command::Run { file, opts }) => match read_program(&file) {
+            Ok((src, name)) => run_source(src, name, opts, false),
+            Err(msg) => {
+                eprintln!("{msg}");
                 1
             }
         },
@@ -133,6 +136,52 @@ fn main() -> ExitCode {
         Some(Command::Datalog(args)) => datalog_cmd::run(&args),
     };
     ExitCode::from(code as u8)
+}
+
+/// Restores the default action of `SIGPIPE` (the Rust runtime ignores it), so that
+/// writing to a closed pipe (`sx eval … | head -1`) ends the process quietly, as it
+/// does `cat` or `grep`, instead of failing the write and reporting a broken pipe.
+fn die_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; setting
+    // a signal's disposition to its default has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `sx FILE.sx [OPTIONS]` (or `sx - …`) as `sx run FILE.sx [OPTIONS]`: the first
+/// argument, when it is neither an option nor a command, names a program to run.
+fn file_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let is_command = first == "help"
+            || Cli::command()
+                .get_subcommands()
+                .any(|c| c.get_name() == first || c.get_all_aliases().any(|a| a == first));
+        if first == "-" || (!first.starts_with('-') && !is_command) {
+            args.insert(1, "run".into());
+        }
+    }
+    args
+}
+
+/// The source of the program `file` and the name its errors show; `-` is standard
+/// input (`<stdin>`).
+fn read_program(file: &std::path::Path) -> Result<(String, String), String> {
+    if file.as_os_str() == "-" {
+        let mut src = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut src).map_err(|e| {
+            format!(
+                "error: cannot read the program from standard input: {}",
+                os_message(&e)
+            )
+        })?;
+        return Ok((src, "<stdin>".into()));
+    }
+    std::fs::read_to_string(file)
+        .map(|src| (src, file.display().to_string()))
+        .map_err(|e| format!("error: cannot read {}: {}", file.display(), os_message(&e)))
 }
 
 /// A host with the boot files loaded (through the same driver as everything else).
@@ -148,7 +197,7 @@ fn new_host(opts: &EvalOpts) -> Result<Host, String> {
     let mut host = Host::with_options(interp, options);
     for file in &opts.boot {
         let src = std::fs::read_to_string(file)
-            .map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+            .map_err(|e| format!("error: cannot read {}: {}", file.display(), os_message(&e)))?;
         host.run_source(&src, &file.display().to_string())
             .map_err(|e| format_error(&e))?;
     }
@@ -187,7 +236,7 @@ fn disasm(file: &std::path::Path) -> i32 {
     let src = match std::fs::read_to_string(file) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
+            eprintln!("error: cannot read {}: {}", file.display(), os_message(&e));
             return 1;
         }
     };

@@ -436,3 +436,128 @@ fn the_jit_mode_comes_from_the_flag_or_sx_jit_and_bad_modes_are_rejected() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn a_file_as_the_first_argument_runs_it_like_run() {
+    let dir = scratch("file_shorthand");
+    write(
+        &dir,
+        "prog.sx",
+        "(define (f n) (* n 2))\n(println (f 21))\n",
+    );
+    for args in [
+        &["prog.sx"][..],
+        &["prog.sx", "--tier", "vm"],
+        &["run", "prog.sx"],
+    ] {
+        let out = run_in(&dir, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert_eq!(stdout(&out), "42\n", "{args:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    // A missing file is reported as `run` reports it.
+    let out = run_in(&dir, &["nope.sx"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: cannot read nope.sx: No such file or directory\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Runs `sx` in `dir` with `args`, `input` on its standard input.
+fn run_with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = sx()
+        .current_dir(dir)
+        .env("HOME", dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sx");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write the program");
+    child.wait_with_output().expect("wait for sx")
+}
+
+#[test]
+fn a_dash_reads_the_program_from_standard_input() {
+    let dir = scratch("dash_stdin");
+    for args in [&["-"][..], &["run", "-"], &["-", "--tier", "vm"]] {
+        let out = run_with_stdin(&dir, args, "(println (+ 1 2))\n(car 1)\n");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        assert_eq!(stdout(&out), "3\n", "{args:?}");
+        assert!(
+            stderr(&out).contains("error: undefined symbol: car\n  at <stdin>:2:2"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let dir = scratch("closed_stdout");
+    write(&dir, "many.sx", "(for-each println (range 1000000))\n");
+    for args in [
+        &["run", "many.sx"][..],
+        &["eval", "(do (for-each println (range 1000000)) 1)"],
+    ] {
+        let mut child = sx()
+            .current_dir(&dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sx");
+        // Read the first line, then close the pipe, as `| head -1` does.
+        let mut first = [0u8; 2];
+        std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+            .expect("read the first line");
+        assert_eq!(&first, b"0\n");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for sx");
+        assert!(!out.status.success(), "{args:?}: ran to the end: {out:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn os_errors_of_sx_datalog_say_what_sx_was_doing() {
+    let dir = scratch("datalog_os_errors");
+    write(
+        &dir,
+        "p.dl",
+        ".decl e(x: number)\n.input e\n.decl r(x: number)\n.output r\nr(x) :- e(x).\n",
+    );
+    write(&dir, "blocker", "a file, not a directory\n");
+    write(&dir, "e.facts", "1\n2\n");
+    let out = run_in(&dir, &["datalog", "p.dl", "-D", "blocker/out"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        "error: cannot create output directory blocker/out: Not a directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "p.dl", "-F", "nowhere", "-D", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read facts file nowhere/e.facts: No such file or directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "missing.dl"]);
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read missing.dl: No such file or directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "p.dl", "-D", "out"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/r.csv")).expect("r.csv"),
+        "1\n2\n"
+    );
+}
