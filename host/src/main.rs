@@ -71,6 +71,50 @@ struct EvalOpts {
     /// Corrupt this function's bytecode when it is compiled (to test recovery).
     #[arg(long = "inject-fault", value_name = "FUNCTION")]
     inject_fault: Vec<String>,
+    /// Most continuation frames (pending calls, roughly) before `recursion depth
+    /// exceeded`; each costs about 250 bytes.
+    #[arg(long, value_name = "N", default_value_t = lang::DEFAULT_MAX_DEPTH)]
+    max_depth: usize,
+    /// Most memory the process may use, in MB (its resident set, checked every 10 ms;
+    /// 0: no limit).
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
+    max_memory: u64,
+    /// Longest each evaluation may run, in seconds (fractions allowed; 0: no limit).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Option<std::time::Duration>,
+    /// Most function calls each evaluation may make (no limit by default).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+}
+
+/// The default of `--max-memory`, in MB.
+const DEFAULT_MAX_MEMORY_MB: u64 = 2048;
+
+/// `--timeout`'s value: seconds, possibly fractional; 0 is no limit.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got `{s}`"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("expected a non-negative number of seconds, got `{s}`"))
+}
+
+impl EvalOpts {
+    /// The limits these options set, with hints that name the flags.
+    fn limits(&self) -> sx::Limits {
+        sx::Limits {
+            max_depth: Some(self.max_depth),
+            max_memory: (self.max_memory > 0).then_some(self.max_memory.saturating_mul(1 << 20)),
+            timeout: self.timeout.filter(|t| !t.is_zero()),
+            fuel: self.fuel,
+            hints: sx::LimitHints {
+                max_depth: Some("raise it with --max-depth N".into()),
+                max_memory: Some("raise it with --max-memory MB".into()),
+                timeout: Some("raise it with --timeout SECONDS".into()),
+                fuel: Some("raise it with --fuel N".into()),
+            },
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +164,10 @@ fn main() -> ExitCode {
                 suspend_everywhere: false,
                 jit: None,
                 inject_fault: vec![],
+                max_depth: lang::DEFAULT_MAX_DEPTH,
+                max_memory: DEFAULT_MAX_MEMORY_MB,
+                timeout: None,
+                fuel: None,
             },
             false,
         ),
@@ -191,6 +239,7 @@ fn new_host(opts: &EvalOpts) -> Result<Host, String> {
         jit: opts.jit,
         inject_faults: opts.inject_fault.clone(),
         suspend_everywhere: opts.suspend_everywhere,
+        limits: opts.limits(),
     };
     let mut interp = Interp::new();
     interp.cycles.set_heap_probe(sx::allocator::heap_bytes);

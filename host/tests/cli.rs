@@ -561,3 +561,200 @@ fn os_errors_of_sx_datalog_say_what_sx_was_doing() {
         "1\n2\n"
     );
 }
+
+/// The largest resident set, in bytes, of any child this test process has waited
+/// for so far.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn by_default_a_runaway_recursion_stops_well_before_a_gigabyte_and_a_million_deep_one_works() {
+    let dir = scratch("default_depth");
+    write(&dir, "runaway.sx", "(define (f n) (+ 1 (f n)))\n(f 0)\n");
+    write(
+        &dir,
+        "million.sx",
+        "(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1)))))\n(println (deep 1000000))\n",
+    );
+    for tier in ["cek", "vm"] {
+        let out = run_in(&dir, &["run", "runaway.sx", "--tier", tier]);
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: recursion depth exceeded (limit 2000000 frames; raise it with --max-depth N)\n  at runaway.sx:1:20\n",
+            "{tier}"
+        );
+        let out = run_in(&dir, &["run", "million.sx", "--tier", tier]);
+        assert!(out.status.success(), "{tier}: {out:?}");
+        assert_eq!(stdout(&out), "1000000\n", "{tier}");
+    }
+    let peak = children_peak_rss();
+    assert!(peak < 700 << 20, "a child held {} MB", peak >> 20);
+}
+
+#[test]
+fn max_depth_sets_the_depth_limit_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("max_depth");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (+ 1 (f n))) (f 0)",
+                "--max-depth",
+                "1000",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: recursion depth exceeded (limit 1000 frames; raise it with --max-depth N)\n  at <eval>:1:20\n",
+            "{tier}"
+        );
+        // A guard catches it, as any error.
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (+ 1 (f n))) (guard (e (true (error-message e))) (f 0))",
+                "--max-depth",
+                "1000",
+                "--tier",
+                tier,
+            ],
+        );
+        assert!(out.status.success(), "{tier}: {out:?}");
+        assert_eq!(
+            stdout(&out),
+            "\"recursion depth exceeded (limit 1000 frames; raise it with --max-depth N)\"\n"
+        );
+    }
+}
+
+#[test]
+fn fuel_limits_the_calls_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("fuel");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (f (+ n 1))) (f 0)",
+                "--fuel",
+                "100",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: step limit reached (limit 100 calls; raise it with --fuel N)\n  at <eval>:1:15\n",
+            "{tier}"
+        );
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (if (= n 0) :done (f (- n 1)))) (f 98)",
+                "--fuel",
+                "100",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(stdout(&out), ":done\n", "{tier}: {out:?}");
+    }
+}
+
+#[test]
+fn timeout_stops_a_long_evaluation_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("timeout");
+    for tier in ["cek", "vm"] {
+        let started = std::time::Instant::now();
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(let loop ((i 0)) (loop (+ i 1)))",
+                "--timeout",
+                "0.3",
+                "--tier",
+                tier,
+            ],
+        );
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: time limit exceeded (limit 0.3 s; raise it with --timeout SECONDS)\n  at <eval>:1:19\n",
+            "{tier}"
+        );
+        assert!(took < std::time::Duration::from_secs(5), "{tier}: {took:?}");
+        // A guard does not catch it.
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(guard (e (true :caught)) (let loop ((i 0)) (loop (+ i 1))))",
+                "--timeout",
+                "0.2",
+                "--tier",
+                tier,
+            ],
+        );
+        assert!(
+            stderr(&out).starts_with("error: time limit exceeded"),
+            "{tier}: {out:?}"
+        );
+        // Quick evaluations are not affected.
+        let out = run_in(&dir, &["eval", "(+ 1 2)", "--timeout", "5", "--tier", tier]);
+        assert_eq!(stdout(&out), "3\n", "{tier}: {out:?}");
+    }
+}
+
+#[test]
+fn max_memory_stops_an_evaluation_that_holds_too_much_and_says_how_to_raise_it() {
+    let dir = scratch("max_memory");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(len (map (fn (x) (range 10)) (range 10000000)))",
+                "--max-memory",
+                "150",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: memory limit exceeded (limit 150 MB, ")
+                && err.contains(" MB in use; raise it with --max-memory MB)\n"),
+            "{tier}: {err}"
+        );
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(len (range 1000))",
+                "--max-memory",
+                "150",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(stdout(&out), "1000\n", "{tier}: {out:?}");
+    }
+}
