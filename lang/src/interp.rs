@@ -279,6 +279,17 @@ impl Interp {
         self.global_value(Sym::new(name))
     }
 
+    /// The names of every defined global (primitives included), in no particular
+    /// order.
+    pub fn global_names(&self) -> Vec<String> {
+        self.globals
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .map(|(i, _)| Sym(i as u32).name().to_string())
+            .collect()
+    }
+
     /// Defines (or redefines) a global.
     pub fn set_global(&mut self, sym: Sym, v: Value) {
         let i = sym.index();
@@ -438,6 +449,12 @@ impl Interp {
             Ok(forms) => self.run_machine(Box::new(Machine::for_forms(forms))),
             Err(e) => Outcome::Error(e.into()),
         }
+    }
+
+    /// Starts running `forms` (already read) as a program, like
+    /// [`run_source`](Self::run_source) after reading.
+    pub fn run_forms(&mut self, forms: Vec<crate::reader::Form>) -> Outcome {
+        self.run_machine(Box::new(Machine::for_forms(forms)))
     }
 
     /// Starts applying `f` to `args` (a host calling into SX).
