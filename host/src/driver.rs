@@ -146,6 +146,12 @@ impl Host {
         self.limited(|interp| interp.run_source(src, file))
     }
 
+    /// Runs `forms` (already read) to completion, answering their requests, under
+    /// the limits.
+    pub fn run_forms(&mut self, forms: Vec<lang::reader::Form>) -> Result<Value, SxError> {
+        self.limited(|interp| interp.run_forms(forms))
+    }
+
     /// Calls `f` with `args` to completion, answering its requests, under the
     /// limits.
     pub fn call(&mut self, f: &Value, args: Vec<Value>) -> Result<Value, SxError> {

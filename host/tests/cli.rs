@@ -369,12 +369,12 @@ fn repl_reads_multi_line_forms_prints_values_and_survives_errors() {
     assert!(out.status.success(), "{out:?}");
     let stdout = stdout(&out);
     let lines: Vec<&str> = stdout.lines().collect();
-    // A banner, then one value per complete input (prompts are not written when
-    // stdin is not a terminal).
+    // A banner, then one value per form (prompts are not written when stdin is not
+    // a terminal): `(println "printed") (double 5)` prints its output, nil and 10.
     assert!(lines[0].starts_with("SX "), "{stdout}");
     assert_eq!(
         &lines[1..],
-        &["nil", "42", "6", "\"a\\nb\"", "printed", "10", "200"],
+        &["nil", "42", "6", "\"a\\nb\"", "printed", "nil", "10", "200"],
         "{stdout}"
     );
     let stderr = stderr(&out);
