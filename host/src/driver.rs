@@ -120,6 +120,9 @@ impl Host {
             Some(w) if watched => w.disarm(),
             _ => None,
         };
+        if matches!(tripped, Some(crate::limits::Tripped::Memory(_))) {
+            crate::allocator::release_free_memory();
+        }
         match (result, tripped) {
             (Err(e), Some(why)) if e.message() == lang::INTERRUPTED => {
                 self.interp

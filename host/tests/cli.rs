@@ -758,3 +758,25 @@ fn max_memory_stops_an_evaluation_that_holds_too_much_and_says_how_to_raise_it()
         assert_eq!(stdout(&out), "1000\n", "{tier}: {out:?}");
     }
 }
+
+#[test]
+fn after_a_limit_stops_a_repl_entry_the_next_entries_run_under_fresh_limits() {
+    let dir = scratch("repl_limits");
+    let input = "(define big (map (fn (x) (range 10)) (range 10000000)))\n\
+                 (+ 1 2)\n\
+                 (define (spin) (spin))\n\
+                 (spin)\n\
+                 (+ 3 4)\n";
+    let out = repl(&dir, &["--max-memory", "200", "--timeout", "0.5"], input);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<String> = stdout(&out).lines().skip(1).map(String::from).collect();
+    assert_eq!(lines, ["3", "nil", "7"], "{out:?}");
+    let err = stderr(&out);
+    // The memory the first entry held is given back, so the loop is stopped by
+    // the timeout, not by memory already freed.
+    assert!(
+        err.contains("error: memory limit exceeded (limit 200 MB, ")
+            && err.contains("error: time limit exceeded (limit 0.5 s; raise it with --timeout SECONDS)\n  at <repl>:1:16"),
+        "{err}"
+    );
+}
