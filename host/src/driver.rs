@@ -13,6 +13,7 @@ use lang::tiering::JitMode;
 use lang::{Interp, Outcome, SxError, Tier, Value};
 
 use crate::kv::KvStore;
+use crate::limits::{Limits, Watchdog};
 
 /// The services behind `perform`: the store and counters.
 #[derive(Default)]
@@ -35,6 +36,8 @@ pub struct HostOptions {
     /// Every `perform` returns to the host loop and resumes from a fresh Rust call
     /// stack (otherwise requests are answered in place, without suspending).
     pub suspend_everywhere: bool,
+    /// The limits on each evaluation.
+    pub limits: Limits,
 }
 
 /// An interpreter together with the services its `perform`s reach.
@@ -43,6 +46,10 @@ pub struct Host {
     pub interp: Interp,
     /// The store and counters, shared with the in-place request handler.
     pub services: Rc<RefCell<Services>>,
+    /// The limits on each evaluation.
+    limits: Limits,
+    /// The thread that enforces the timeout and the memory limit, once needed.
+    watchdog: Option<Watchdog>,
 }
 
 impl Host {
@@ -68,11 +75,67 @@ impl Host {
             let s = services.clone();
             Some(Box::new(move |req: &Value| s.borrow_mut().handle(req)))
         };
+        if let Some(depth) = options.limits.max_depth {
+            interp.max_depth = depth;
+        }
+        interp.limit_hints = options.limits.hints.lang_hints(&options.limits);
         // The dl-* library loads after the request handler is in place, like boot code.
         if let Err(e) = bridge::install(&mut interp) {
             tracing::error!(error = %format_error(&e), "the dl-* library failed to load");
         }
-        Host { interp, services }
+        Host {
+            interp,
+            services,
+            limits: options.limits,
+            watchdog: None,
+        }
+    }
+
+    /// The limits on each evaluation.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Runs one evaluation (`start` begins it) under the limits: the fuel refilled
+    /// when there is a limit, the interrupt flag cleared, the watchdog armed for the
+    /// timeout and the memory limit. An interruption the watchdog caused is reported
+    /// as the limit it enforced.
+    fn limited(&mut self, start: impl FnOnce(&mut Interp) -> Outcome) -> Result<Value, SxError> {
+        if let Some(fuel) = self.limits.fuel {
+            self.interp.fuel = Some(fuel);
+        }
+        self.interp
+            .interrupt
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let watched = self.limits.timeout.is_some() || self.limits.max_memory.is_some();
+        if watched {
+            let flag = self.interp.interrupt.clone();
+            self.watchdog
+                .get_or_insert_with(|| Watchdog::start(flag))
+                .arm(self.limits.timeout, self.limits.max_memory);
+        }
+        let outcome = start(&mut self.interp);
+        let result = self.drive(outcome);
+        let tripped = match &mut self.watchdog {
+            Some(w) if watched => w.disarm(),
+            _ => None,
+        };
+        if matches!(tripped, Some(crate::limits::Tripped::Memory(_))) {
+            crate::allocator::release_free_memory();
+        }
+        match (result, tripped) {
+            (Err(e), Some(why)) if e.message() == lang::INTERRUPTED => {
+                self.interp
+                    .interrupt
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                Err(SxError {
+                    value: Value::error(self.limits.message(why), e.span.clone()),
+                    span: e.span,
+                    note: None,
+                })
+            }
+            (result, _) => result,
+        }
     }
 
     /// The store (borrowed).
@@ -80,16 +143,22 @@ impl Host {
         std::cell::Ref::map(self.services.borrow(), |s| &s.kv)
     }
 
-    /// Runs the program in `src` to completion, answering its requests.
+    /// Runs the program in `src` to completion, answering its requests, under the
+    /// limits.
     pub fn run_source(&mut self, src: &str, file: &str) -> Result<Value, SxError> {
-        let outcome = self.interp.run_source(src, file);
-        self.drive(outcome)
+        self.limited(|interp| interp.run_source(src, file))
     }
 
-    /// Calls `f` with `args` to completion, answering its requests.
+    /// Runs `forms` (already read) to completion, answering their requests, under
+    /// the limits.
+    pub fn run_forms(&mut self, forms: Vec<lang::reader::Form>) -> Result<Value, SxError> {
+        self.limited(|interp| interp.run_forms(forms))
+    }
+
+    /// Calls `f` with `args` to completion, answering its requests, under the
+    /// limits.
     pub fn call(&mut self, f: &Value, args: Vec<Value>) -> Result<Value, SxError> {
-        let outcome = self.interp.call(f, args);
-        self.drive(outcome)
+        self.limited(|interp| interp.call(f, args))
     }
 
     /// Answers suspended requests until the program finishes.

@@ -5,5 +5,7 @@
 pub mod allocator;
 pub mod driver;
 pub mod kv;
+pub mod limits;
 
 pub use driver::{format_error, with_big_stack, Host, HostOptions, Services};
+pub use limits::{LimitHints, Limits};

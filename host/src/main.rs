@@ -17,6 +17,8 @@ static GLOBAL: sx::allocator::Allocator = sx::allocator::Allocator;
 mod datalog_cmd;
 mod repl;
 
+use datalog_cmd::os_message;
+
 /// The demo run by `sx` with no arguments.
 const DEMO: &str = include_str!("../../examples/demo.sx");
 
@@ -25,7 +27,7 @@ const DEMO: &str = include_str!("../../examples/demo.sx");
     name = "sx",
     version,
     about = "SX: a Datalog saturation engine and the small language that hosts it",
-    long_about = "SX: a Datalog saturation engine and the small language that hosts it.\n\nWith no command, runs a short built-in demo."
+    long_about = "SX: a Datalog saturation engine and the small language that hosts it.\n\nWith no command, runs a short built-in demo. `sx FILE.sx [OPTIONS]` is short for `sx run FILE.sx [OPTIONS]`, and `-` as the file reads the program from standard input."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -69,13 +71,57 @@ struct EvalOpts {
     /// Corrupt this function's bytecode when it is compiled (to test recovery).
     #[arg(long = "inject-fault", value_name = "FUNCTION")]
     inject_fault: Vec<String>,
+    /// Most continuation frames (pending calls, roughly) before `recursion depth
+    /// exceeded`; each costs about 250 bytes.
+    #[arg(long, value_name = "N", default_value_t = lang::DEFAULT_MAX_DEPTH)]
+    max_depth: usize,
+    /// Most memory the process may use, in MB (its resident set, checked every 10 ms;
+    /// 0: no limit).
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
+    max_memory: u64,
+    /// Longest each evaluation may run, in seconds (fractions allowed; 0: no limit).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Option<std::time::Duration>,
+    /// Most function calls each evaluation may make (no limit by default).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+}
+
+/// The default of `--max-memory`, in MB.
+const DEFAULT_MAX_MEMORY_MB: u64 = 2048;
+
+/// `--timeout`'s value: seconds, possibly fractional; 0 is no limit.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got `{s}`"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("expected a non-negative number of seconds, got `{s}`"))
+}
+
+impl EvalOpts {
+    /// The limits these options set, with hints that name the flags.
+    fn limits(&self) -> sx::Limits {
+        sx::Limits {
+            max_depth: Some(self.max_depth),
+            max_memory: (self.max_memory > 0).then_some(self.max_memory.saturating_mul(1 << 20)),
+            timeout: self.timeout.filter(|t| !t.is_zero()),
+            fuel: self.fuel,
+            hints: sx::LimitHints {
+                max_depth: Some("raise it with --max-depth N".into()),
+                max_memory: Some("raise it with --max-memory MB".into()),
+                timeout: Some("raise it with --timeout SECONDS".into()),
+                fuel: Some("raise it with --fuel N".into()),
+            },
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run an SX program; prints only what it prints.
     Run {
-        /// The program.
+        /// The program (`-`: read it from standard input).
         file: PathBuf,
         #[command(flatten)]
         opts: EvalOpts,
@@ -102,11 +148,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    die_quietly_on_closed_stdout();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("SX_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(file_shorthand(std::env::args_os().collect()));
     let code = match cli.command {
         None => run_source(
             DEMO.to_string(),
@@ -117,13 +164,17 @@ fn main() -> ExitCode {
                 suspend_everywhere: false,
                 jit: None,
                 inject_fault: vec![],
+                max_depth: lang::DEFAULT_MAX_DEPTH,
+                max_memory: DEFAULT_MAX_MEMORY_MB,
+                timeout: None,
+                fuel: None,
             },
             false,
         ),
-        Some(Command::Run { file, opts }) => match std::fs::read_to_string(&file) {
-            Ok(src) => run_source(src, file.display().to_string(), opts, false),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
+        Some(Command::Run { file, opts }) => match read_program(&file) {
+            Ok((src, name)) => run_source(src, name, opts, false),
+            Err(msg) => {
+                eprintln!("{msg}");
                 1
             }
         },
@@ -135,6 +186,52 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// Restores the default action of `SIGPIPE` (the Rust runtime ignores it), so that
+/// writing to a closed pipe (`sx eval … | head -1`) ends the process quietly, as it
+/// does `cat` or `grep`, instead of failing the write and reporting a broken pipe.
+fn die_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; setting
+    // a signal's disposition to its default has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `sx FILE.sx [OPTIONS]` (or `sx - …`) as `sx run FILE.sx [OPTIONS]`: the first
+/// argument, when it is neither an option nor a command, names a program to run.
+fn file_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let is_command = first == "help"
+            || Cli::command()
+                .get_subcommands()
+                .any(|c| c.get_name() == first || c.get_all_aliases().any(|a| a == first));
+        if first == "-" || (!first.starts_with('-') && !is_command) {
+            args.insert(1, "run".into());
+        }
+    }
+    args
+}
+
+/// The source of the program `file` and the name its errors show; `-` is standard
+/// input (`<stdin>`).
+fn read_program(file: &std::path::Path) -> Result<(String, String), String> {
+    if file.as_os_str() == "-" {
+        let mut src = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut src).map_err(|e| {
+            format!(
+                "error: cannot read the program from standard input: {}",
+                os_message(&e)
+            )
+        })?;
+        return Ok((src, "<stdin>".into()));
+    }
+    std::fs::read_to_string(file)
+        .map(|src| (src, file.display().to_string()))
+        .map_err(|e| format!("error: cannot read {}: {}", file.display(), os_message(&e)))
+}
+
 /// A host with the boot files loaded (through the same driver as everything else).
 fn new_host(opts: &EvalOpts) -> Result<Host, String> {
     let options = HostOptions {
@@ -142,13 +239,14 @@ fn new_host(opts: &EvalOpts) -> Result<Host, String> {
         jit: opts.jit,
         inject_faults: opts.inject_fault.clone(),
         suspend_everywhere: opts.suspend_everywhere,
+        limits: opts.limits(),
     };
     let mut interp = Interp::new();
     interp.cycles.set_heap_probe(sx::allocator::heap_bytes);
     let mut host = Host::with_options(interp, options);
     for file in &opts.boot {
         let src = std::fs::read_to_string(file)
-            .map_err(|e| format!("error: cannot read {}: {e}", file.display()))?;
+            .map_err(|e| format!("error: cannot read {}: {}", file.display(), os_message(&e)))?;
         host.run_source(&src, &file.display().to_string())
             .map_err(|e| format_error(&e))?;
     }
@@ -187,7 +285,7 @@ fn disasm(file: &std::path::Path) -> i32 {
     let src = match std::fs::read_to_string(file) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
+            eprintln!("error: cannot read {}: {}", file.display(), os_message(&e));
             return 1;
         }
     };

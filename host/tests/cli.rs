@@ -369,12 +369,12 @@ fn repl_reads_multi_line_forms_prints_values_and_survives_errors() {
     assert!(out.status.success(), "{out:?}");
     let stdout = stdout(&out);
     let lines: Vec<&str> = stdout.lines().collect();
-    // A banner, then one value per complete input (prompts are not written when
-    // stdin is not a terminal).
+    // A banner, then one value per form (prompts are not written when stdin is not
+    // a terminal): `(println "printed") (double 5)` prints its output, nil and 10.
     assert!(lines[0].starts_with("SX "), "{stdout}");
     assert_eq!(
         &lines[1..],
-        &["nil", "42", "6", "\"a\\nb\"", "printed", "10", "200"],
+        &["nil", "42", "6", "\"a\\nb\"", "printed", "nil", "10", "200"],
         "{stdout}"
     );
     let stderr = stderr(&out);
@@ -434,5 +434,349 @@ fn the_jit_mode_comes_from_the_flag_or_sx_jit_and_bad_modes_are_rejected() {
         stderr(&bad).contains("unknown JIT mode \"warm\""),
         "{}",
         stderr(&bad)
+    );
+}
+
+#[test]
+fn a_file_as_the_first_argument_runs_it_like_run() {
+    let dir = scratch("file_shorthand");
+    write(
+        &dir,
+        "prog.sx",
+        "(define (f n) (* n 2))\n(println (f 21))\n",
+    );
+    for args in [
+        &["prog.sx"][..],
+        &["prog.sx", "--tier", "vm"],
+        &["run", "prog.sx"],
+    ] {
+        let out = run_in(&dir, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert_eq!(stdout(&out), "42\n", "{args:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    // A missing file is reported as `run` reports it.
+    let out = run_in(&dir, &["nope.sx"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: cannot read nope.sx: No such file or directory\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Runs `sx` in `dir` with `args`, `input` on its standard input.
+fn run_with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = sx()
+        .current_dir(dir)
+        .env("HOME", dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sx");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write the program");
+    child.wait_with_output().expect("wait for sx")
+}
+
+#[test]
+fn a_dash_reads_the_program_from_standard_input() {
+    let dir = scratch("dash_stdin");
+    for args in [&["-"][..], &["run", "-"], &["-", "--tier", "vm"]] {
+        let out = run_with_stdin(&dir, args, "(println (+ 1 2))\n(car 1)\n");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        assert_eq!(stdout(&out), "3\n", "{args:?}");
+        assert!(
+            stderr(&out).contains("error: undefined symbol: car\n  at <stdin>:2:2"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let dir = scratch("closed_stdout");
+    write(&dir, "many.sx", "(for-each println (range 1000000))\n");
+    for args in [
+        &["run", "many.sx"][..],
+        &["eval", "(do (for-each println (range 1000000)) 1)"],
+    ] {
+        let mut child = sx()
+            .current_dir(&dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sx");
+        // Read the first line, then close the pipe, as `| head -1` does.
+        let mut first = [0u8; 2];
+        std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+            .expect("read the first line");
+        assert_eq!(&first, b"0\n");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for sx");
+        assert!(!out.status.success(), "{args:?}: ran to the end: {out:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn os_errors_of_sx_datalog_say_what_sx_was_doing() {
+    let dir = scratch("datalog_os_errors");
+    write(
+        &dir,
+        "p.dl",
+        ".decl e(x: number)\n.input e\n.decl r(x: number)\n.output r\nr(x) :- e(x).\n",
+    );
+    write(&dir, "blocker", "a file, not a directory\n");
+    write(&dir, "e.facts", "1\n2\n");
+    let out = run_in(&dir, &["datalog", "p.dl", "-D", "blocker/out"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        "error: cannot create output directory blocker/out: Not a directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "p.dl", "-F", "nowhere", "-D", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read facts file nowhere/e.facts: No such file or directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "missing.dl"]);
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read missing.dl: No such file or directory\n"
+    );
+    let out = run_in(&dir, &["datalog", "p.dl", "-D", "out"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/r.csv")).expect("r.csv"),
+        "1\n2\n"
+    );
+}
+
+/// The largest resident set, in bytes, of any child this test process has waited
+/// for so far.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn by_default_a_runaway_recursion_stops_well_before_a_gigabyte_and_a_million_deep_one_works() {
+    let dir = scratch("default_depth");
+    write(&dir, "runaway.sx", "(define (f n) (+ 1 (f n)))\n(f 0)\n");
+    write(
+        &dir,
+        "million.sx",
+        "(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1)))))\n(println (deep 1000000))\n",
+    );
+    for tier in ["cek", "vm"] {
+        let out = run_in(&dir, &["run", "runaway.sx", "--tier", tier]);
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: recursion depth exceeded (limit 2000000 frames; raise it with --max-depth N)\n  at runaway.sx:1:20\n",
+            "{tier}"
+        );
+        let out = run_in(&dir, &["run", "million.sx", "--tier", tier]);
+        assert!(out.status.success(), "{tier}: {out:?}");
+        assert_eq!(stdout(&out), "1000000\n", "{tier}");
+    }
+    let peak = children_peak_rss();
+    assert!(peak < 700 << 20, "a child held {} MB", peak >> 20);
+}
+
+#[test]
+fn max_depth_sets_the_depth_limit_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("max_depth");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (+ 1 (f n))) (f 0)",
+                "--max-depth",
+                "1000",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: recursion depth exceeded (limit 1000 frames; raise it with --max-depth N)\n  at <eval>:1:20\n",
+            "{tier}"
+        );
+        // A guard catches it, as any error.
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (+ 1 (f n))) (guard (e (true (error-message e))) (f 0))",
+                "--max-depth",
+                "1000",
+                "--tier",
+                tier,
+            ],
+        );
+        assert!(out.status.success(), "{tier}: {out:?}");
+        assert_eq!(
+            stdout(&out),
+            "\"recursion depth exceeded (limit 1000 frames; raise it with --max-depth N)\"\n"
+        );
+    }
+}
+
+#[test]
+fn fuel_limits_the_calls_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("fuel");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (f (+ n 1))) (f 0)",
+                "--fuel",
+                "100",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: step limit reached (limit 100 calls; raise it with --fuel N)\n  at <eval>:1:15\n",
+            "{tier}"
+        );
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(define (f n) (if (= n 0) :done (f (- n 1)))) (f 98)",
+                "--fuel",
+                "100",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(stdout(&out), ":done\n", "{tier}: {out:?}");
+    }
+}
+
+#[test]
+fn timeout_stops_a_long_evaluation_and_its_error_says_how_to_raise_it() {
+    let dir = scratch("timeout");
+    for tier in ["cek", "vm"] {
+        let started = std::time::Instant::now();
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(let loop ((i 0)) (loop (+ i 1)))",
+                "--timeout",
+                "0.3",
+                "--tier",
+                tier,
+            ],
+        );
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: time limit exceeded (limit 0.3 s; raise it with --timeout SECONDS)\n  at <eval>:1:19\n",
+            "{tier}"
+        );
+        assert!(took < std::time::Duration::from_secs(5), "{tier}: {took:?}");
+        // A guard does not catch it.
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(guard (e (true :caught)) (let loop ((i 0)) (loop (+ i 1))))",
+                "--timeout",
+                "0.2",
+                "--tier",
+                tier,
+            ],
+        );
+        assert!(
+            stderr(&out).starts_with("error: time limit exceeded"),
+            "{tier}: {out:?}"
+        );
+        // Quick evaluations are not affected.
+        let out = run_in(&dir, &["eval", "(+ 1 2)", "--timeout", "5", "--tier", tier]);
+        assert_eq!(stdout(&out), "3\n", "{tier}: {out:?}");
+    }
+}
+
+#[test]
+fn max_memory_stops_an_evaluation_that_holds_too_much_and_says_how_to_raise_it() {
+    let dir = scratch("max_memory");
+    for tier in ["cek", "vm"] {
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(len (map (fn (x) (range 10)) (range 10000000)))",
+                "--max-memory",
+                "150",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}: {out:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: memory limit exceeded (limit 150 MB, ")
+                && err.contains(" MB in use; raise it with --max-memory MB)\n"),
+            "{tier}: {err}"
+        );
+        let out = run_in(
+            &dir,
+            &[
+                "eval",
+                "(len (range 1000))",
+                "--max-memory",
+                "150",
+                "--tier",
+                tier,
+            ],
+        );
+        assert_eq!(stdout(&out), "1000\n", "{tier}: {out:?}");
+    }
+}
+
+#[test]
+fn after_a_limit_stops_a_repl_entry_the_next_entries_run_under_fresh_limits() {
+    let dir = scratch("repl_limits");
+    let input = "(define big (map (fn (x) (range 10)) (range 10000000)))\n\
+                 (+ 1 2)\n\
+                 (define (spin) (spin))\n\
+                 (spin)\n\
+                 (+ 3 4)\n";
+    let out = repl(&dir, &["--max-memory", "200", "--timeout", "0.5"], input);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<String> = stdout(&out).lines().skip(1).map(String::from).collect();
+    assert_eq!(lines, ["3", "nil", "7"], "{out:?}");
+    let err = stderr(&out);
+    // The memory the first entry held is given back, so the loop is stopped by
+    // the timeout, not by memory already freed.
+    assert!(
+        err.contains("error: memory limit exceeded (limit 200 MB, ")
+            && err.contains("error: time limit exceeded (limit 0.5 s; raise it with --timeout SECONDS)\n  at <repl>:1:16"),
+        "{err}"
     );
 }

@@ -13,6 +13,7 @@ fn host(jit: JitMode, suspend_everywhere: bool, faults: &[&str]) -> (Host, Outpu
         jit: Some(jit),
         inject_faults: faults.iter().map(|s| s.to_string()).collect(),
         suspend_everywhere,
+        ..HostOptions::default()
     };
     (
         Host::with_options(Interp::with_output(Box::new(out.clone())), options),

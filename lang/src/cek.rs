@@ -206,7 +206,7 @@ impl Machine {
                     }
                 },
                 Mode::Vm(fr) => self.run_vm(fr, interp),
-                Mode::Raise(v, span) => match self.unwind() {
+                Mode::Raise(v, span) => match self.unwind_raised(&v, interp) {
                     Some(Frame::Guard(guard, env, height)) => {
                         self.note = None;
                         self.stack.truncate(height);
@@ -252,6 +252,20 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// [`unwind`](Self::unwind) for the raised value `v`, except that the
+    /// interrupt error, while the host's flag is set, passes every guard: the
+    /// whole continuation goes.
+    fn unwind_raised(&mut self, v: &Value, interp: &Interp) -> Option<Frame> {
+        if interp.interrupted()
+            && matches!(v, Value::Error(e) if e.message == crate::interp::INTERRUPTED)
+        {
+            while self.kont.pop().is_some() {}
+            self.recovering = 0;
+            return None;
+        }
+        self.unwind()
     }
 
     /// Pops frames up to and including the nearest `guard` (CEK or VM).

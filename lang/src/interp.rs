@@ -9,6 +9,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::analyze::Analyzer;
 use crate::ast::Node;
@@ -33,7 +35,24 @@ pub enum Tier {
 pub type PerformHandler = Box<dyn FnMut(&Value) -> Result<Value, String>>;
 
 /// The default cap on continuation frames: deeper recursion is an error, not a crash.
-pub const DEFAULT_MAX_DEPTH: usize = 10_000_000;
+/// A frame costs about 250 bytes on the CEK and 210 on the VM (a pending call of
+/// `(+ 1 (f (- n 1)))` is one frame on either), so a runaway recursion stops at
+/// about 500 MB, while a non-tail recursion 1,000,000 deep (about 240 MB) works.
+pub const DEFAULT_MAX_DEPTH: usize = 2_000_000;
+
+/// The message of the error a program gets when its host sets the interrupt flag
+/// ([`Interp::interrupt`]).
+pub const INTERRUPTED: &str = "interrupted";
+
+/// What the errors of the limits say about raising them, in the host's terms (for
+/// the `sx` command, its flags); `None`: nothing.
+#[derive(Clone, Debug, Default)]
+pub struct LimitHints {
+    /// Added to `recursion depth exceeded (limit N frames; …)`.
+    pub max_depth: Option<String>,
+    /// Shown in `step limit reached (…)`.
+    pub fuel: Option<String>,
+}
 
 /// An uncaught SX error: the raised value and where it was raised.
 #[derive(Clone, Debug)]
@@ -172,6 +191,13 @@ pub struct Interp {
     /// When set, how many more function calls may run before evaluation raises
     /// `step limit reached` (for sandboxes and fuzzing).
     pub fuel: Option<u64>,
+    /// Set from outside (a signal handler, a timer, another thread), this stops
+    /// evaluation: the next function call on any tier raises [`INTERRUPTED`], which
+    /// no `guard` catches while the flag is set. The host clears it. Read where the
+    /// fuel is, so it costs a load per call.
+    pub interrupt: Arc<AtomicBool>,
+    /// How the limits' errors tell the user to raise them.
+    pub limit_hints: LimitHints,
     /// Which tier runs each function (and the record of what it decided).
     pub policy: crate::tiering::TierPolicy,
     /// Count of non-idempotent effects so far (writes, output, assignments): a
@@ -217,6 +243,8 @@ impl Interp {
             gensym: 0,
             max_depth: DEFAULT_MAX_DEPTH,
             fuel: None,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            limit_hints: LimitHints::default(),
             policy: crate::tiering::TierPolicy::default(),
             effects: 0,
             perform_handler: None,
@@ -251,6 +279,17 @@ impl Interp {
         self.global_value(Sym::new(name))
     }
 
+    /// The names of every defined global (primitives included), in no particular
+    /// order.
+    pub fn global_names(&self) -> Vec<String> {
+        self.globals
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .map(|(i, _)| Sym(i as u32).name().to_string())
+            .collect()
+    }
+
     /// Defines (or redefines) a global.
     pub fn set_global(&mut self, sym: Sym, v: Value) {
         let i = sym.index();
@@ -271,21 +310,48 @@ impl Interp {
 
     /// The checks every function call makes on entry, on every tier: the fuel limit
     /// (one unit per call) and the recursion depth (`depth` continuation frames now).
+    /// An interrupt comes first, and takes no fuel.
     #[inline]
     pub(crate) fn enter_call(&mut self, depth: usize) -> Result<(), String> {
+        if self.interrupted() {
+            return Err(INTERRUPTED.into());
+        }
         if let Some(fuel) = &mut self.fuel {
             if *fuel == 0 {
-                return Err("step limit reached".into());
+                return Err(self.fuel_message());
             }
             *fuel -= 1;
         }
         if depth >= self.max_depth {
-            return Err(format!(
-                "recursion depth exceeded: more than {} frames",
-                self.max_depth
-            ));
+            return Err(self.depth_message());
         }
         Ok(())
+    }
+
+    /// Whether the host has asked evaluation to stop ([`Interp::interrupt`]).
+    #[inline(always)]
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    fn fuel_message(&self) -> String {
+        match &self.limit_hints.fuel {
+            Some(hint) => format!("step limit reached ({hint})"),
+            None => "step limit reached".into(),
+        }
+    }
+
+    #[cold]
+    fn depth_message(&self) -> String {
+        let hint = match &self.limit_hints.max_depth {
+            Some(hint) => format!("; {hint}"),
+            None => String::new(),
+        };
+        format!(
+            "recursion depth exceeded (limit {} frames{hint})",
+            self.max_depth
+        )
     }
 
     /// Selects a tier for everything: `Cek` is JIT mode `off`, `Vm` is `eager`.
@@ -383,6 +449,12 @@ impl Interp {
             Ok(forms) => self.run_machine(Box::new(Machine::for_forms(forms))),
             Err(e) => Outcome::Error(e.into()),
         }
+    }
+
+    /// Starts running `forms` (already read) as a program, like
+    /// [`run_source`](Self::run_source) after reading.
+    pub fn run_forms(&mut self, forms: Vec<crate::reader::Form>) -> Outcome {
+        self.run_machine(Box::new(Machine::for_forms(forms)))
     }
 
     /// Starts applying `f` to `args` (a host calling into SX).

@@ -27,5 +27,8 @@ pub mod tiering;
 pub mod value;
 pub mod vm;
 
-pub use interp::{Interp, Outcome, OutputBuffer, PerformHandler, Suspended, SxError, Tier};
+pub use interp::{
+    Interp, LimitHints, Outcome, OutputBuffer, PerformHandler, Suspended, SxError, Tier,
+    DEFAULT_MAX_DEPTH, INTERRUPTED,
+};
 pub use value::Value;

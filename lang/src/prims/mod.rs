@@ -6,6 +6,7 @@
 //! suspends the loop with everything else.
 
 mod dicts;
+pub mod docs;
 mod io;
 mod lists;
 mod numbers;
@@ -181,6 +182,7 @@ pub fn all() -> impl Iterator<Item = &'static Prim> {
         .chain(dicts::PRIMS)
         .chain(io::PRIMS)
         .chain(tools::PRIMS)
+        .chain(docs::PRIMS)
         .chain(HIGHER.iter())
 }
 
@@ -340,6 +342,16 @@ mod tests {
 
     /// The check without building accepts and rejects `apply`'s arguments exactly
     /// as building them does, with the same message.
+    /// `(help 'name)` has a line for every primitive.
+    #[test]
+    fn every_primitive_is_documented() {
+        let missing: Vec<&str> = super::all()
+            .map(|p| p.name)
+            .filter(|n| super::docs::doc(n).is_none())
+            .collect();
+        assert!(missing.is_empty(), "no help line for {missing:?}");
+    }
+
     #[test]
     fn checking_apply_arguments_agrees_with_building_them() {
         let f = Value::Prim(lookup("+").expect("+ exists"));

@@ -1114,6 +1114,7 @@ impl Machine {
         };
         if *i as usize >= items.len()
             || interp.fuel.is_some()
+            || interp.interrupted()
             || self.kont.len() + 1 >= interp.max_depth
             || matches!(kind, LoopKind::Some | LoopKind::Every)
         {
@@ -1148,7 +1149,11 @@ impl Machine {
             return false;
         };
         let i = *i as usize;
-        if i >= items.len() || interp.fuel.is_some() || self.kont.len() + 1 >= interp.max_depth {
+        if i >= items.len()
+            || interp.fuel.is_some()
+            || interp.interrupted()
+            || self.kont.len() + 1 >= interp.max_depth
+        {
             return false;
         }
         let x = items.as_slice()[i].clone();
@@ -2047,9 +2052,13 @@ fn drop_owning(v: Value) {
 }
 
 /// Takes the unit of fuel a call costs (`Interp::enter_call`), if there is a limit;
-/// `false` when it is used up (the general path then raises the error).
+/// `false` when it is used up or the host has set the interrupt flag (the general
+/// path then raises the error).
 #[inline(always)]
 pub(crate) fn take_fuel(interp: &mut Interp) -> bool {
+    if interp.interrupted() {
+        return false;
+    }
     match &mut interp.fuel {
         None => true,
         Some(0) => false,
@@ -2083,6 +2092,10 @@ impl Machine {
     /// wrong and the call is recovered. A call that has already performed a
     /// non-idempotent effect is never re-run: its error propagates, with a note.
     fn vm_fault(&mut self, fr: VmFrame, raise: Mode, interp: &mut Interp) -> Mode {
+        // An interrupted program is being stopped: nothing is re-run.
+        if interp.interrupted() {
+            return raise;
+        }
         let Mode::Raise(v, span) = raise else {
             return raise;
         };
