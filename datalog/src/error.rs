@@ -79,6 +79,15 @@ pub enum ParseError {
         /// Where the comment starts.
         loc: Loc,
     },
+    /// A component error: unknown component, wrong number of type arguments, a cycle
+    /// of inheritance, overriding a relation not declared `overridable`.
+    #[error("{loc}{message}")]
+    Component {
+        /// Where.
+        loc: Loc,
+        /// What.
+        message: String,
+    },
     /// A number that does not fit in i64, or is malformed.
     #[error("{loc}bad number `{text}`: {reason}")]
     BadNumber {

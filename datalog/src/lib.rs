@@ -16,6 +16,7 @@
 pub mod ast;
 pub mod check;
 pub mod closure;
+pub mod components;
 pub mod database;
 pub mod distinct;
 pub mod error;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// Parses a whole `.dl` program. `file` names the source in error messages.
 pub fn parse_program(src: &str, file: &str) -> Result<Program, ParseError> {
     let file: Arc<str> = Arc::from(file);
-    let toks = tokenize(src, &file)?;
+    let toks = crate::components::expand(tokenize(src, &file)?, &file)?;
     let mut p = Parser {
         toks,
         pos: 0,
