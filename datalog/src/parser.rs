@@ -553,19 +553,7 @@ impl Parser {
         if self.is(".") && matches!(self.peek_at(1), Tok::Ident(_)) {
             return self.unsupported(span, "component instance (qualified name)");
         }
-        self.expect("(")?;
-        let mut args = Vec::new();
-        if !self.is(")") {
-            loop {
-                args.push(self.term()?);
-                if self.is(",") {
-                    self.bump();
-                } else {
-                    break;
-                }
-            }
-        }
-        self.expect(")")?;
+        let args = self.arguments()?;
         Ok(Atom {
             relation,
             args,
