@@ -17,7 +17,7 @@
 //! bindings only, never a whole relation.
 #![forbid(missing_docs)]
 
-use datalog::sexpr::{id_table_fits, AnswerValue, Datum, SxConst};
+use datalog::front::sexpr::{id_table_fits, AnswerValue, Datum, SxConst};
 use datalog::Database;
 use hashbrown::HashMap;
 use lang::prims::{Dispatched, Prim, PrimError, PrimImpl};

@@ -174,7 +174,7 @@ fn facts(prog: &Program, dir: &Path) -> Option<Vec<String>> {
     .ok()?;
     for rel in prog.io_of(IoKind::Input).map(|d| &d.relation) {
         let path = dir.join("facts").join(format!("{rel}.facts"));
-        datalog::facts::load_facts_file(&mut db, rel, &path).ok()?;
+        datalog::io::facts::load_facts_file(&mut db, rel, &path).ok()?;
     }
     db.saturate().ok()?;
     for rel in prog.io_of(IoKind::Input).map(|d| &d.relation) {

@@ -7,7 +7,7 @@
 //! retracted (default 5), spread evenly over the first input relation's file.
 
 use datalog::ast::IoKind;
-use datalog::facts::load_facts_file;
+use datalog::io::facts::load_facts_file;
 use datalog::{Database, Retraction, Value};
 use std::path::Path;
 use std::time::Instant;

@@ -352,7 +352,7 @@ pub struct Program {
     /// SX value semantics (set by the SX-forms front end; Soufflé text keeps its own):
     /// ordering comparisons (`<` …) may compare symbol-typed values (two strings by
     /// their bytes, numbers numerically; anything else fails), and a symbol-typed
-    /// column may also hold numbers (interned as [`crate::intern::SymbolKind::Int`]),
+    /// column may also hold numbers (interned as [`crate::storage::intern::SymbolKind::Int`]),
     /// so a relation can mix numbers and text in one argument as SX relations do.
     pub sx_values: bool,
 }
@@ -387,7 +387,7 @@ impl IoKind {
 }
 
 /// `.input r(key=value, …)` and its kin: the relation and its I/O parameters as
-/// written (`IO`, `filename`, `delimiter`, …; interpreted by [`crate::facts`]).
+/// written (`IO`, `filename`, `delimiter`, …; interpreted by [`crate::io::facts`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct IoDirective {
     /// Which directive.

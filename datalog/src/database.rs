@@ -3,20 +3,20 @@
 //!
 //! Saturation is incremental after the first: facts asserted and retracted since the
 //! last saturation are carried through the strata by overdeletion, rederivation and
-//! semi-naive insertion (see [`maintain`]), so that its cost follows the change, not
+//! semi-naive insertion (see `database/maintain.rs`), so that its cost follows the change, not
 //! the database. Adding rules recomputes everything.
 
 use crate::ast::*;
+use crate::check::stratify::{stratify, Stratum};
 use crate::check::{check_program, check_program_from, VarTypes};
 use crate::error::{CheckError, DatalogError, Loc};
-use crate::eval::{Counters, RuleStats, Store};
-use crate::intern::Interner;
-use crate::parser::parse_program;
+use crate::exec::eval::{Counters, RuleStats, Store};
+use crate::front::parser::parse_program;
+use crate::plan::planner::{plan_maintenance, plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
 use crate::plan::Plan;
-use crate::planner::{plan_maintenance, plan_program, PlanOptions, RelStats, MAX_ROW_VALUE};
-use crate::relation::{Relation, Repr};
-use crate::stratify::{stratify, Stratum};
-use crate::tuples::TupleRel;
+use crate::storage::intern::Interner;
+use crate::storage::relation::{Relation, Repr};
+use crate::storage::tuples::TupleRel;
 use crate::value::Value;
 use hashbrown::HashMap;
 use maintain::run_from_facts;

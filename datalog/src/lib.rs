@@ -1,43 +1,40 @@
 //! SX's Datalog saturation engine.
 //!
-//! Pipeline, one module per stage: a front end ([`parser`] for the Soufflé subset,
-//! [`sexpr`] for SX forms) builds an [`ast::Program`]; [`check`] enforces declarations,
-//! arity, types and range restriction; [`stratify`] orders strongly connected components
-//! and rejects recursion through negation or aggregation; [`planner`] lowers rules to the
-//! [`plan`] IR (semi-naive delta versions, join order, index selection, and the choice
-//! between hash tuples and row storage); [`eval`] interprets that IR. Storage is
-//! [`tuples`] (hash tuples with indexes per access pattern) and [`rows`] (binary
-//! relations as bitset, sorted-list or roaring rows, unioned set at a time); [`closure`]
-//! saturates transitive-closure strata by SCC condensation. [`Database`] is the
-//! library API, incremental when only facts are added; [`facts`] reads `.facts` files and
-//! writes outputs for the `sx datalog` command.
+//! The source tree is the pipeline, one stage a folder:
+//!
+//! ```text
+//! front/    .dl text (lexer, components, parser) and SX forms  ─┐
+//!                                                              ▼
+//! ast.rs    the program: declarations, rules, facts, I/O directives
+//!                                                              ▼
+//! check/    declarations, arity, types, range restriction; stratification
+//!                                                              ▼
+//! plan/     normalisation, planner ──▶ plan IR (semi-naive versions)
+//!                                                              ▼
+//! exec/     the interpreter and stratum loop; transitive closure by condensation
+//!                                                              ▼
+//! storage/  interned symbols, hash tuples with indexes, rows (bitset/sorted/roaring)
+//! ```
+//!
+//! [`Database`] is the library API (incremental under additions and retractions, the
+//! maintenance plans in `database/maintain.rs`); [`io`] reads `.facts` files and runs a
+//! program file with its I/O directives for the `sx datalog` command.
 #![forbid(missing_docs)]
 
 pub mod ast;
 pub mod check;
-pub mod closure;
-pub mod components;
 pub mod database;
-pub mod distinct;
 pub mod error;
-pub mod eval;
-pub mod facts;
-pub mod intern;
-pub mod lexer;
-pub mod normalise;
-pub mod parser;
+pub mod exec;
+pub mod front;
+pub mod io;
 pub mod plan;
-pub mod planner;
-pub mod relation;
-pub mod rows;
-pub mod run;
-pub mod sexpr;
-pub mod stratify;
-pub mod tuples;
+pub mod storage;
 pub mod value;
 
 pub use database::{Database, Retraction};
 pub use error::{CheckError, DatalogError, FactsError, ParseError};
-pub use eval::{Counters, RuleStats};
-pub use parser::parse_program;
+pub use exec::eval::{Counters, RuleStats};
+pub use front::parser::parse_program;
+pub use plan::planner::PlanOptions;
 pub use value::Value;

@@ -2,7 +2,7 @@
 //! the interned i64 stored in tuples.
 
 use crate::ast::ColumnType;
-use crate::intern::{Interner, SymbolKind};
+use crate::storage::intern::{Interner, SymbolKind};
 use std::fmt;
 
 /// One column value.

@@ -1,6 +1,6 @@
 //! The library API: SX forms, queries, errors, statistics and incremental saturation.
 
-use datalog::sexpr::{read_all, Datum};
+use datalog::front::sexpr::{read_all, Datum};
 use datalog::{Database, Retraction, Value};
 
 fn d(src: &str) -> Datum {
@@ -405,7 +405,7 @@ fn closure_by_search(edges: &[(i64, i64)]) -> std::collections::BTreeSet<(i64, i
     out
 }
 
-fn closure_db(prog: &str, edges: &[(i64, i64)], plan: datalog::planner::PlanOptions) -> Database {
+fn closure_db(prog: &str, edges: &[(i64, i64)], plan: datalog::PlanOptions) -> Database {
     let mut db = Database::new();
     db.set_plan_options(plan);
     db.add_rules(prog, "tc.dl").unwrap();
@@ -427,7 +427,7 @@ fn pairs_of(db: &Database) -> std::collections::BTreeSet<(i64, i64)> {
 
 #[test]
 fn transitive_closure_by_scc_condensation_matches_search_and_stays_incremental() {
-    use datalog::planner::PlanOptions;
+    use datalog::PlanOptions;
     let decl = ".decl e(x: number, y: number)\n.decl p(x: number, y: number)\n";
     let right = format!("{decl}p(x, y) :- e(x, y).\np(x, z) :- p(x, y), e(y, z).\n");
     let left = format!("{decl}p(x, y) :- e(x, y).\np(x, z) :- e(x, y), p(y, z).\n");
@@ -552,7 +552,7 @@ fn errors_of_programs_built_through_the_api_carry_no_fake_position() {
 
 #[test]
 fn sx_ordering_compares_strings_by_bytes_in_every_plan_mode() {
-    use datalog::planner::PlanOptions;
+    use datalog::PlanOptions;
     for opts in [
         PlanOptions::default(),
         PlanOptions::hash_tuples(),
@@ -645,7 +645,7 @@ fn sx_answers_are_sorted_and_distinct_for_every_width() {
 
 #[test]
 fn an_sx_relation_mixes_numbers_and_text_in_every_plan_mode() {
-    use datalog::planner::PlanOptions;
+    use datalog::PlanOptions;
     for opts in [
         PlanOptions::default(),
         PlanOptions::hash_tuples(),

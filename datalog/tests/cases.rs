@@ -3,8 +3,8 @@
 //! of the error; nothing may be written to the output directory). Each case runs twice:
 //! with the planner's row representations and with hash tuples only.
 
-use datalog::planner::PlanOptions;
-use datalog::run::{run_file, OutputDest, RunOptions};
+use datalog::io::run::{run_file, OutputDest, RunOptions};
+use datalog::PlanOptions;
 use std::path::{Path, PathBuf};
 
 fn cases_dir() -> PathBuf {

@@ -3,7 +3,7 @@
 //! both from scratch and when the facts arrive in two saturations, and after facts are
 //! retracted (delete and rederive, or recomputation).
 
-use datalog::planner::PlanOptions;
+use datalog::PlanOptions;
 use datalog::{Database, Retraction, Value};
 use proptest::prelude::*;
 use std::collections::BTreeSet;

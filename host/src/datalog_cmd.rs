@@ -2,7 +2,7 @@
 //! the `datalog` crate; this is argument handling and exit codes.
 
 use datalog::error::{DatalogError, FactsError};
-use datalog::run::{run_file, OutputDest, RunOptions};
+use datalog::io::run::{run_file, OutputDest, RunOptions};
 use std::io::Write;
 use std::path::Path;
 

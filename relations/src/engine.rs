@@ -15,7 +15,7 @@
 //! saturates it by condensation when it recomputes.
 
 use crate::error::GraphError;
-use datalog::planner::PlanOptions;
+use datalog::PlanOptions;
 use datalog::{Counters, Database, Value};
 
 /// A component's id: a node of the condensation of one layer.

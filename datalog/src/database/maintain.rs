@@ -24,13 +24,13 @@
 //! the stratum ([`Retraction::Adaptive`]).
 
 use super::{Database, Retraction};
-use crate::eval::{
+use crate::exec::eval::{
     run_delta_versions, run_keyed, run_rederive, run_stratum, Derive, Mode, RuleStats, Store,
 };
-use crate::intern::Interner;
+use crate::plan::planner::plan_maintenance;
 use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
-use crate::planner::plan_maintenance;
-use crate::relation::Relation;
+use crate::storage::intern::Interner;
+use crate::storage::relation::Relation;
 
 /// What each relation lost and gained in this maintenance (already applied to the
 /// store), relative to the last saturated state.

@@ -6,7 +6,7 @@
 //! `a.b.r` are merged into one identifier token.
 
 use crate::error::{Loc, ParseError};
-use crate::lexer::{Tok, Token};
+use crate::front::lexer::{Tok, Token};
 use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 

@@ -4,14 +4,14 @@
 //! relations into set-at-a-time [`ChainPlan`]s.
 
 use crate::ast::*;
+use crate::check::stratify::Stratum;
 use crate::check::{bound_vars, VarTypes};
-use crate::intern::{Interner, SymbolKind};
-use crate::normalise::{normalise, Normalised};
+use crate::plan::normalise::{normalise, Normalised};
 use crate::plan::*;
-use crate::relation::Repr;
-use crate::rows::RowKind;
-use crate::stratify::Stratum;
-use crate::tuples::ColMask;
+use crate::storage::intern::{Interner, SymbolKind};
+use crate::storage::relation::Repr;
+use crate::storage::rows::RowKind;
+use crate::storage::tuples::ColMask;
 use hashbrown::{HashMap, HashSet};
 
 /// What the planner knows about a relation's stored facts before running.
@@ -343,7 +343,7 @@ impl Planner<'_> {
         self.rel_index[name]
     }
 
-    /// `rule` in normal form (see [`crate::normalise`]).
+    /// `rule` in normal form (see [`crate::plan::normalise`]).
     fn normal(&self, rule: &Rule, types: &VarTypes) -> Normalised {
         let relations = self.relations;
         let rel_index = self.rel_index;
@@ -725,10 +725,12 @@ impl Planner<'_> {
                 Operand::Reg(nb.reg(v, types.get(v).copied().unwrap_or(ColumnType::Number)))
             }
             Term::Number(n) => Operand::Const(*n),
-            Term::Symbol(s) => Operand::Const(match s.strip_prefix(crate::sexpr::SYM_MARK) {
-                Some(sym) => self.interner.intern(SymbolKind::Sym, sym) as i64,
-                None => self.interner.intern(SymbolKind::Str, s) as i64,
-            }),
+            Term::Symbol(s) => {
+                Operand::Const(match s.strip_prefix(crate::front::sexpr::SYM_MARK) {
+                    Some(sym) => self.interner.intern(SymbolKind::Sym, sym) as i64,
+                    None => self.interner.intern(SymbolKind::Str, s) as i64,
+                })
+            }
             Term::Wildcard => Operand::Const(0),
             Term::Binary(..) => {
                 let e = self.expr(t, types, nb);

@@ -2,11 +2,11 @@
 //! over registers; chains run set at a time over rows. Semi-naive per stratum.
 
 use crate::ast::AggFunc;
-use crate::distinct::Distinct;
-use crate::intern::{Interner, SymbolKind};
+use crate::exec::distinct::Distinct;
 use crate::plan::*;
-use crate::relation::{fits_row, Relation, RowRel};
-use crate::rows::{Acc, Row, RowSet};
+use crate::storage::intern::{Interner, SymbolKind};
+use crate::storage::relation::{fits_row, Relation, RowRel};
+use crate::storage::rows::{Acc, Row, RowSet};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -152,7 +152,7 @@ fn run_closure(
     };
     let mut out = RowSet::new(head.fwd.kind());
     let mut counters = Counters::default();
-    if !crate::closure::closure_into(&store.full[c.edge], &mut out, &mut counters) {
+    if !crate::exec::transitive::closure_into(&store.full[c.edge], &mut out, &mut counters) {
         return false;
     }
     store.full[c.head] = Relation::Rows(RowRel {

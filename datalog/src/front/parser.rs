@@ -5,14 +5,14 @@
 
 use crate::ast::*;
 use crate::error::{Loc, ParseError};
-use crate::lexer::{tokenize, Tok, Token};
+use crate::front::lexer::{tokenize, Tok, Token};
 use hashbrown::HashMap;
 use std::sync::Arc;
 
 /// Parses a whole `.dl` program. `file` names the source in error messages.
 pub fn parse_program(src: &str, file: &str) -> Result<Program, ParseError> {
     let file: Arc<str> = Arc::from(file);
-    let toks = crate::components::expand(tokenize(src, &file)?, &file)?;
+    let toks = crate::front::components::expand(tokenize(src, &file)?, &file)?;
     let mut p = Parser {
         toks,
         pos: 0,

@@ -13,8 +13,8 @@
 
 use crate::ast::{IoDirective, IoKind};
 use crate::error::{CheckError, DatalogError, FactsError, Loc};
-use crate::facts::{load_facts, read_text, render, stats_report, Format};
-use crate::planner::PlanOptions;
+use crate::io::facts::{load_facts, read_text, render, stats_report, Format};
+use crate::plan::planner::PlanOptions;
 use crate::Database;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -9,9 +9,9 @@
 //! versions from the saturated result, which stays correct because the result is the
 //! same fixpoint.
 
-use crate::eval::Counters;
-use crate::relation::Relation;
-use crate::rows::{Acc, RowSet};
+use crate::exec::eval::Counters;
+use crate::storage::relation::Relation;
+use crate::storage::rows::{Acc, RowSet};
 
 /// Largest node id the condensation handles (its tables are indexed by id).
 const MAX_NODES: usize = 1 << 22;

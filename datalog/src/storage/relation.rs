@@ -2,8 +2,8 @@
 //! any arity, or rows (forward, and reverse when some access binds only column 1) for
 //! binary relations over dense ids.
 
-use crate::rows::{RowKind, RowSet};
-use crate::tuples::{ColMask, TupleRel};
+use crate::storage::rows::{RowKind, RowSet};
+use crate::storage::tuples::{ColMask, TupleRel};
 
 /// The representation of one relation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

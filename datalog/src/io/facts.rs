@@ -1,10 +1,10 @@
 //! Facts as text: Soufflé's `.facts`/CSV layouts read into a relation and written
 //! out (delimiters, header lines, RFC 4180 quoting, gzip-compressed input), and the
-//! per-rule statistics report. [`crate::run`] drives them for `sx datalog`.
+//! per-rule statistics report. [`crate::io::run`] drives them for `sx datalog`.
 
 use crate::ast::ColumnType;
 use crate::error::{DatalogError, FactsError};
-use crate::intern::SymbolKind;
+use crate::storage::intern::SymbolKind;
 use crate::Database;
 use std::borrow::Cow;
 use std::path::Path;

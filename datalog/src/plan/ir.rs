@@ -4,9 +4,9 @@
 //! compile) exactly this; `--explain` prints it.
 
 use crate::ast::{AggFunc, ArithOp, CmpOp, ColumnType};
-use crate::relation::Repr;
-use crate::rows::RowKind;
-use crate::tuples::ColMask;
+use crate::storage::relation::Repr;
+use crate::storage::rows::RowKind;
+use crate::storage::tuples::ColMask;
 use std::fmt;
 
 /// Index of a relation in [`Plan::relations`].
@@ -347,7 +347,7 @@ pub struct KeyedVersion {
 }
 
 /// A stratum that computes only `head = edge⁺` over row relations: a full saturation
-/// runs [`closure`](crate::closure) (SCC condensation) instead of iterating its rules.
+/// runs [`closure`](crate::exec::transitive) (SCC condensation) instead of iterating its rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClosurePlan {
     /// The closure relation.
@@ -392,7 +392,7 @@ pub struct Plan {
     /// Estimated size of each relation, which ordered the joins.
     pub estimate: Vec<usize>,
     /// Whether the rules' rederivation and keyed versions are planned (see
-    /// [`plan_maintenance`](crate::planner::plan_maintenance)); until then they are
+    /// [`plan_maintenance`](crate::plan::planner::plan_maintenance)); until then they are
     /// empty.
     pub maintenance: bool,
 }

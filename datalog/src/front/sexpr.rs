@@ -10,7 +10,7 @@
 
 use crate::ast::*;
 use crate::error::{CheckError, DatalogError, Loc, ParseError};
-use crate::intern::{Interner, SymbolKind};
+use crate::storage::intern::{Interner, SymbolKind};
 use crate::value::Value;
 use crate::Database;
 use hashbrown::HashMap;
