@@ -163,6 +163,17 @@ pub static DOCS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "web",
+        &[
+            ("json-parse", "(json-parse s): JSON text to a value (objects are dicts with string keys)"),
+            ("json-str", "(json-str v): a value as JSON text (keywords as strings)"),
+            ("html-escape", "(html-escape s): s with & < > \" ' as HTML entities"),
+            ("url-decode", "(url-decode s): %XX escapes and + decoded"),
+            ("query-parse", "(query-parse \"a=1&b=2\"): a dict of the decoded pairs"),
+            ("markdown->html", "(markdown->html s): Markdown as HTML; raw HTML is escaped"),
+        ],
+    ),
+    (
         "tools",
         &[
             ("jit-exclude!", "(jit-exclude! \"pattern\"…): keep matching functions on the CEK"),

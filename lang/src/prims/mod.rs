@@ -14,6 +14,7 @@ pub(crate) use numbers::int_mod;
 mod strings;
 mod tools;
 mod types;
+mod web;
 
 use std::io::Write;
 
@@ -183,6 +184,7 @@ pub fn all() -> impl Iterator<Item = &'static Prim> {
         .chain(io::PRIMS)
         .chain(tools::PRIMS)
         .chain(docs::PRIMS)
+        .chain(web::PRIMS)
         .chain(HIGHER.iter())
 }
 
