@@ -16,6 +16,7 @@
 //! [`Datum`]s (ints, strings, symbols, lists); a query crosses back as its matching
 //! bindings only, never a whole relation.
 #![forbid(missing_docs)]
+#![forbid(unsafe_code)]
 
 use datalog::front::sexpr::{id_table_fits, AnswerValue, Datum, SxConst};
 use datalog::Database;

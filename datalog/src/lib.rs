@@ -20,6 +20,7 @@
 //! maintenance plans in `database/maintain.rs`); [`io`] reads `.facts` files and runs a
 //! program file with its I/O directives for the `sx datalog` command.
 #![forbid(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod ast;
 pub mod check;

@@ -18,7 +18,7 @@ use std::ffi::c_void;
 pub struct Allocator;
 
 /// mimalloc's blocks are multiples of a word, starting at word-aligned addresses.
-const WORD: usize = std::mem::size_of::<usize>();
+const WORD: usize = size_of::<usize>();
 
 // SAFETY: each method hands the layout to the mimalloc function with the same
 // contract: `mi_malloc`/`mi_zalloc`/`mi_realloc` give word-aligned blocks (enough for

@@ -56,7 +56,7 @@ pub(crate) enum Frame {
     VmGuard(Box<VmGuard>),
     /// A call re-run on the CEK after it faulted on the VM: a value arriving here
     /// means the fault was the VM's (a miscompile) and the call is recovered.
-    Recovery(Rc<crate::ast::LambdaInfo>, String),
+    Recovery(Rc<LambdaInfo>, String),
     BuildList(Box<BuildState<QuasiPart>>),
     BuildDict(Box<BuildState<Node>>),
     Higher(Box<HigherLoop>),
@@ -211,7 +211,7 @@ impl Machine {
                         self.note = None;
                         self.stack.truncate(height);
                         env.set(guard.slot, v);
-                        env.set(guard.slot + 1, crate::ast::raise_site(span));
+                        env.set(guard.slot + 1, raise_site(span));
                         Mode::Eval(guard.handler.clone(), env)
                     }
                     Some(Frame::VmGuard(g)) => {
@@ -347,10 +347,7 @@ impl Machine {
                     .push(Frame::Guard(g, env.clone(), self.stack.len()));
                 Mode::Eval(body, env)
             }
-            Node::Reraise(slot) => Mode::Raise(
-                env.get(slot),
-                crate::ast::raise_site_span(&env.get(slot + 1)),
-            ),
+            Node::Reraise(slot) => Mode::Raise(env.get(slot), raise_site_span(&env.get(slot + 1))),
             Node::Perform(p) => {
                 let request = p.request.clone();
                 push_in_place!(self.kont, Frame::Perform(p.span.clone()));

@@ -29,6 +29,7 @@
 //!   breadth-first searches pruned by the closure; components and topological order
 //!   are computed over the layer when asked (costs on each method).
 #![forbid(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod engine;
 mod error;

@@ -744,7 +744,7 @@ impl RowSet {
 
     /// Approximate heap bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.rows.capacity() * std::mem::size_of::<Row>()
+        self.rows.capacity() * size_of::<Row>()
             + self.keys.capacity() * 4
             + self.slots.heap_bytes()
             + self.rows.iter().map(Row::heap_bytes).sum::<usize>()
@@ -1100,7 +1100,7 @@ mod tests {
         for kind in [RowKind::Dense { words: 2 }, RowKind::Sparse] {
             let mut a = RowSet::new(kind);
             let mut b = RowSet::new(kind);
-            let mut want = std::collections::BTreeSet::new();
+            let mut want = BTreeSet::new();
             for i in 0..3000 {
                 // Few keys with long rows (roaring), many with short ones (lists).
                 let k = next(if i % 2 == 0 { 300 } else { 12 }) as u32;

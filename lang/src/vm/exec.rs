@@ -2183,12 +2183,14 @@ fn reject_call(f: &Value, args: &[Value], span: &crate::span::Span) -> Option<Mo
 #[inline(always)]
 unsafe fn int_binop_into(op: PrimOp, a: i64, b: i64, dst: *mut Value) -> bool {
     if let Some(holds) = int_compare(op, a, b) {
-        Value::write_bool(dst, holds);
+        // SAFETY: the caller guarantees `dst` is valid and holds nothing to drop.
+        unsafe { Value::write_bool(dst, holds) };
         return true;
     }
     match int_arith(op, a, b) {
         Some(v) => {
-            Value::write_int(dst, v);
+            // SAFETY: as above.
+            unsafe { Value::write_int(dst, v) };
             true
         }
         None => false,

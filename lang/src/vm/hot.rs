@@ -147,7 +147,7 @@ impl HotStack {
         if self.len == self.cap {
             // A source in the stack moves with it.
             let offset = (src as usize).wrapping_sub(self.ptr as usize);
-            let inside = offset < self.len * std::mem::size_of::<Value>();
+            let inside = offset < self.len * size_of::<Value>();
             self.grow(stack, 1);
             if inside {
                 // SAFETY: the same place in the moved buffer.
