@@ -68,7 +68,12 @@ fn interrupt_loops(mut p: PtySession, tier: &str) {
     ask(&mut p, "(define kept 41)", "nil");
     for (tier_loop, name) in [
         ("(let loop ((i 0)) (loop (+ i 1)))", "tail loop"),
-        ("(define (spin) (+ 1 (spin))) (spin)", "deep recursion"),
+        // Deep but bounded, repeated forever: an unbounded recursion could reach the
+        // depth limit before the Ctrl-C arrives on a fast machine.
+        (
+            "(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1))))) (let loop () (deep 100000) (loop))",
+            "deep recursion",
+        ),
         (
             "(let loop () (map (fn (x) (* x x)) (range 100)) (loop))",
             "map loop",
