@@ -81,6 +81,27 @@ impl Value {
     }
 }
 
+/// `42.into()` is a number.
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Number(n)
+    }
+}
+
+/// `"alice".into()` is a string, what a Soufflé `symbol` column holds.
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+
+/// An owned string is a string value.
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
 impl fmt::Display for Value {
     /// Soufflé's output format: numbers in decimal, text raw.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
