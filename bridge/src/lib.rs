@@ -4,7 +4,7 @@
 //! (`dl-engine?`, `dl-engine-new`, `dl-engine-add-fact!`, `dl-engine-add-rule!`,
 //! `dl-engine-saturate!`, `dl-engine-query`, `dl-engine-retract!`) and the operations
 //! on a program (`dl-add-fact!`, `dl-add-rule!`, `dl-saturate!`, `dl-query`,
-//! `dl-retract!`), and makes `lang/lib/datalog.sx` available, which defines the rest of
+//! `dl-retract!`), and makes `bridge/lib/datalog.sx` available, which defines the rest of
 //! the public `dl-*` functions and the pure-SX implementation. `(dl-program)` answers
 //! an engine handle by default, and a pure-SX program when the tiering policy keeps
 //! `dl-*` on the CEK (`(jit-exclude! "dl-*")`) or when asked for one with
@@ -29,10 +29,10 @@ use std::cell::RefMut;
 pub mod relations;
 
 /// The SX source of the `dl-*` library.
-pub const LIBRARY: &str = include_str!("../../lang/lib/datalog.sx");
+pub const LIBRARY: &str = include_str!("../lib/datalog.sx");
 
 /// The file name the library's positions are reported against.
-pub const LIBRARY_FILE: &str = "lang/lib/datalog.sx";
+pub const LIBRARY_FILE: &str = "bridge/lib/datalog.sx";
 
 /// The kind name of the native value that holds a database.
 const NATIVE_KIND: &str = "dl-engine";
