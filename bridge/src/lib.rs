@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 
 use datalog::front::sexpr::{id_table_fits, AnswerValue, Datum, SxConst};
-use datalog::Database;
+use datalog::{CheckError, Database, DatalogError};
 use hashbrown::HashMap;
 use lang::prims::{Dispatched, Prim, PrimError, PrimImpl};
 use lang::value::{Dict, Native, SharedKeys};
@@ -329,7 +329,7 @@ fn datum_arg(name: &str, v: &Value) -> Result<Datum, PrimError> {
 
 /// The engine's error as an SX error message (errors of programs built from SX forms
 /// carry no position).
-fn engine_error(e: datalog::DatalogError) -> PrimError {
+fn engine_error(e: DatalogError) -> PrimError {
     PrimError::Msg(e.to_string())
 }
 
@@ -386,19 +386,17 @@ fn engine_retract(args: &[Value], _: &mut Interp) -> R {
 fn engine_add_rule(args: &[Value], _: &mut Interp) -> R {
     let rule = datum_arg("dl-add-rule!", &args[1])?;
     let mut db = database("dl-add-rule!", args)?;
-    db.add_sx_rule(&rule).map(|_| Value::Nil).map_err(|e| {
-        // Name the rule as the program wrote it (an SX form), as the SX library does,
-        // not in the engine's Datalog syntax: every tier raises the same message.
-        match engine_error(e) {
-            PrimError::Msg(m) => PrimError::Msg(match m.rfind(" in `") {
-                Some(at) if m.starts_with("unsafe rule") && m.ends_with('`') => {
-                    format!("{} in {}", &m[..at], lang::printer::repr(&args[1]))
-                }
-                _ => m,
-            }),
-            other => other,
-        }
-    })
+    db.add_sx_rule(&rule)
+        .map(|_| Value::Nil)
+        .map_err(|e| match e {
+            // Name the rule as the program wrote it (an SX form), as the SX library does,
+            // not in the engine's Datalog syntax: every tier raises the same message.
+            DatalogError::Check(CheckError::Unsafe { loc, var, .. }) => PrimError::Msg(format!(
+                "{loc}unsafe rule: variable `{var}` is not bound by a positive atom in {}",
+                lang::printer::repr(&args[1])
+            )),
+            e => engine_error(e),
+        })
 }
 
 fn engine_saturate(args: &[Value], _: &mut Interp) -> R {
