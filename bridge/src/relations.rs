@@ -178,29 +178,29 @@ fn symmetric(args: &[Value], _: &mut PrimCtx) -> R {
 }
 
 fn relate(args: &[Value], _: &mut PrimCtx) -> R {
-    const NAME: &str = "relations-relate!";
-    let (s, d, k) = (
-        node(NAME, &args[1])?,
-        node(NAME, &args[2])?,
-        write_kind(NAME, &args[3])?,
-    );
-    let mut g = graph_mut(NAME, &args[0])?;
-    g.relate(s, d, &k)
-        .map(Value::Bool)
-        .map_err(|e| engine_error(NAME, e))
+    write_edge("relations-relate!", args, Graph::relate)
 }
 
 fn unrelate(args: &[Value], _: &mut PrimCtx) -> R {
-    const NAME: &str = "relations-unrelate!";
+    write_edge("relations-unrelate!", args, Graph::unrelate)
+}
+
+/// `(NAME graph src dst kind)`: one edge written by `f` (add or remove); true when
+/// the graph changed.
+fn write_edge(
+    name: &str,
+    args: &[Value],
+    f: fn(&mut Graph, &str, &str, &str) -> Result<bool, ::relations::GraphError>,
+) -> R {
     let (s, d, k) = (
-        node(NAME, &args[1])?,
-        node(NAME, &args[2])?,
-        write_kind(NAME, &args[3])?,
+        node(name, &args[1])?,
+        node(name, &args[2])?,
+        write_kind(name, &args[3])?,
     );
-    let mut g = graph_mut(NAME, &args[0])?;
-    g.unrelate(s, d, &k)
+    let mut g = graph_mut(name, &args[0])?;
+    f(&mut g, s, d, &k)
         .map(Value::Bool)
-        .map_err(|e| engine_error(NAME, e))
+        .map_err(|e| engine_error(name, e))
 }
 
 fn relate_many(args: &[Value], _: &mut PrimCtx) -> R {
