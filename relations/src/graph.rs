@@ -134,11 +134,7 @@ impl Graph {
     ) -> Result<Option<usize>, GraphError> {
         let k = self.kind_index(kind);
         let sym = self.layers[k].layer.undirected;
-        let (src, dst) = if sym && dst < src {
-            (dst, src)
-        } else {
-            (src, dst)
-        };
+        let (src, dst) = oriented(sym, src, dst);
         let (u, v) = (self.names.intern(src), self.names.intern(dst));
         let layer = &mut self.layers[k].layer;
         if layer.has_arc(u, v) {
@@ -158,11 +154,7 @@ impl Graph {
     fn relate_one(&mut self, src: &str, dst: &str, kind: &str) -> Result<bool, GraphError> {
         let k = self.kind_index(kind);
         let sym = self.layers[k].layer.undirected;
-        let (src, dst) = if sym && dst < src {
-            (dst, src)
-        } else {
-            (src, dst)
-        };
+        let (src, dst) = oriented(sym, src, dst);
         let (u, v) = (self.names.intern(src), self.names.intern(dst));
         let layer = &mut self.layers[k].layer;
         if layer.has_arc(u, v) {
@@ -188,11 +180,7 @@ impl Graph {
             return Ok(false);
         };
         let sym = self.layers[k].layer.undirected;
-        let (src, dst) = if sym && dst < src {
-            (dst, src)
-        } else {
-            (src, dst)
-        };
+        let (src, dst) = oriented(sym, src, dst);
         let (Some(u), Some(v)) = (self.names.get(src), self.names.get(dst)) else {
             return Ok(false);
         };
@@ -596,4 +584,14 @@ fn ancestor_ids(l: &Layer, x: NodeId) -> Vec<NodeId> {
         }
     }
     ids
+}
+
+/// The stored orientation of an edge: a symmetric kind keeps one copy of each
+/// edge, with the smaller name first; a directed kind keeps the edge as given.
+fn oriented<'a>(symmetric: bool, src: &'a str, dst: &'a str) -> (&'a str, &'a str) {
+    if symmetric && dst < src {
+        (dst, src)
+    } else {
+        (src, dst)
+    }
 }
