@@ -4,8 +4,6 @@
 //! goes through [`Host::drive`], so IO is served the same way everywhere: code run
 //! at start-up never silently gets nil because no handler was installed yet.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -14,6 +12,7 @@ use lang::{Interp, Outcome, SxError, Tier, Value};
 
 use crate::kv::KvStore;
 use crate::limits::{Limits, Watchdog};
+use crate::request::{now_ms, Request};
 
 /// The services behind `perform`: the store and counters.
 #[derive(Default)]
@@ -73,7 +72,9 @@ impl Host {
             None
         } else {
             let s = services.clone();
-            Some(Box::new(move |req: &Value| s.borrow_mut().handle(req)))
+            Some(Box::new(move |req: &Value| {
+                Some(s.borrow_mut().handle(req))
+            }))
         };
         if let Some(depth) = options.limits.max_depth {
             interp.max_depth = depth;
@@ -185,64 +186,33 @@ impl Services {
     /// Answers one request, or says why it cannot.
     pub fn handle(&mut self, request: &Value) -> Result<Value, String> {
         self.performs += 1;
-        let Value::Dict(d) = request else {
-            return Err(format!(
-                "perform: expected a request dict with :op, got {}",
-                request.kind()
-            ));
-        };
-        let field = |name: &str| d.get(&Value::keyword(name));
-        let op = match field("op") {
-            Some(Value::Str(s)) => s.to_string(),
-            Some(Value::Keyword(k)) | Some(Value::Sym(k)) => k.name().to_string(),
-            Some(other) => {
-                return Err(format!(
-                    "perform: :op must be a string, got {}",
-                    other.kind()
-                ))
-            }
-            None => return Err("perform: request has no :op".into()),
-        };
-        let key = |what: &str| match field(what) {
-            Some(Value::Str(s)) => Ok(s.to_string()),
-            Some(other) => Err(format!(
-                "perform {op}: :{what} must be a string, got {}",
-                other.kind()
-            )),
-            None => Err(format!("perform {op}: request has no :{what}")),
-        };
-        tracing::trace!(op = %op, "perform");
-        match op.as_str() {
-            "kv-get" => Ok(self.kv.get(&key("key")?).cloned().unwrap_or(Value::Nil)),
-            "kv-put" => {
-                let k = key("key")?;
-                let v = field("value").cloned().unwrap_or(Value::Nil);
+        let request = Request::parse(request)?;
+        tracing::trace!(op = request.op(), "perform");
+        Ok(match request {
+            Request::Get(k) => self.kv.get(&k).cloned().unwrap_or(Value::Nil),
+            Request::Put(k, v) => {
                 self.kv.put(&k, v);
-                Ok(Value::Bool(true))
+                Value::Bool(true)
             }
-            "kv-delete" => {
-                self.kv.delete(&key("key")?);
-                Ok(Value::Bool(true))
+            Request::Delete(k) => {
+                self.kv.delete(&k);
+                Value::Bool(true)
             }
-            "kv-scan" => {
-                let prefix = key("prefix")?;
-                Ok(Value::list(
-                    self.kv
-                        .scan(&prefix)
-                        .into_iter()
-                        .map(|(k, v)| Value::list(vec![Value::str(&k), v]))
-                        .collect(),
-                ))
+            Request::Scan(prefix) => Value::list(
+                self.kv
+                    .scan(&prefix)
+                    .into_iter()
+                    .map(|(k, v)| Value::list(vec![Value::str(&k), v]))
+                    .collect(),
+            ),
+            Request::Now => Value::Int(now_ms()),
+            Request::Tx(tx) => Value::Bool(self.kv.transact(tx)),
+            Request::HostStats => {
+                return Err(
+                    "perform: no handler for op \"host-stats\" (only sx serve has one)".into(),
+                )
             }
-            "now" => {
-                let ms = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
-                Ok(Value::Int(ms))
-            }
-            other => Err(format!("perform: no handler for op \"{other}\"")),
-        }
+        })
     }
 }
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use lang::Value;
 
+use crate::request::Tx;
+
 /// An ordered in-memory store of SX values under string keys.
 #[derive(Default, Debug)]
 pub struct KvStore {
@@ -37,6 +39,21 @@ impl KvStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Makes `tx` when its conditions hold (true), or nothing (false).
+    pub fn transact(&mut self, tx: Tx) -> bool {
+        let holds = tx.absent.iter().all(|k| !self.map.contains_key(k))
+            && tx.present.iter().all(|k| self.map.contains_key(k));
+        if holds {
+            for k in &tx.delete {
+                self.delete(k);
+            }
+            for (k, v) in tx.put {
+                self.put(&k, v);
+            }
+        }
+        holds
     }
 
     /// Number of keys.

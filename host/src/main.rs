@@ -1,4 +1,5 @@
-//! The `sx` command: run SX programs, evaluate expressions, a REPL, and Datalog.
+//! The `sx` command: run SX programs, evaluate expressions, a REPL, Datalog, and
+//! the blog server.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -145,6 +146,57 @@ enum Command {
     },
     /// Run a Datalog program (Soufflé-compatible subset).
     Datalog(datalog_cmd::DatalogArgs),
+    /// Serve the blog (or another SX app) over HTTP from a durable SQLite store.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// The SQLite file, created with its schema on first start (`:memory:`: a
+    /// private in-memory store, for tests).
+    #[arg(long, value_name = "PATH", default_value = "sx-blog.sqlite3")]
+    db: String,
+    /// Where to listen (port 0: any free port; the address is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Write N deterministic demo posts (with tags and edges) into an empty store.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// The app's directory of `.sx` files (default: the blog built into sx).
+    #[arg(long, value_name = "DIR")]
+    app: Option<PathBuf>,
+    /// When functions move to the VM: off, hot, hot:N or eager.
+    #[arg(long, value_name = "MODE", default_value = "eager", value_parser = JitMode::parse)]
+    jit: JitMode,
+    /// Every `perform` suspends, even those the host answers in place (now, host-stats).
+    #[arg(long)]
+    suspend_everywhere: bool,
+    /// Corrupt this function's bytecode when it is compiled (to test recovery).
+    #[arg(long = "inject-fault", value_name = "FUNCTION")]
+    inject_fault: Vec<String>,
+    /// Store reader threads.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    readers: usize,
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    let options = sx::serve::ServeOptions {
+        db: args.db,
+        addr: args.addr,
+        seed: args.seed,
+        app: args.app,
+        jit: args.jit,
+        suspend_everywhere: args.suspend_everywhere,
+        inject_faults: args.inject_fault,
+        readers: args.readers,
+    };
+    match sx::serve::run(options) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            1
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -182,6 +234,7 @@ fn main() -> ExitCode {
         Some(Command::Repl { opts }) => with_big_stack(move || repl::run(new_host(&opts))),
         Some(Command::Disasm { file }) => disasm(&file),
         Some(Command::Datalog(args)) => datalog_cmd::run(&args),
+        Some(Command::Serve(args)) => serve(args),
     };
     ExitCode::from(code as u8)
 }

@@ -119,6 +119,10 @@ pub(crate) struct Machine {
     /// call runs on the CEK, so a re-run is a pure reference evaluation (and nested
     /// faults cannot trigger nested re-runs).
     pub(crate) recovering: u32,
+    /// The non-idempotent effects this run has made so far ([`Interp::effects`] while
+    /// it runs): several suspended runs interleave on one interpreter (a server's
+    /// requests), and another run's write must not count as this one's.
+    pub(crate) effects: u64,
 }
 
 impl Machine {
@@ -141,6 +145,7 @@ impl Machine {
             note: None,
             spare_args: Vec::new(),
             recovering: 0,
+            effects: 0,
         }
     }
 
@@ -235,15 +240,13 @@ impl Machine {
                     if !is_read_request(&req) {
                         interp.effects += 1;
                     }
-                    match interp.perform_handler.as_mut() {
+                    match interp.perform_handler.as_mut().and_then(|h| h(&req)) {
                         // The host answers at once: no suspension needed.
-                        Some(handler) => match handler(&req) {
-                            Ok(answer) => Mode::Return(answer),
-                            Err(message) => {
-                                let span = self.perform_span.clone();
-                                Mode::Raise(Value::error(message, span.clone()), span)
-                            }
-                        },
+                        Some(Ok(answer)) => Mode::Return(answer),
+                        Some(Err(message)) => {
+                            let span = self.perform_span.clone();
+                            Mode::Raise(Value::error(message, span.clone()), span)
+                        }
                         None => {
                             self.awaiting_resume = true;
                             return Stop::Perform(req);

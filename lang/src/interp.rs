@@ -31,8 +31,10 @@ pub enum Tier {
     Vm,
 }
 
-/// A host callback that answers a `perform` request at once, without suspending.
-pub type PerformHandler = Box<dyn FnMut(&Value) -> Result<Value, String>>;
+/// A host callback that answers a `perform` request at once, without suspending:
+/// `Some(Ok(answer))`, `Some(Err(message))` (raised at the `perform`), or `None`
+/// when this request must suspend to the host (IO the host serves elsewhere).
+pub type PerformHandler = Box<dyn FnMut(&Value) -> Option<Result<Value, String>>>;
 
 /// The default cap on continuation frames: deeper recursion is an error, not a crash.
 /// A frame costs about 250 bytes on the CEK and 210 on the VM (a pending call of
@@ -203,8 +205,8 @@ pub struct Interp {
     /// Count of non-idempotent effects so far (writes, output, assignments): a
     /// faulting call is re-run on the CEK only if this has not moved since it began.
     pub effects: u64,
-    /// Answers `perform` requests without suspending, when set; when unset every
-    /// `perform` suspends to the host (`--suspend-everywhere`).
+    /// Answers `perform` requests without suspending, when set and it answers; when
+    /// unset every `perform` suspends to the host (`--suspend-everywhere`).
     pub perform_handler: Option<PerformHandler>,
     /// When set, the VM appends a line per executed instruction.
     pub(crate) trace: Option<Vec<String>>,
@@ -464,7 +466,15 @@ impl Interp {
     }
 
     pub(crate) fn run_machine(&mut self, mut m: Box<Machine>) -> Outcome {
-        match m.run(self) {
+        // The run counts its effects on its own counter (see `Machine::effects`);
+        // what it adds shows in the enclosing count too (a nested run inside a call).
+        let enclosing = self.effects;
+        self.effects = m.effects;
+        let stop = m.run(self);
+        let added = self.effects - m.effects;
+        m.effects = self.effects;
+        self.effects = enclosing + added;
+        match stop {
             Stop::Done(v) => Outcome::Done(v),
             Stop::Error(e) => Outcome::Error(e),
             Stop::Perform(req) => Outcome::Perform(req, Suspended { machine: Some(m) }),

@@ -14,7 +14,7 @@ pub(crate) use numbers::int_mod;
 mod strings;
 mod tools;
 mod types;
-mod web;
+pub mod web;
 
 use std::io::Write;
 

@@ -231,7 +231,12 @@ fn decode(name: &str, s: &str) -> Result<String, PrimError> {
 /// `(query-parse "a=1&b=x%20y")`: a dict from each decoded name to its decoded
 /// value (a name without `=` gets ""; a repeated name keeps its last value).
 fn query_parse(args: &[Value], _: &mut PrimCtx) -> R {
-    let s = one_str("query-parse", args)?;
+    parse_query(one_str("query-parse", args)?).map(Value::dict)
+}
+
+/// A query string (`a=1&b=x%20y`, without the `?`) as a dict of decoded strings,
+/// in order; a later repeat of a key replaces its value.
+pub fn parse_query(s: &str) -> Result<Dict, PrimError> {
     let mut d = Dict::default();
     for part in s.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -240,7 +245,7 @@ fn query_parse(args: &[Value], _: &mut PrimCtx) -> R {
             Value::str(&decode("query-parse", v)?),
         );
     }
-    Ok(Value::dict(d))
+    Ok(d)
 }
 
 /// `(markdown->html s)`: CommonMark with tables and strikethrough. Raw HTML in the
