@@ -124,3 +124,56 @@ fn a_missing_app_or_store_directory_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("store /nonexistent/dir/x.sqlite3"), "{err}");
 }
+
+#[test]
+fn every_acknowledged_write_survives_a_kill_9_in_a_burst() {
+    let dir = scratch("kill9");
+    let db = dir.join("store.sqlite3");
+    let s = fixture(db.to_str().unwrap(), &[]);
+    let acked = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (s, acked) = (&s, &acked);
+            scope.spawn(move || {
+                // Bounded: far more than can finish in the 300 ms before the kill.
+                for i in 0..100_000 {
+                    let url = format!("{}/put", s.base);
+                    let body = format!("{t}-{i}");
+                    // Once the server is killed, requests fail: that ends the client.
+                    match ureq::post(&url).send(&body) {
+                        Ok(r) if r.status() == 201 => acked.lock().unwrap().push(body),
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::process::Command::new("kill")
+            .args(["-9", &s.pid().to_string()])
+            .status()
+            .unwrap();
+    });
+    s.kill9();
+    let acked = acked.into_inner().unwrap();
+    assert!(
+        !acked.is_empty(),
+        "some writes were acknowledged before the kill"
+    );
+    assert!(
+        acked.len() < 8 * 100_000,
+        "the kill came in the middle of the burst"
+    );
+    let s = fixture(db.to_str().unwrap(), &[]);
+    drop(s);
+    let stored: std::collections::HashSet<String> = store_rows(&db)
+        .into_iter()
+        .filter_map(|(k, _)| k.strip_prefix("p/").map(str::to_string))
+        .collect();
+    for body in &acked {
+        assert!(
+            stored.contains(body),
+            "{body} got a 201 but is not in the store"
+        );
+    }
+}
