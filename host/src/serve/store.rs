@@ -98,31 +98,17 @@ impl Store {
 
     /// Every entry whose key starts with `prefix`, in key order.
     pub fn scan(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
-        let run = || -> rusqlite::Result<Vec<Entry>> {
-            let mut out = Vec::new();
-            match successor(prefix) {
-                Some(end) => {
-                    let mut s = self.conn.prepare_cached(
-                        "SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
-                    )?;
-                    let rows = s.query_map(params![prefix, end], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    for row in rows {
-                        out.push(row?);
-                    }
-                }
-                None => {
-                    let mut s = self
-                        .conn
-                        .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key")?;
-                    let rows = s.query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    for row in rows {
-                        out.push(row?);
-                    }
-                }
-            }
-            Ok(out)
-        };
-        run().map_err(|e| self.err(e))
+        // No successor (an empty prefix, say): no upper bound.
+        let end = successor(prefix);
+        self.conn
+            .prepare_cached(
+                "SELECT key, value FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) ORDER BY key",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![prefix, end], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
     }
 
     /// Whether the store holds no key at all.
@@ -146,10 +132,7 @@ impl Store {
             tx.commit()?;
             Ok(made)
         };
-        run(&mut self.conn).map_err(|e| StoreError {
-            path: self.path.clone(),
-            source: e,
-        })
+        run(&mut self.conn).map_err(|e| self.err(e))
     }
 }
 

@@ -323,11 +323,9 @@ impl Worker {
         self.advance(outcome, p.waiter);
     }
 
-    /// Where a request goes: answered here, or a store job.
+    /// Where a request goes: answered here (a bad request, `now`, `host-stats`), or
+    /// a store job.
     fn dispatch(&mut self, req: &Value) -> Dispatch {
-        if let Some(answer) = local_answer(req, &self.stats) {
-            return Dispatch::Answer(answer);
-        }
         let request = match Request::parse(req) {
             Ok(r) => r,
             Err(m) => return Dispatch::Answer(Err(m)),
@@ -375,9 +373,8 @@ impl Worker {
                 ),
                 Err(m) => Dispatch::Answer(Err(m)),
             },
-            Request::Now | Request::HostStats => {
-                unreachable!("answered by local_answer")
-            }
+            Request::Now => Dispatch::Answer(Ok(Value::Int(now_ms()))),
+            Request::HostStats => Dispatch::Answer(Ok(self.stats.borrow().to_value())),
         }
     }
 
@@ -428,8 +425,8 @@ enum Dispatch {
     Job(StoreOp, Expect),
 }
 
-/// The answer to a request the host serves without IO (`now`, `host-stats`);
-/// `None` for the others.
+/// What the in-place handler answers without suspending (`now`, `host-stats`),
+/// peeking at `:op` only; `None` for the others, which suspend to `dispatch`.
 fn local_answer(req: &Value, stats: &RefCell<Stats>) -> Option<Result<Value, String>> {
     let Value::Dict(d) = req else { return None };
     match d.get(&Value::keyword("op")) {
