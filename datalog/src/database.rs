@@ -550,6 +550,19 @@ impl Database {
         }))
     }
 
+    /// Makes the lookups of relation number `r` by the columns of `bound` (a bit
+    /// per column) use an index, built now if none has that shape and then
+    /// maintained by every later change: a query by key costs its answers, not a
+    /// scan of the relation.
+    pub(crate) fn index_for_query(&mut self, r: usize, bound: u32) {
+        let mask = bound;
+        if mask != 0 {
+            if let Some(rel) = self.store.full.get_mut(r) {
+                rel.ensure_index(mask);
+            }
+        }
+    }
+
     /// Calls `f` on every stored (encoded) tuple of relation number `r` matching
     /// `pattern`, from the last saturated state.
     pub(crate) fn query_encoded(

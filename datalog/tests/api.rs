@@ -809,3 +809,53 @@ fn a_rule_with_an_expression_in_its_head_is_maintained_by_insertion_and_recomput
             == 0
     );
 }
+
+#[test]
+fn a_query_by_key_indexes_its_relation_and_stays_right_under_changes() {
+    // A ternary relation (tuple storage) and a derived one, queried by one and by
+    // two bound columns: the first query builds the index, and every later change
+    // (additions and retractions, base and derived) must show in its answers.
+    let mut db = Database::new();
+    db.add_sx_rule(&d("(<- (both T U S) (tagged S T) (tagged S U) (!= T U))"))
+        .unwrap();
+    let tags = ["a", "b", "c", "d"];
+    let mut facts = std::collections::BTreeSet::new();
+    let answers = |db: &mut Database, q: &str| -> Vec<String> {
+        db.query_sx(&d(q))
+            .unwrap()
+            .into_iter()
+            .map(|b| {
+                b.iter()
+                    .map(|(_, v)| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    for step in 0..60u32 {
+        let post = format!("p{}", step % 9);
+        let tag = tags[(step as usize * 7) % tags.len()];
+        let fact = format!("(tagged \"{post}\" \"{tag}\")");
+        if step % 3 == 2 && facts.contains(&(post.clone(), tag)) {
+            db.retract_sx_fact(&d(&fact)).unwrap();
+            facts.remove(&(post.clone(), tag));
+        } else {
+            db.add_sx_fact(&d(&fact)).unwrap();
+            facts.insert((post.clone(), tag));
+        }
+        let got = answers(&mut db, "(both \"a\" \"b\" S)");
+        let want: Vec<String> = (0..9)
+            .map(|p| format!("p{p}"))
+            .filter(|p| facts.contains(&(p.clone(), "a")) && facts.contains(&(p.clone(), "b")))
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        assert_eq!(got, want, "step {step}");
+        let got = answers(&mut db, "(tagged S \"c\")");
+        let want: Vec<String> = facts
+            .iter()
+            .filter(|f| f.1 == "c")
+            .map(|f| format!("\"{}\"", f.0))
+            .collect();
+        assert_eq!(got, want, "step {step}");
+    }
+}

@@ -534,7 +534,16 @@ fn a_kill_9_in_a_burst_of_posts_loses_no_acknowledged_post_tag_or_edge() {
     );
     let s = blog(db, &[]);
     let listed: BTreeSet<String> = slugs(&s).into_iter().collect();
-    let burst_page = s.get("/tags/burst/").body;
+    // The tag's pages, 50 posts each, until the first page past the end.
+    let mut burst_page = String::new();
+    for page in 1.. {
+        let r = s.get(&format!("/tags/burst/?page={page}"));
+        if r.status == 404 {
+            break;
+        }
+        assert_eq!(r.status, 200);
+        burst_page.push_str(&r.body);
+    }
     for (slug, t, i, edge_to) in &acked {
         assert!(listed.contains(slug), "{slug} got a 201 but is not listed");
         let p = json(&s.get(&format!("/api/posts/{slug}")).body);
@@ -548,5 +557,50 @@ fn a_kill_9_in_a_burst_of_posts_loses_no_acknowledged_post_tag_or_edge() {
             );
         }
         assert!(burst_page.contains(&format!("/posts/{slug}/")), "{slug}");
+    }
+}
+
+#[test]
+fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
+    let s = blog(":memory:", &["--seed", "200"]);
+    let listing = json(&s.get("/api/posts").body);
+    let posts: Vec<(String, BTreeSet<String>)> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let tags = p["tags"].as_array().unwrap();
+            let tags = tags.iter().map(|t| t.as_str().unwrap().to_string());
+            (p["slug"].as_str().unwrap().to_string(), tags.collect())
+        })
+        .collect();
+    assert_eq!(posts.len(), 200);
+    // Tag counts.
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for (_, tags) in &posts {
+        for t in tags {
+            *counts.entry(t.clone()).or_default() += 1;
+        }
+    }
+    let api = json(&s.get("/api/tags").body);
+    let api: std::collections::BTreeMap<String, u64> = api
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(api, counts);
+    // Related: most shared tags first, ties by slug, top 5.
+    for (slug, tags) in posts.iter().step_by(7) {
+        let mut ranked: Vec<(usize, &String)> = posts
+            .iter()
+            .filter(|(other, _)| other != slug)
+            .map(|(other, t)| (t.intersection(tags).count(), other))
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let want: Vec<&String> = ranked.iter().take(5).map(|r| r.1).collect();
+        let got = json(&s.get(&format!("/api/posts/{slug}")).body)["related"].clone();
+        assert_eq!(got, serde_json::json!(want), "{slug}");
     }
 }

@@ -757,6 +757,13 @@ impl Database {
     pub fn query_sx_answers(&mut self, pattern: &Datum) -> Result<SxAnswers<'_>, DatalogError> {
         self.saturate()?;
         let a = atom(pattern)?;
+        if let Ok(r) = self.rel_id(&a.relation) {
+            let bound = a.args.iter().enumerate().fold(0u32, |m, (c, t)| match t {
+                Term::Var(_) | Term::Wildcard => m,
+                _ => m | (1 << c),
+            });
+            self.index_for_query(r, bound);
+        }
         let mut answers = SxAnswers {
             vars: Vec::new(),
             types: Vec::new(),
