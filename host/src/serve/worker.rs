@@ -126,9 +126,13 @@ enum Waiter {
         reply: oneshot::Sender<HttpResponse>,
         what: String,
         started: Instant,
+        /// The run has sent a write to the store.
+        wrote: bool,
     },
     /// Start-up code, which runs to completion before the server listens.
     Boot(Rc<RefCell<Option<Result<Value, SxError>>>>),
+    /// `host/recover`, run after a request failed past a write; nobody waits.
+    Recover,
 }
 
 /// How a store answer becomes the value `perform` returns.
@@ -159,6 +163,8 @@ pub struct Worker {
     stats: Rc<RefCell<Stats>>,
     events: Receiver<Event>,
     handle: Value,
+    /// The app's `host/recover`, if it has one.
+    recover: Option<Value>,
 }
 
 /// What start-up did.
@@ -197,6 +203,7 @@ impl Worker {
             stats,
             events,
             handle: Value::Nil,
+            recover: None,
         };
         for (name, src) in &options.app {
             let outcome = w.interp.run_source(src, name);
@@ -209,6 +216,7 @@ impl Worker {
                 .ok_or_else(|| format!("the app defines no {name}"))
         };
         w.handle = global(&w, "host/handle")?;
+        w.recover = w.interp.global("host/recover");
         let mut seeded = 0;
         if let Some(n) = options.seed {
             let seed = global(&w, "host/seed!")?;
@@ -277,6 +285,7 @@ impl Worker {
             reply,
             what,
             started: Instant::now(),
+            wrote: false,
         };
         match request_value(&req) {
             Ok(v) => {
@@ -288,7 +297,7 @@ impl Worker {
     }
 
     /// Takes a run forward until it finishes or parks on a store job.
-    fn advance(&mut self, mut outcome: Outcome, waiter: Waiter) {
+    fn advance(&mut self, mut outcome: Outcome, mut waiter: Waiter) {
         loop {
             match outcome {
                 Outcome::Done(v) => return self.finish(waiter, Ok(v)),
@@ -299,6 +308,9 @@ impl Worker {
                         outcome = k.resume_error(&mut self.interp, SxError::new(m, None))
                     }
                     Dispatch::Job(op, expect) => {
+                        if let (StoreOp::Tx(_), Waiter::Http { wrote, .. }) = (&op, &mut waiter) {
+                            *wrote = true;
+                        }
                         let id = self.next_job;
                         self.next_job += 1;
                         self.io.submit(id, op);
@@ -378,11 +390,19 @@ impl Worker {
         }
     }
 
-    /// A run finished: answers whoever waits for it.
+    /// A run finished: answers whoever waits for it. A request that failed after
+    /// it wrote may have left the app's derived state behind its store: the app's
+    /// `host/recover` (when it defines one) then runs, once the 500 is sent.
     fn finish(&mut self, waiter: Waiter, result: Result<Value, SxError>) {
         match waiter {
             Waiter::Boot(slot) => *slot.borrow_mut() = Some(result),
-            Waiter::Http { ref what, .. } => {
+            Waiter::Recover => match result {
+                Ok(_) => tracing::info!("host/recover finished"),
+                Err(e) => tracing::error!(error = %format_error(&e), "host/recover failed"),
+            },
+            Waiter::Http {
+                ref what, wrote, ..
+            } => {
                 let response = match result {
                     Ok(v) => response_of(&v).unwrap_or_else(|m| {
                         tracing::error!(request = %what, error = %m, "host/handle returned a bad response");
@@ -393,7 +413,13 @@ impl Worker {
                         HttpResponse::page(500, "internal error")
                     }
                 };
+                let failed = response.status >= 500;
                 self.respond(waiter, response);
+                if let (true, true, Some(recover)) = (failed, wrote, self.recover.clone()) {
+                    tracing::warn!("a request failed after it wrote: running host/recover");
+                    let outcome = self.interp.call(&recover, vec![]);
+                    self.advance(outcome, Waiter::Recover);
+                }
             }
         }
     }
@@ -403,6 +429,7 @@ impl Worker {
             reply,
             what,
             started,
+            ..
         } = waiter
         else {
             return;
