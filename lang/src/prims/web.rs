@@ -87,13 +87,16 @@ fn write_json(v: &Value, out: &mut String, at: &str) -> Result<(), PrimError> {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) if f.is_finite() => {
-            let s = f.to_string();
-            out.push_str(&s);
-            if !s.contains(['.', 'e', 'E']) {
-                out.push_str(".0");
+        // The shortest text that reads back as the same float (ryu, by serde_json):
+        // `2.0`, `0.1`, `1e111`.
+        Value::Float(f) if f.is_finite() => match serde_json::to_string(f) {
+            Ok(s) => out.push_str(&s),
+            Err(e) => {
+                return Err(msg(format!(
+                    "json-str: cannot encode the float {f} ({at}): {e}"
+                )))
             }
-        }
+        },
         Value::Float(f) => {
             return Err(msg(format!(
                 "json-str: cannot encode the float {f} ({at}): JSON has no NaN or infinity"
@@ -314,6 +317,21 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_emit_as_json_that_parses_back_the_same() {
+        // Found by the web fuzz target: 1E111 was emitted as 112 digits that
+        // serde_json's fast float parse read back one ulp off.
+        for f in [1e111, 0.1, 2.0, -0.0, 5e-324, f64::MAX, 123_456.789, 1e-7] {
+            let mut out = String::new();
+            write_json(&Value::Float(f), &mut out, "test").unwrap();
+            let back: f64 = serde_json::from_str(&out).unwrap();
+            assert_eq!(back.to_bits(), f.to_bits(), "{out}");
+            assert!(out.contains(['.', 'e']), "a float stays a float: {out}");
+        }
+        let v = from_json(&serde_json::from_str("1.0000000000000001e111").unwrap());
+        assert!(matches!(v, Value::Float(f) if f == 1.0000000000000001e111));
+    }
 
     #[test]
     fn markdown_escapes_raw_html_and_scripts() {
