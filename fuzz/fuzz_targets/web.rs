@@ -25,8 +25,15 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = call(&mut interp, "url-decode", s.clone());
     let _ = call(&mut interp, "query-parse", s.clone());
+    // Raw HTML in the text comes out escaped, so every tag in the output is one
+    // the renderer made: none may be a script or carry a javascript: address.
     let html = lang::prims::web::markdown(&text).to_ascii_lowercase();
-    assert!(!html.contains("<script"), "{html}");
-    assert!(!html.contains("href=\"javascript:"), "{html}");
-    assert!(!html.contains("src=\"javascript:"), "{html}");
+    for tag in html.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("")) {
+        assert!(!tag.starts_with("script"), "{html}");
+        for attr in ["href=\"", "src=\""] {
+            for value in tag.split(attr).skip(1) {
+                assert!(!value.trim_start().starts_with("javascript:"), "{html}");
+            }
+        }
+    }
 });
