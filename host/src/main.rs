@@ -177,6 +177,10 @@ struct ServeArgs {
     /// Store reader threads.
     #[arg(long, value_name = "N", default_value_t = 2)]
     readers: usize,
+    /// The longest a request may run between two of its performs, in ms (a longer
+    /// run is stopped with a 500 so the others go on); 0: no limit.
+    #[arg(long = "handler-timeout", value_name = "MS", default_value_t = 10_000)]
+    handler_timeout: u64,
 }
 
 fn serve(args: ServeArgs) -> i32 {
@@ -189,6 +193,8 @@ fn serve(args: ServeArgs) -> i32 {
         suspend_everywhere: args.suspend_everywhere,
         inject_faults: args.inject_fault,
         readers: args.readers,
+        handler_timeout: (args.handler_timeout > 0)
+            .then(|| std::time::Duration::from_millis(args.handler_timeout)),
     };
     match sx::serve::run(options) {
         Ok(()) => 0,

@@ -41,6 +41,39 @@ fn a_handler_error_is_a_500_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_handler_that_never_returns_is_stopped_and_the_others_go_on() {
+    let s = fixture(":memory:", &["--handler-timeout", "300"]);
+    std::thread::scope(|scope| {
+        let spin = scope.spawn(|| s.get("/spin"));
+        // Requests that arrive while it spins wait, then are served.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let r = s.get("/read-map");
+        assert_eq!((r.status, r.body.as_str()), (200, "1 2 3"));
+        let r = spin.join().unwrap();
+        assert_eq!(r.status, 500);
+    });
+    for mode in [&["--jit", "off"][..], &[][..]] {
+        let mut args = vec!["--handler-timeout", "300"];
+        args.extend_from_slice(mode);
+        let s = fixture(":memory:", &args);
+        let t = std::time::Instant::now();
+        assert_eq!(s.get("/spin").status, 500, "{mode:?}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{mode:?}");
+        assert_eq!(
+            s.get("/read-map").body,
+            "1 2 3",
+            "{mode:?}: the server goes on"
+        );
+        let stats = s.get("/stats").body;
+        assert!(stats.contains(":errors 1"), "{mode:?}: {stats}");
+        assert!(
+            stats.contains(":fallbacks 0"),
+            "{mode:?}: not retried on the CEK: {stats}"
+        );
+    }
+}
+
+#[test]
 fn a_transaction_is_all_or_nothing_and_its_condition_is_checked() {
     let s = fixture(":memory:", &[]);
     assert_eq!(s.get("/tx").status, 201);

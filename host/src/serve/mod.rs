@@ -19,7 +19,7 @@ pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::mpsc::channel;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lang::tiering::JitMode;
 
@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub inject_faults: Vec<String>,
     /// Store reader threads.
     pub readers: usize,
+    /// The longest a request may run on the interpreter thread between two of its
+    /// performs (`--handler-timeout`); `None`: no limit.
+    pub handler_timeout: Option<Duration>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM. Prints `listening on http://ADDR`
@@ -61,6 +64,7 @@ pub fn run(options: ServeOptions) -> Result<(), String> {
         suspend_everywhere: options.suspend_everywhere,
         inject_faults: options.inject_faults.clone(),
         seed: options.seed,
+        handler_timeout: options.handler_timeout,
     };
     let (ready, booted) = channel();
     let interp_thread = std::thread::Builder::new()

@@ -13,8 +13,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lang::tiering::JitMode;
 use lang::value::Dict;
@@ -25,6 +26,7 @@ use super::codec::{decode, encode};
 use super::io::{Done, IoPool, StoreAnswer, StoreOp};
 use super::store::StoredTx;
 use crate::driver::format_error;
+use crate::limits::Watchdog;
 use crate::request::{now_ms, Request};
 
 /// An HTTP request, as the server hands it over.
@@ -96,6 +98,8 @@ pub struct WorkerOptions {
     pub inject_faults: Vec<String>,
     /// `--seed N`: demo posts to write into an empty store.
     pub seed: Option<u64>,
+    /// The longest a request runs between two performs; `None`: no limit.
+    pub handler_timeout: Option<Duration>,
 }
 
 /// The server's counters (`host-stats`).
@@ -165,6 +169,8 @@ pub struct Worker {
     handle: Value,
     /// The app's `host/recover`, if it has one.
     recover: Option<Value>,
+    /// Stops a request's run that goes on too long without a perform.
+    limit: Option<(Duration, Watchdog)>,
 }
 
 /// What start-up did.
@@ -204,6 +210,7 @@ impl Worker {
             events,
             handle: Value::Nil,
             recover: None,
+            limit: None,
         };
         for (name, src) in &options.app {
             let outcome = w.interp.run_source(src, name);
@@ -236,6 +243,10 @@ impl Worker {
         let outcome = w.interp.call(&boot, vec![]);
         w.finish_boot(outcome)
             .map_err(|e| format!("host/boot: {}", format_error(&e)))?;
+        // Start-up ran without a time limit; requests run with one.
+        w.limit = options
+            .handler_timeout
+            .map(|t| (t, Watchdog::start(w.interp.interrupt.clone())));
         Ok((w, BootReport { seeded }))
     }
 
@@ -289,10 +300,37 @@ impl Worker {
         };
         match request_value(&req) {
             Ok(v) => {
-                let outcome = self.interp.call(&self.handle.clone(), vec![v]);
+                let handle = self.handle.clone();
+                let outcome = self.slice(|interp| interp.call(&handle, vec![v]));
                 self.advance(outcome, waiter);
             }
             Err(message) => self.respond(waiter, HttpResponse::page(400, &message)),
+        }
+    }
+
+    /// Runs one slice of a run (up to its next perform or its end) under the
+    /// handler time limit: a slice that goes on longer is interrupted, and its
+    /// error names the limit.
+    fn slice(&mut self, run: impl FnOnce(&mut Interp) -> Outcome) -> Outcome {
+        let Some((timeout, watchdog)) = &mut self.limit else {
+            return run(&mut self.interp);
+        };
+        let timeout = *timeout;
+        watchdog.arm(Some(timeout), None);
+        let outcome = run(&mut self.interp);
+        let tripped = watchdog.disarm();
+        self.interp.interrupt.store(false, Ordering::Relaxed);
+        match outcome {
+            Outcome::Error(e) if tripped.is_some() && e.message() == lang::INTERRUPTED => {
+                Outcome::Error(SxError::new(
+                    format!(
+                        "time limit exceeded: the handler ran {} ms without a perform (sx serve --handler-timeout MS)",
+                        timeout.as_millis()
+                    ),
+                    e.span,
+                ))
+            }
+            other => other,
         }
     }
 
@@ -303,9 +341,9 @@ impl Worker {
                 Outcome::Done(v) => return self.finish(waiter, Ok(v)),
                 Outcome::Error(e) => return self.finish(waiter, Err(e)),
                 Outcome::Perform(req, mut k) => match self.dispatch(&req) {
-                    Dispatch::Answer(Ok(v)) => outcome = k.resume(&mut self.interp, v),
+                    Dispatch::Answer(Ok(v)) => outcome = self.slice(|interp| k.resume(interp, v)),
                     Dispatch::Answer(Err(m)) => {
-                        outcome = k.resume_error(&mut self.interp, SxError::new(m, None))
+                        outcome = self.slice(|interp| k.resume_error(interp, SxError::new(m, None)))
                     }
                     Dispatch::Job(op, expect) => {
                         if let (StoreOp::Tx(_), Waiter::Http { wrote, .. }) = (&op, &mut waiter) {
@@ -329,8 +367,8 @@ impl Worker {
             return;
         };
         let outcome = match answer.and_then(|a| answer_value(a, &p.expect)) {
-            Ok(v) => p.k.resume(&mut self.interp, v),
-            Err(m) => p.k.resume_error(&mut self.interp, SxError::new(m, None)),
+            Ok(v) => self.slice(|interp| p.k.resume(interp, v)),
+            Err(m) => self.slice(|interp| p.k.resume_error(interp, SxError::new(m, None))),
         };
         self.advance(outcome, p.waiter);
     }
