@@ -394,9 +394,9 @@ impl Database {
     pub fn saturate(&mut self) -> Result<Counters, DatalogError> {
         let before = self.total_work();
         if self.stale || self.plan.is_none() {
-            self.full_recompute();
+            self.full_recompute()?;
         } else if self.changed {
-            self.maintain();
+            self.maintain()?;
         }
         let after = self.total_work();
         self.last_work = Counters {
@@ -427,9 +427,10 @@ impl Database {
         )
     }
 
-    fn full_recompute(&mut self) {
+    fn full_recompute(&mut self) -> Result<(), DatalogError> {
         let plan = self.plan_for_facts();
         tracing::debug!("plan:\n{plan}");
+        crate::plan::verify::verify(&plan).map_err(DatalogError::Plan)?;
         let n = plan.relations.len();
         let mut store = Store::default();
         for (r, info) in plan.relations.iter().enumerate() {
@@ -471,6 +472,7 @@ impl Database {
             }
             self.changed = false;
         }
+        Ok(())
     }
 
     /// Work done by the last [`saturate`](Self::saturate).

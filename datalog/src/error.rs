@@ -231,4 +231,8 @@ pub enum DatalogError {
     /// A fact or query that does not fit the program (unknown relation, wrong arity or type).
     #[error("{0}")]
     Usage(String),
+    /// The planner made a plan the verifier rejects: a bug in SX, reported instead of
+    /// running the plan (see [`crate::plan::verify`]).
+    #[error("internal error: the plan failed verification: {0} (please report this)")]
+    Plan(String),
 }

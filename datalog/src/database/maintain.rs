@@ -31,6 +31,7 @@ use crate::plan::planner::plan_maintenance;
 use crate::plan::{ClosurePlan, Op, Plan, StratumPlan, VersionBody};
 use crate::storage::intern::Interner;
 use crate::storage::relation::Relation;
+use crate::DatalogError;
 
 /// What each relation lost and gained in this maintenance (already applied to the
 /// store), relative to the last saturated state.
@@ -55,16 +56,24 @@ impl Changes {
 impl Database {
     /// Carries the pending additions and retractions through every stratum (see the
     /// module comment).
-    pub(super) fn maintain(&mut self) {
+    pub(super) fn maintain(&mut self) -> Result<(), DatalogError> {
         let Some(mut plan) = self.plan.take() else {
-            return;
+            return Ok(());
         };
+        let fresh = !plan.maintenance;
         plan_maintenance(
             &self.program,
             &self.var_types,
             &mut plan,
             &mut self.interner,
         );
+        if fresh {
+            if let Err(e) = crate::plan::verify::verify(&plan) {
+                // The state stays as the last saturation left it.
+                self.plan = Some(plan);
+                return Err(DatalogError::Plan(e));
+            }
+        }
         let n = plan.relations.len();
         let mut ch = Changes {
             lost: (0..n).map(|r| scratch(&plan, r)).collect(),
@@ -136,6 +145,7 @@ impl Database {
         }
         self.changed = false;
         self.plan = Some(plan);
+        Ok(())
     }
 
     /// Step 1 for stratum `si` (see the module comment): the tuples of its relations to
