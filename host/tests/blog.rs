@@ -614,3 +614,30 @@ fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
         assert_eq!(got, serde_json::json!(want), "{slug}");
     }
 }
+
+#[test]
+fn an_edge_row_whose_post_is_gone_is_left_out_at_start() {
+    let dir = scratch("blog-dangling");
+    let db = dir.join("blog.sqlite3");
+    let db = db.to_str().unwrap();
+    let s = blog(db, &["--seed", "6"]);
+    let slug = slugs(&s)[0].clone();
+    let edges = json(&s.get("/api/stats").body)["edges"].clone();
+    assert_eq!(s.terminate().code(), Some(0));
+    // What a crash between a delete's two transactions could leave behind.
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?1, ?2)",
+        [
+            format!("edge/{slug}/cites/ghost"),
+            format!("{{:from \"{slug}\" :kind \"cites\" :to \"ghost\"}}"),
+        ],
+    )
+    .unwrap();
+    drop(conn);
+    let s = blog(db, &[]);
+    let page = s.get(&format!("/posts/{slug}/"));
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("ghost"), "{}", page.body);
+    assert_eq!(json(&s.get("/api/stats").body)["edges"], edges);
+}
