@@ -585,6 +585,14 @@ fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
         })
         .collect();
     assert_eq!(posts.len(), 200);
+    // Pages of the listing are slices of it.
+    let page = json(&s.get("/api/posts?offset=190&limit=20").body);
+    assert_eq!(page, serde_json::json!(listing.as_array().unwrap()[190..]));
+    let page = json(&s.get("/api/posts?limit=3").body);
+    assert_eq!(page, serde_json::json!(listing.as_array().unwrap()[..3]));
+    let bad = s.get("/api/posts?limit=-1");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("limit: expected a non-negative integer"), "{}", bad.body);
     // Tag counts.
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for (_, tags) in &posts {
