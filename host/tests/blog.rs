@@ -592,7 +592,11 @@ fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
     assert_eq!(page, serde_json::json!(listing.as_array().unwrap()[..3]));
     let bad = s.get("/api/posts?limit=-1");
     assert_eq!(bad.status, 400);
-    assert!(bad.body.contains("limit: expected a non-negative integer"), "{}", bad.body);
+    assert!(
+        bad.body.contains("limit: expected a non-negative integer"),
+        "{}",
+        bad.body
+    );
     // Tag counts.
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for (_, tags) in &posts {
@@ -608,6 +612,60 @@ fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
         .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
         .collect();
     assert_eq!(api, counts);
+    // Tags: each row's count and its three most frequent co-occurring tags
+    // (ties by tag), after a write too (the page is memoized until one).
+    let tags_page = |s: &Server, posts: &[(String, BTreeSet<String>)]| {
+        let page = s.get("/tags/").body;
+        let mut counts = std::collections::BTreeMap::<&String, usize>::new();
+        for (_, tags) in posts {
+            for t in tags {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        for (t, n) in &counts {
+            let mut with: Vec<(usize, &String)> = counts
+                .keys()
+                .filter(|u| u != &t)
+                .map(|u| {
+                    (
+                        posts
+                            .iter()
+                            .filter(|p| p.1.contains(*t) && p.1.contains(*u))
+                            .count(),
+                        *u,
+                    )
+                })
+                .filter(|c| c.0 > 0)
+                .collect();
+            with.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            let often: Vec<String> = with
+                .iter()
+                .take(3)
+                .map(|(n, u)| {
+                    format!("<a href=\"/tags/{u}/\">{u}</a> <span class=\"meta\">({n})</span>")
+                })
+                .collect();
+            let row = format!(
+                "<tr><td><a href=\"/tags/{t}/\">{t}</a></td><td>{n}</td><td>{}</td></tr>",
+                often.join(", ")
+            );
+            assert!(page.contains(&row), "{row} not in {page}");
+        }
+    };
+    tags_page(&s, &posts);
+    let extra = r#"{"slug":"extra","title":"Extra","body":"b","tags":["rust","datalog","zz-new"]}"#;
+    assert_eq!(s.send("POST", "/api/posts", extra).status, 201);
+    let mut more = posts.clone();
+    more.push((
+        "extra".into(),
+        ["rust", "datalog", "zz-new"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
+    ));
+    tags_page(&s, &more);
+    assert_eq!(s.send("DELETE", "/api/posts/extra", "").status, 200);
+    tags_page(&s, &posts);
     // Related: most shared tags first, ties by slug, top 5.
     for (slug, tags) in posts.iter().step_by(7) {
         let mut ranked: Vec<(usize, &String)> = posts
