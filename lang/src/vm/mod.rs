@@ -75,13 +75,16 @@
 //! caller's frame into place without copies through temporaries.
 
 pub(crate) mod borrowed;
+mod calls;
 pub mod chunk;
 pub mod compile;
 pub mod disasm;
 pub(crate) mod exec;
 pub mod fault;
 pub(crate) mod hot;
+mod loops;
 pub mod shape;
+mod step;
 pub mod verify;
 
 pub use chunk::{Chunk, Instr};
