@@ -4,8 +4,10 @@
 //! has checked it.
 
 pub mod ir;
+mod maintenance;
 pub mod normalise;
 pub mod planner;
+mod reprs;
 pub mod verify;
 
 pub use ir::*;

@@ -10,9 +10,11 @@ use crate::plan::normalise::{normalise, Normalised};
 use crate::plan::*;
 use crate::storage::intern::{Interner, SymbolKind};
 use crate::storage::relation::Repr;
-use crate::storage::rows::RowKind;
 use crate::storage::tuples::ColMask;
 use hashbrown::{HashMap, HashSet};
+
+pub use super::maintenance::plan_maintenance;
+use super::reprs::choose_reprs;
 
 /// What the planner knows about a relation's stored facts before running.
 #[derive(Clone, Debug, Default)]
@@ -133,41 +135,8 @@ pub fn plan_program(
     }
 }
 
-/// Plans every rule's rederivation and keyed versions (see [`RulePlan::rederive`] and
-/// [`RulePlan::keyed`]), which only incremental maintenance runs: done once per plan,
-/// when it first needs them, so that a program saturated once pays nothing for them.
-pub fn plan_maintenance(
-    prog: &Program,
-    var_types: &[VarTypes],
-    plan: &mut Plan,
-    interner: &mut Interner,
-) {
-    if plan.maintenance {
-        return;
-    }
-    let rel_index = rel_index(prog);
-    let Plan {
-        relations,
-        strata,
-        estimate,
-        maintenance,
-    } = plan;
-    let mut planner = Planner {
-        rel_index: &rel_index,
-        relations,
-        estimate,
-        interner,
-    };
-    for rp in strata.iter_mut().flat_map(|s| s.rules.iter_mut()) {
-        let n = planner.normal(&prog.rules[rp.rule], &var_types[rp.rule]);
-        rp.rederive = planner.plan_rederive(&n.rule, &n.types);
-        rp.keyed = planner.plan_keyed(&n.rule, &n.types);
-    }
-    *maintenance = true;
-}
-
 /// Each declared relation's number, by name.
-fn rel_index(prog: &Program) -> HashMap<&str, usize> {
+pub(super) fn rel_index(prog: &Program) -> HashMap<&str, usize> {
     prog.decls
         .iter()
         .enumerate()
@@ -175,124 +144,23 @@ fn rel_index(prog: &Program) -> HashMap<&str, usize> {
         .collect()
 }
 
-fn choose_reprs(
-    prog: &Program,
-    rel_index: &HashMap<&str, usize>,
-    stats: &[RelStats],
-    opts: PlanOptions,
-) -> Vec<(Repr, String)> {
-    let n = prog.decls.len();
-    let mut ok: Vec<bool> = (0..n)
-        .map(|r| {
-            opts.rows
-                && prog.decls[r].columns.len() == 2
-                && stats.get(r).is_none_or(|s| {
-                    !s.has_negative && s.max_value.is_none_or(|m| m <= MAX_ROW_VALUE)
-                })
-        })
-        .collect();
-    // A derived relation stays in rows only if every head column is a variable drawn
-    // from some row relation's column.
-    loop {
-        let mut changed = false;
-        for rule in &prog.rules {
-            let h = rel_index[rule.head.relation.as_str()];
-            if !ok[h] {
-                continue;
-            }
-            let good = rule.head.args.iter().all(|t| match t {
-                Term::Var(v) => rule.body.iter().any(|l| match l {
-                    Literal::Positive(a) => {
-                        ok[rel_index[a.relation.as_str()]]
-                            && a.args.iter().any(|x| matches!(x, Term::Var(w) if w == v))
-                    }
-                    _ => false,
-                }),
-                _ => false,
-            });
-            if !good {
-                ok[h] = false;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    let domain = (0..n)
-        .filter(|&r| ok[r])
-        .filter_map(|r| stats.get(r).and_then(|s| s.max_value))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    (0..n)
-        .map(|r| {
-            if !ok[r] {
-                let why = if prog.decls[r].columns.len() != 2 {
-                    format!("arity {}", prog.decls[r].columns.len())
-                } else if !opts.rows {
-                    "rows disabled".to_string()
-                } else {
-                    "values outside a small dense id range".to_string()
-                };
-                return (Repr::Tuples, why);
-            }
-            let derived = prog
-                .rules
-                .iter()
-                .any(|ru| rel_index[ru.head.relation.as_str()] == r);
-            let s = stats.get(r).cloned().unwrap_or_default();
-            let words = ((domain + 63) / 64) as usize;
-            if derived {
-                if domain <= MAX_DENSE_DOMAIN && opts.dense_rows {
-                    (
-                        Repr::Rows(RowKind::Dense { words }),
-                        format!("derived, id domain {domain} (≤ {MAX_DENSE_DOMAIN})"),
-                    )
-                } else {
-                    (
-                        Repr::Rows(RowKind::Sparse),
-                        format!("derived, id domain {domain}: sparse rows"),
-                    )
-                }
-            } else if domain <= MAX_DENSE_DOMAIN
-                && opts.dense_rows
-                && s.len as i64 * 64 >= s.keys as i64 * domain
-            {
-                (
-                    Repr::Rows(RowKind::Dense { words }),
-                    format!("{} facts over {} keys: dense rows", s.len, s.keys),
-                )
-            } else {
-                (
-                    Repr::Rows(RowKind::Sparse),
-                    format!(
-                        "{} facts over {} keys, id domain {domain}: sparse rows",
-                        s.len, s.keys
-                    ),
-                )
-            }
-        })
-        .collect()
-}
-
-struct Planner<'a> {
-    rel_index: &'a HashMap<&'a str, usize>,
-    relations: &'a [RelInfo],
-    estimate: &'a [usize],
-    interner: &'a mut Interner,
+pub(super) struct Planner<'a> {
+    pub(super) rel_index: &'a HashMap<&'a str, usize>,
+    pub(super) relations: &'a [RelInfo],
+    pub(super) estimate: &'a [usize],
+    pub(super) interner: &'a mut Interner,
 }
 
 /// Register allocation and op emission for one rule version.
-struct NestBuilder {
-    regs: HashMap<String, Reg>,
-    reg_types: Vec<ColumnType>,
-    reg_names: Vec<String>,
-    accesses: Vec<(RelId, Source, ColMask)>,
+pub(super) struct NestBuilder {
+    pub(super) regs: HashMap<String, Reg>,
+    pub(super) reg_types: Vec<ColumnType>,
+    pub(super) reg_names: Vec<String>,
+    pub(super) accesses: Vec<(RelId, Source, ColMask)>,
 }
 
 impl NestBuilder {
-    fn reg(&mut self, name: &str, ty: ColumnType) -> Reg {
+    pub(super) fn reg(&mut self, name: &str, ty: ColumnType) -> Reg {
         if let Some(&r) = self.regs.get(name) {
             return r;
         }
@@ -300,7 +168,7 @@ impl NestBuilder {
         self.regs.insert(name.to_string(), r);
         r
     }
-    fn temp(&mut self, name: &str, ty: ColumnType) -> Reg {
+    pub(super) fn temp(&mut self, name: &str, ty: ColumnType) -> Reg {
         let r = self.reg_types.len() as Reg;
         self.reg_types.push(ty);
         self.reg_names.push(name.to_string());
@@ -308,13 +176,13 @@ impl NestBuilder {
     }
 }
 
-fn term_vars(t: &Term) -> Vec<String> {
+pub(super) fn term_vars(t: &Term) -> Vec<String> {
     let mut v = Vec::new();
     t.for_each_var(&mut |x| v.push(x.to_string()));
     v
 }
 
-fn literal_vars(l: &Literal) -> Vec<String> {
+pub(super) fn literal_vars(l: &Literal) -> Vec<String> {
     let mut out = Vec::new();
     match l {
         Literal::Positive(a) | Literal::Negative(a) => {
@@ -339,12 +207,12 @@ fn literal_vars(l: &Literal) -> Vec<String> {
 }
 
 impl Planner<'_> {
-    fn rel(&self, name: &str) -> RelId {
+    pub(super) fn rel(&self, name: &str) -> RelId {
         self.rel_index[name]
     }
 
     /// `rule` in normal form (see [`crate::plan::normalise`]).
-    fn normal(&self, rule: &Rule, types: &VarTypes) -> Normalised {
+    pub(super) fn normal(&self, rule: &Rule, types: &VarTypes) -> Normalised {
         let relations = self.relations;
         let rel_index = self.rel_index;
         normalise(rule, types, &|name: &str| {
@@ -353,7 +221,13 @@ impl Planner<'_> {
     }
 
     /// Plans `rule` (its normal form; `written` is the rule as written, for display).
-    fn plan_rule(&mut self, ri: usize, written: &Rule, rule: &Rule, types: &VarTypes) -> RulePlan {
+    pub(super) fn plan_rule(
+        &mut self,
+        ri: usize,
+        written: &Rule,
+        rule: &Rule,
+        types: &VarTypes,
+    ) -> RulePlan {
         let head = self.rel(&rule.head.relation);
         let positives: Vec<usize> = rule
             .body
@@ -431,96 +305,13 @@ impl Planner<'_> {
         }
     }
 
-    /// The keyed versions of `rule` (see [`RulePlan::keyed`]): for each atom of a
-    /// negation or an aggregate's goal, the rule led by that atom read from delta, its
-    /// arguments kept where they are variables bound elsewhere in the rule (the ones
-    /// that group the aggregate, or that the negation shares) or constants, and
-    /// wildcards elsewhere, so that each changed tuple binds the group it touches.
-    fn plan_keyed(&mut self, rule: &Rule, types: &VarTypes) -> Vec<KeyedVersion> {
-        let outer = bound_vars(&rule.body, &HashSet::new());
-        let mut atoms: Vec<&Atom> = Vec::new();
-        for l in &rule.body {
-            match l {
-                Literal::Negative(a) => atoms.push(a),
-                Literal::Aggregate { goal, .. } => {
-                    for g in goal {
-                        if let Literal::Positive(a) | Literal::Negative(a) = g {
-                            atoms.push(a);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        atoms
-            .into_iter()
-            .map(|a| {
-                let rel = self.rel(&a.relation);
-                let args: Vec<Term> = a
-                    .args
-                    .iter()
-                    .map(|t| match t {
-                        Term::Var(v) if outer.contains(v) => t.clone(),
-                        Term::Number(_) | Term::Symbol(_) => t.clone(),
-                        _ => Term::Wildcard,
-                    })
-                    .collect();
-                if !args.iter().any(|t| matches!(t, Term::Var(_))) {
-                    return KeyedVersion { rel, version: None };
-                }
-                let lead = Atom {
-                    relation: a.relation.clone(),
-                    args,
-                    span: a.span,
-                };
-                KeyedVersion {
-                    rel,
-                    version: Some(self.plan_led_by(rule, lead, types)),
-                }
-            })
-            .collect()
-    }
-
-    /// The rederivation version of `rule`: `h(args) :- Δh(args), body`, a loop nest
-    /// that binds the head's variables from each overdeleted tuple first and then
-    /// searches the body with them bound. None when a head argument is an expression
-    /// (its variables could not be read back from the tuple).
-    fn plan_rederive(&mut self, rule: &Rule, types: &VarTypes) -> Option<RuleVersion> {
-        if rule
-            .head
-            .args
-            .iter()
-            .any(|t| matches!(t, Term::Binary(..) | Term::Wildcard))
-        {
-            return None;
-        }
-        Some(self.plan_led_by(rule, rule.head.clone(), types))
-    }
-
-    /// `rule` with `lead` searched first, from its relation's delta: a loop nest that
-    /// runs the body once per tuple of that delta, with `lead`'s variables bound.
-    fn plan_led_by(&mut self, rule: &Rule, lead: Atom, types: &VarTypes) -> RuleVersion {
-        let rel = self.rel(&lead.relation);
-        let mut body = Vec::with_capacity(rule.body.len() + 1);
-        body.push(Literal::Positive(lead));
-        body.extend(rule.body.iter().cloned());
-        let led = Rule {
-            head: rule.head.clone(),
-            body,
-            span: rule.span,
-        };
-        let (nest, accesses) = self.plan_nest(&led, types, Some(0));
-        RuleVersion {
-            delta_rel: Some(rel),
-            body: VersionBody::Nest(nest),
-            accesses,
-        }
-    }
-
     /// If the rule is `h(a, b) :- r1(a, x1), r2(x1, x2), …, rk(x(k-1), b)` (each atom in
     /// either orientation) over row relations, perhaps with `a != b`: its steps, body
     /// order, head orientation and whether `a != b` is required.
-    fn chain_shape(&self, rule: &Rule) -> Option<(Vec<ChainStep>, Vec<usize>, bool, bool)> {
+    pub(super) fn chain_shape(
+        &self,
+        rule: &Rule,
+    ) -> Option<(Vec<ChainStep>, Vec<usize>, bool, bool)> {
         let head = self.rel(&rule.head.relation);
         if !matches!(self.relations[head].repr, Repr::Rows(_)) {
             return None;
@@ -599,7 +390,7 @@ impl Planner<'_> {
         Some((steps, order, true, distinct_ends))
     }
 
-    fn plan_nest(
+    pub(super) fn plan_nest(
         &mut self,
         rule: &Rule,
         types: &VarTypes,
@@ -632,7 +423,7 @@ impl Planner<'_> {
     }
 
     /// Emits ops for `lits` in a good order; `bound` grows as variables get bound.
-    fn plan_body(
+    pub(super) fn plan_body(
         &mut self,
         lits: &[(usize, &Literal)],
         delta: Option<usize>,
@@ -713,7 +504,7 @@ impl Planner<'_> {
         }
     }
 
-    fn operand(
+    pub(super) fn operand(
         &mut self,
         t: &Term,
         types: &VarTypes,
@@ -743,7 +534,7 @@ impl Planner<'_> {
 
     /// The operand for argument `c` of relation `rel`: a number in a symbol-typed
     /// column (an SX program mixing numbers and text) is its interned id.
-    fn column_operand(
+    pub(super) fn column_operand(
         &mut self,
         t: &Term,
         rel: RelId,
@@ -762,7 +553,7 @@ impl Planner<'_> {
 
     /// The expression for `t` compared with (or bound to) `other`: a number compared
     /// with a symbol-typed variable is its interned id.
-    fn compared_expr(
+    pub(super) fn compared_expr(
         &mut self,
         t: &Term,
         other: &Term,
@@ -777,7 +568,7 @@ impl Planner<'_> {
         self.expr(t, types, nb)
     }
 
-    fn expr(&mut self, t: &Term, types: &VarTypes, nb: &mut NestBuilder) -> Expr {
+    pub(super) fn expr(&mut self, t: &Term, types: &VarTypes, nb: &mut NestBuilder) -> Expr {
         match t {
             Term::Binary(op, a, b) => Expr::Arith(
                 *op,
@@ -791,7 +582,7 @@ impl Planner<'_> {
         }
     }
 
-    fn emit_search(
+    pub(super) fn emit_search(
         &mut self,
         a: &Atom,
         source: Source,
@@ -843,7 +634,7 @@ impl Planner<'_> {
     }
 
     /// Emits a non-atom literal if its inputs are bound; true when emitted.
-    fn try_emit_check(
+    pub(super) fn try_emit_check(
         &mut self,
         l: &Literal,
         types: &VarTypes,
@@ -1030,7 +821,7 @@ impl Planner<'_> {
     }
 }
 
-fn chain_accesses(c: &ChainPlan) -> Vec<(RelId, Source, ColMask)> {
+pub(super) fn chain_accesses(c: &ChainPlan) -> Vec<(RelId, Source, ColMask)> {
     let mut out = Vec::new();
     for (i, st) in c.steps.iter().enumerate() {
         if i == c.start {
@@ -1047,7 +838,7 @@ fn chain_accesses(c: &ChainPlan) -> Vec<(RelId, Source, ColMask)> {
 }
 
 /// Replaces each `_` in a positive goal atom by a fresh variable `_N`.
-fn name_wildcards(l: &Literal, fresh: &mut usize) -> Literal {
+pub(super) fn name_wildcards(l: &Literal, fresh: &mut usize) -> Literal {
     match l {
         Literal::Positive(a) => {
             let mut a = a.clone();
@@ -1066,7 +857,7 @@ fn name_wildcards(l: &Literal, fresh: &mut usize) -> Literal {
 /// Whether stratum `s` computes exactly `h = e⁺` over row relations, `h` having no facts
 /// of its own: `h(x, y) :- e(x, y).` and `h(x, z) :- h(x, y), e(y, z).` (or
 /// `h(x, z) :- e(x, y), h(y, z).`), with distinct variables, body atoms in any order.
-fn closure_shape(
+pub(super) fn closure_shape(
     prog: &Program,
     rel_index: &HashMap<&str, usize>,
     relations: &[RelInfo],
