@@ -1,4 +1,5 @@
 //! Shared helpers for the criterion benchmarks in this crate.
+#![forbid(unsafe_code)]
 
 /// The directory holding the reference workloads (`../shared/bench`), relative to the
 /// workspace root; overridable with `SX_BENCH_DIR`.

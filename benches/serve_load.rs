@@ -9,6 +9,7 @@
 //! connections, and prints a Markdown table: requests/s, p50, p99 and max per
 //! route, then the server's resident memory. Only 127.0.0.1 is contacted, and the
 //! server is killed when the run ends.
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
