@@ -99,6 +99,8 @@ struct State {
     armed: Option<Armed>,
     tripped: Option<Tripped>,
     shutdown: bool,
+    /// When the watchdog thread will look again by itself (`None`: only when woken).
+    next_look: Option<Instant>,
 }
 
 struct Shared {
@@ -132,15 +134,24 @@ impl Watchdog {
         Watchdog { shared }
     }
 
-    /// Starts watching an evaluation.
+    /// Starts watching an evaluation. The thread is woken only when it would not look
+    /// again by itself before this evaluation's deadline: a server arming the same
+    /// timeout for every slice of every request costs a lock, not a thread switch.
     pub(crate) fn arm(&mut self, timeout: Option<Duration>, max_memory: Option<u64>) {
         let mut st = lock(&self.shared.state);
+        let deadline = timeout.map(|t| Instant::now() + t);
         st.armed = Some(Armed {
-            deadline: timeout.map(|t| Instant::now() + t),
+            deadline,
             max_memory,
         });
         st.tripped = None;
-        self.shared.wake.notify_all();
+        let in_time = match (st.next_look, deadline) {
+            (Some(look), Some(d)) => look <= d && max_memory.is_none(),
+            _ => false,
+        };
+        if !in_time {
+            self.shared.wake.notify_all();
+        }
     }
 
     /// Stops watching; what it enforced, if anything.
@@ -170,6 +181,7 @@ fn watch(shared: &Shared) {
             return;
         }
         let Some(armed) = st.armed else {
+            st.next_look = None;
             st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
             continue;
         };
@@ -195,6 +207,7 @@ fn watch(shared: &Shared) {
             (Some(d), None) => d,
             (None, _) => MEMORY_POLL,
         };
+        st.next_look = Some(now + wait);
         st = shared
             .wake
             .wait_timeout(st, wait)
