@@ -177,6 +177,18 @@ fn get_ok(a: &ureq::Agent, url: &str) -> bool {
     }
 }
 
+/// `GET url`, its body read as JSON (the bench stops on any failure).
+fn get_json(a: &ureq::Agent, url: &str) -> serde_json::Value {
+    let body = a
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .expect("a body");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 fn rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -205,40 +217,16 @@ fn main() {
     drop(seeding);
     let s = start(&sx, &["--db", db]);
     let a = agent();
-    let posts: serde_json::Value = serde_json::from_str(
-        &a.get(format!("{}/api/posts", s.base))
-            .call()
-            .expect("GET /api/posts")
-            .body_mut()
-            .read_to_string()
-            .expect("a body"),
-    )
-    .expect("JSON");
+    let posts: serde_json::Value = get_json(&a, &format!("{}/api/posts", s.base));
     let slugs: Vec<String> = posts
         .as_array()
         .expect("a list")
         .iter()
         .map(|p| p["slug"].as_str().expect("slug").to_string())
         .collect();
-    let tags: serde_json::Value = serde_json::from_str(
-        &a.get(format!("{}/api/tags", s.base))
-            .call()
-            .expect("GET /api/tags")
-            .body_mut()
-            .read_to_string()
-            .expect("a body"),
-    )
-    .expect("JSON");
+    let tags: serde_json::Value = get_json(&a, &format!("{}/api/tags", s.base));
     let tag_names: Vec<String> = tags.as_object().expect("a dict").keys().cloned().collect();
-    let stats: serde_json::Value = serde_json::from_str(
-        &a.get(format!("{}/api/stats", s.base))
-            .call()
-            .expect("GET /api/stats")
-            .body_mut()
-            .read_to_string()
-            .expect("a body"),
-    )
-    .expect("JSON");
+    let stats: serde_json::Value = get_json(&a, &format!("{}/api/stats", s.base));
     println!(
         "seeded {} posts, {} tags, {} edges in {} (seed and start); start-up on that store: {}",
         slugs.len(),

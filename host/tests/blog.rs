@@ -14,6 +14,12 @@ fn blog(db: &str, extra: &[&str]) -> Server {
     Server::start(&args)
 }
 
+/// A fresh SQLite file's path for one test.
+fn store(name: &str) -> String {
+    let path = scratch(name).join("blog.sqlite3");
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
 fn json(body: &str) -> Json {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -161,9 +167,7 @@ fn a_fault_in_a_page_that_reads_is_recovered_and_the_page_is_the_same() {
 
 #[test]
 fn a_fault_after_a_post_is_stored_is_a_500_and_the_post_was_stored_once() {
-    let dir = scratch("blog-write-fault");
-    let db = dir.join("blog.sqlite3");
-    let db = db.to_str().unwrap();
+    let db = &store("blog-write-fault");
     let s = blog(db, &["--seed", "5", "--inject-fault", "host/api-create"]);
     let r = s.send(
         "POST",
@@ -200,9 +204,7 @@ fn a_fault_after_a_post_is_stored_is_a_500_and_the_post_was_stored_once() {
 
 #[test]
 fn bad_input_gets_its_status_and_message_and_changes_nothing() {
-    let dir = scratch("blog-bad-input");
-    let db = dir.join("blog.sqlite3");
-    let db = db.to_str().unwrap();
+    let db = &store("blog-bad-input");
     let s = blog(db, &["--seed", "5"]);
     let taken = slugs(&s)[0].clone();
     let other = slugs(&s)[1].clone();
@@ -434,9 +436,7 @@ fn bad_input_gets_its_status_and_message_and_changes_nothing() {
 
 #[test]
 fn writes_show_in_the_pages_at_once_and_after_a_restart() {
-    let dir = scratch("blog-writes");
-    let db = dir.join("blog.sqlite3");
-    let db = db.to_str().unwrap();
+    let db = &store("blog-writes");
     let s = blog(db, &["--seed", "12"]);
     let target = slugs(&s)[5].clone();
     let r = s.send(
@@ -497,9 +497,7 @@ fn writes_show_in_the_pages_at_once_and_after_a_restart() {
 
 #[test]
 fn a_kill_9_in_a_burst_of_posts_loses_no_acknowledged_post_tag_or_edge() {
-    let dir = scratch("blog-kill9");
-    let db = dir.join("blog.sqlite3");
-    let db = db.to_str().unwrap();
+    let db = &store("blog-kill9");
     let s = blog(db, &["--seed", "10"]);
     let seeded = slugs(&s);
     let acked = std::sync::Mutex::new(Vec::new());
@@ -531,10 +529,7 @@ fn a_kill_9_in_a_burst_of_posts_loses_no_acknowledged_post_tag_or_edge() {
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(600));
-        std::process::Command::new("kill")
-            .args(["-9", &s.pid().to_string()])
-            .status()
-            .unwrap();
+        s.sigkill();
     });
     s.kill9();
     let acked = acked.into_inner().unwrap();
@@ -683,9 +678,7 @@ fn related_posts_and_tag_counts_agree_with_a_count_over_the_listing() {
 
 #[test]
 fn an_edge_row_whose_post_is_gone_is_left_out_at_start() {
-    let dir = scratch("blog-dangling");
-    let db = dir.join("blog.sqlite3");
-    let db = db.to_str().unwrap();
+    let db = &store("blog-dangling");
     let s = blog(db, &["--seed", "6"]);
     let slug = slugs(&s)[0].clone();
     let edges = json(&s.get("/api/stats").body)["edges"].clone();

@@ -182,10 +182,7 @@ fn every_acknowledged_write_survives_a_kill_9_in_a_burst() {
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
-        std::process::Command::new("kill")
-            .args(["-9", &s.pid().to_string()])
-            .status()
-            .unwrap();
+        s.sigkill();
     });
     s.kill9();
     let acked = acked.into_inner().unwrap();

@@ -102,6 +102,15 @@ impl Server {
         child.wait().expect("wait for sx serve")
     }
 
+    /// Sends SIGKILL now, while client threads may still hold the server (it is
+    /// reaped by [`Server::kill9`] or on drop).
+    pub fn sigkill(&self) {
+        // SAFETY: kill(2) on our own child's pid has no memory-safety precondition.
+        unsafe {
+            libc::kill(self.pid() as i32, libc::SIGKILL);
+        }
+    }
+
     /// Kills the process at once (SIGKILL): no shutdown at all.
     pub fn kill9(mut self) {
         let mut child = self.child.take().expect("running");
